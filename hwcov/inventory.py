@@ -1,0 +1,118 @@
+"""Every model type of the installed transformers that has a model class, classified.
+
+Read from transformers' own auto mappings; the classification rules are data in
+templates/inventory.yaml, so nothing here names a model.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+
+from hwcov import data
+
+CATEGORIES = (
+    "text-encoder", "text-decoder", "encoder-decoder", "vision", "audio", "vision-language",
+    "multimodal", "video", "speech-text", "time-series", "other",
+)
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_\-]*$")
+
+
+@dataclass(frozen=True)
+class Architecture:
+    model_type: str
+    config_class: str
+    base_class: str
+    head_classes: tuple[str, ...]
+    category: str
+    modality: str
+    family: str
+    priority: int
+
+    def row(self) -> dict:
+        d = asdict(self)
+        d["head_classes"] = ",".join(self.head_classes)
+        return d
+
+
+def _class_names(value) -> tuple[str, ...]:
+    return tuple(value) if isinstance(value, (tuple, list)) else (value,)
+
+
+def _mappings() -> dict[str, dict[str, tuple[str, ...]]]:
+    from transformers.models.auto import modeling_auto
+
+    out = {}
+    for name in dir(modeling_auto):
+        if name.startswith("MODEL") and name.endswith("_MAPPING_NAMES"):
+            mapping = getattr(modeling_auto, name)
+            if isinstance(mapping, dict):
+                out[name] = {k: _class_names(v) for k, v in mapping.items()}
+    return out
+
+
+def _first_rule(model_type: str, rules: list[dict], key: str, mappings: dict) -> str | None:
+    for rule in rules:
+        if model_type in mappings.get(rule["mapping"], {}):
+            return rule[key]
+    return None
+
+
+def forward_inputs(class_name: str) -> tuple[str, ...]:
+    """The argument names of a model class's forward(); empty if the class can't import."""
+    import inspect
+
+    import transformers
+
+    try:
+        forward = getattr(transformers, class_name).forward
+    except (ImportError, AttributeError):  # optional dependency missing or class not exported
+        return ()
+    return tuple(p for p in inspect.signature(forward).parameters if p != "self")
+
+
+def _signature_category(class_name: str, rules: list[dict]) -> str:
+    accepted = set(forward_inputs(class_name))
+    for rule in rules:
+        if set(rule.get("all", ())) <= accepted and (not rule.get("any") or accepted & set(rule["any"])):
+            return rule["category"]
+    return "other"
+
+
+def discover() -> list[Architecture]:
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
+
+    spec = data.load("inventory.yaml")
+    mappings = _mappings()
+    base = mappings["MODEL_MAPPING_NAMES"]
+    phases = spec["priority"]
+    archs = []
+    for model_type, config_class in sorted(CONFIG_MAPPING_NAMES.items()):
+        heads = sorted({c for name, m in mappings.items() if name != "MODEL_MAPPING_NAMES"
+                        for c in m.get(model_type, ())})
+        if model_type not in base and not heads:
+            continue  # a config without any model class (tokenizer-only, sub-configs …)
+        base_classes = base.get(model_type, ())
+        category = (_first_rule(model_type, spec["category_rules"], "category", mappings)
+                    or _signature_category((base_classes + tuple(heads))[0], spec["signature_rules"]))
+        family = _first_rule(model_type, spec["family_rules"], "family", mappings) or category
+        if model_type in phases["phase1_model_types"]:
+            priority = 1
+        elif model_type in phases["phase2_model_types"]:
+            priority = 2
+        else:
+            priority = phases["by_category"][category]
+        archs.append(Architecture(
+            model_type=model_type,
+            config_class=config_class,
+            base_class=base_classes[0] if base_classes else "",
+            head_classes=tuple(heads),
+            category=category,
+            modality=spec["modality"][category],
+            family=family,
+            priority=priority,
+        ))
+    return archs
+
+
+def by_type(archs: list[Architecture] | None = None) -> dict[str, Architecture]:
+    return {a.model_type: a for a in (archs if archs is not None else discover())}

@@ -1,0 +1,27 @@
+"""Where hwcov reads its data and writes its artifacts (one place, so tests can redirect it)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+TEMPLATES_DIR = PACKAGE_DIR / "templates"
+
+DEFAULT_DB_PATH = "benchmark_db.duckdb"
+DB_ENV = "HWCOV_DB_PATH"
+GENERATED_ENV = "HWCOV_GENERATED_DIR"
+ARTIFACTS_ENV = "HWCOV_ARTIFACTS_DIR"
+
+
+def db_path() -> Path:
+    return Path(os.environ.get(DB_ENV, DEFAULT_DB_PATH)).resolve()
+
+
+def generated_dir() -> Path:
+    return Path(os.environ.get(GENERATED_ENV, "generated_tests")).resolve()
+
+
+def artifacts_dir() -> Path:
+    """Result journals and reference outputs live beside the database they feed."""
+    default = db_path().parent / ".hwcov"
+    return Path(os.environ.get(ARTIFACTS_ENV, default)).resolve()

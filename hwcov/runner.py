@@ -1,0 +1,114 @@
+"""Run cases isolated: one forked child per case from a preloaded parent.
+
+The parent imports torch/transformers once, so a fork costs milliseconds instead of a
+~5 s import. Each child has a memory cap and the parent a per-case timeout; a child
+that dies, hangs or runs out of memory yields `crash`, `timeout` or `oom` for that case
+only, and the pool keeps its width. Results reach `on_result` as each case finishes.
+"""
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import resource
+import signal
+import time
+import traceback
+from dataclasses import dataclass
+from multiprocessing.connection import wait
+from typing import Callable, Iterable
+
+OOM_MARKERS = ("can't allocate memory", "out of memory", "cannot allocate memory", "MemoryError")
+
+
+@dataclass
+class Limits:
+    workers: int = 2
+    timeout_s: float = 180.0
+    memory_mb: int = 8192
+    torch_threads: int = 1
+
+
+def preload() -> None:
+    """Import what every case needs before forking, so children share it."""
+    import torch  # noqa: F401
+    import transformers  # noqa: F401
+    import transformers.masking_utils  # noqa: F401
+    import transformers.modeling_utils  # noqa: F401
+
+
+def _child(conn, fn, task, limits: Limits) -> None:
+    try:
+        if limits.memory_mb:
+            cap = limits.memory_mb * 1024 * 1024
+            resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+        import torch
+
+        torch.set_num_threads(limits.torch_threads)
+        result = fn(task)
+    except MemoryError as exc:
+        result = {"status": "oom", "error_message": f"MemoryError: {exc}"}
+    except BaseException as exc:  # noqa: BLE001 - every failure is a result, not a crash of the sweep
+        msg = f"{type(exc).__name__}: {exc}"
+        oom = any(m.lower() in msg.lower() for m in OOM_MARKERS)
+        result = {"status": "oom" if oom else "fail_to_run", "error_message": msg[:4000],
+                  "traceback": traceback.format_exc(limit=-6)[-4000:]}
+    try:
+        conn.send(result)
+    finally:
+        conn.close()
+        os._exit(0)
+
+
+def _dead_result(proc, limits: Limits) -> dict:
+    code = proc.exitcode
+    if code is not None and code < 0:
+        sig = signal.Signals(-code).name
+        if -code == signal.SIGKILL:
+            return {"status": "oom", "error_message": f"worker killed by {sig} (likely the kernel OOM killer)"}
+        return {"status": "crash", "error_message": f"worker died with {sig}"}
+    return {"status": "crash", "error_message": f"worker exited with code {code} before reporting a result"}
+
+
+def run_isolated(tasks: Iterable, fn: Callable, on_result: Callable, limits: Limits | None = None,
+                 progress=None) -> None:
+    """Call fn(task) in a forked child per task; on_result(task, result, seconds) as each ends."""
+    limits = limits or Limits()
+    ctx = mp.get_context("fork")
+    pending = list(tasks)
+    running: dict = {}  # sentinel -> (proc, conn, task, start)
+    while pending or running:
+        while pending and len(running) < limits.workers:
+            task = pending.pop(0)
+            recv, send = ctx.Pipe(duplex=False)
+            proc = ctx.Process(target=_child, args=(send, fn, task, limits), daemon=True)
+            proc.start()
+            send.close()
+            running[proc.sentinel] = (proc, recv, task, time.monotonic())
+        ready = wait([c for _, c, _, _ in running.values()] + list(running), timeout=1.0)
+        now = time.monotonic()
+        for key, (proc, conn, task, start) in list(running.items()):
+            result = None
+            if conn in ready or key in ready:
+                try:
+                    result = conn.recv() if conn.poll() else None
+                except (EOFError, OSError):
+                    result = None
+                proc.join(timeout=5)
+                if result is None:
+                    if proc.is_alive():
+                        continue
+                    result = _dead_result(proc, limits)
+            elif now - start > limits.timeout_s:
+                proc.kill()
+                proc.join()
+                result = {"status": "timeout", "error_message": f"no result after {limits.timeout_s:.0f} s"}
+            else:
+                continue
+            if proc.is_alive():
+                proc.kill()
+                proc.join()
+            conn.close()
+            del running[key]
+            on_result(task, result, now - start)
+            if progress is not None:
+                progress.update(1)
