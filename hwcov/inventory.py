@@ -14,7 +14,7 @@ CATEGORIES = (
     "text-encoder", "text-decoder", "encoder-decoder", "vision", "audio", "vision-language",
     "multimodal", "video", "speech-text", "time-series", "other",
 )
-NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_\-]*$")
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.\-]*$")  # model types like kosmos-2.5
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,1 @@
+"""Thin Dagster assets over the hwcov engine, one file per asset family."""

@@ -1,0 +1,19 @@
+"""error_patterns: failures classified with the catalog, counted per pattern and hardware."""
+import pandas as pd
+from dagster import AssetExecutionContext, AssetIn, asset
+
+from hwcov.assets.partitions import hardware_partitions, single_run
+from hwcov import patterns
+
+COLUMNS = ["hardware", "pattern", "count", "category", "explanation", "suggested_fix", "model_types", "example"]
+
+
+@asset(partitions_def=hardware_partitions, backfill_policy=single_run, key_prefix="hwcov",
+       metadata={"partition_expr": "hardware"}, group_name="results",
+       ins={"run_results": AssetIn(key_prefix="hwcov")},
+       description="Failure counts per error pattern with explanation and suggested template fix.")
+def error_patterns(context: AssetExecutionContext, run_results: pd.DataFrame) -> pd.DataFrame:
+    # An empty frame is deliberate here: no failures means no pattern rows for the partition.
+    df = pd.DataFrame(patterns.summarize(run_results.to_dict("records")), columns=COLUMNS)
+    context.add_output_metadata({"patterns": len(df), "failures": int(df["count"].sum()) if len(df) else 0})
+    return df

@@ -1,0 +1,15 @@
+"""Partitions: model categories (inventory, generated tests) and hardware keys (results)."""
+import warnings
+
+from dagster import BackfillPolicy, BetaWarning, StaticPartitionsDefinition
+
+from hwcov.backends import HARDWARE
+from hwcov.inventory import CATEGORIES
+
+category_partitions = StaticPartitionsDefinition(list(CATEGORIES))
+hardware_partitions = StaticPartitionsDefinition(list(HARDWARE))
+
+warnings.filterwarnings("ignore", category=BetaWarning)  # backfill_policy is beta in 1.13
+
+# A backfill over many partitions is one run: run launch costs 13-16 s here.
+single_run = BackfillPolicy.single_run()

@@ -1,0 +1,61 @@
+"""Coverage: the architecture x hardware matrix, pass rates, and a markdown report."""
+from __future__ import annotations
+
+import time
+
+import pandas as pd
+
+FAILURE_COLUMNS = ["model_type", "hardware", "status", "error_pattern", "error_message"]
+
+
+def coverage_matrix(inventory: pd.DataFrame, results: pd.DataFrame) -> pd.DataFrame:
+    """One row per (architecture, hardware with results): the cell's status ('untested' if none)."""
+    hardware = sorted(results["hardware"].unique()) if len(results) else []
+    base = inventory[["model_type", "category", "family", "priority"]]
+    cells = base.merge(pd.DataFrame({"hardware": hardware}), how="cross")
+    latest = results.sort_values("test_timestamp").drop_duplicates(["model_type", "hardware"], keep="last")
+    cells = cells.merge(latest[["model_type", "hardware", "status", "error_pattern"]],
+                        on=["model_type", "hardware"], how="left")
+    cells["status"] = cells["status"].fillna("untested")
+    cells["error_pattern"] = cells["error_pattern"].fillna("")
+    return cells.reset_index(drop=True)
+
+
+def pass_rates(cells: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    g = cells.assign(passed=cells["status"].eq("pass")).groupby(by)
+    out = g.agg(architectures=("model_type", "nunique"), cells=("status", "size"), passed=("passed", "sum"))
+    out["pass_rate"] = (out["passed"] / out["cells"]).round(4)
+    return out.reset_index()
+
+
+def _table(df: pd.DataFrame) -> str:
+    if df.empty:
+        return "_none_\n"
+    cols = list(df.columns)
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for row in df.itertuples(index=False):
+        lines.append("| " + " | ".join(str(v).replace("|", "\\|").replace("\n", " ") for v in row) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def markdown(inventory: pd.DataFrame, results: pd.DataFrame) -> str:
+    cells = coverage_matrix(inventory, results)
+    status_counts = cells.pivot_table(index="hardware", columns="status", values="model_type",
+                                      aggfunc="count", fill_value=0).reset_index() if len(cells) else cells
+    failures = results[~results["status"].isin(["pass", "skipped_known", "unavailable", "not_applicable"])]
+    patterns = failures.groupby(["hardware", "error_pattern"]).size().reset_index(name="count") \
+        .sort_values("count", ascending=False) if len(failures) else failures
+    gaps = cells[cells["status"] != "pass"].sort_values(["priority", "category", "model_type"])
+    parts = [
+        "# hwcov coverage report\n",
+        f"Generated {time.strftime('%Y-%m-%d %H:%M:%S')} — {inventory['model_type'].nunique()} architectures, "
+        f"{len(results)} results on {results['hardware'].nunique() if len(results) else 0} hardware.\n",
+        "## Status per hardware\n", _table(status_counts),
+        "## Pass rate by hardware\n", _table(pass_rates(cells, ["hardware"])),
+        "## Pass rate by category\n", _table(pass_rates(cells, ["hardware", "category"])),
+        "## Pass rate by family\n", _table(pass_rates(cells, ["hardware", "family"])),
+        "## Failures by error pattern\n", _table(patterns),
+        "## Gaps by priority (seed phases; 1 = highest)\n",
+        _table(gaps[["priority", "model_type", "category", "hardware", "status", "error_pattern"]].head(200)),
+    ]
+    return "\n".join(parts)

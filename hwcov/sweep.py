@@ -1,0 +1,115 @@
+"""Run generated test files on one hardware: reuse unchanged results, isolate the rest.
+
+Each generated file is imported and its test class's `evaluate()` runs in a forked
+worker, so the sweep executes exactly what `pytest <file>` executes.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import sys
+from pathlib import Path
+from typing import Callable
+
+from hwcov import patterns
+from hwcov.backends import get_backend
+from hwcov.case import base_row
+from hwcov.journal import ResultJournal
+from hwcov.runner import Limits, preload, run_isolated
+
+HWCOV_VERSION = "0.1.0"
+
+
+def load_module(path: str):
+    name = f"hwcov_generated.{Path(path).stem}"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    sys.modules[name] = module
+    return module
+
+
+def test_class(module):
+    from hwcov.testing import ArchCaseTests
+
+    for value in vars(module).values():
+        if isinstance(value, type) and issubclass(value, ArchCaseTests) and value is not ArchCaseTests:
+            return value
+    raise LookupError(f"{module.__name__} defines no ArchCaseTests subclass")
+
+
+def result_key(content_hash: str, hardware: str, precision: str, batch: int, versions: str) -> str:
+    blob = "|".join([content_hash, hardware, precision, str(batch), versions, HWCOV_VERSION])
+    return hashlib.sha256(blob.encode()).hexdigest()[:20]
+
+
+def _finish(row: dict, key: str, test: dict) -> dict:
+    row["case_key"] = key
+    row["test_hash"] = test["content_hash"]
+    row["error_pattern"] = patterns.classify(row["status"], row.get("error_message", ""))
+    return row
+
+
+def sweep(tests: list[dict], hardware: str, artifacts: Path, *, precision: str = "fp32", batch: int = 1,
+          force: bool = False, limits: Limits | None = None, progress: bool = True,
+          log: Callable[[str], None] = print) -> list[dict]:
+    """Rows for `tests` (dicts with model_type, path, content_hash) on one hardware."""
+    backend = get_backend(hardware)
+    probe = backend.probe()
+    versions = probe.runtime_version
+    journal = ResultJournal(artifacts, hardware)
+    known = {} if force else journal.by_key()
+    rows, todo = [], []
+    for test in tests:
+        key = result_key(test["content_hash"], hardware, precision, batch, versions)
+        if key in known:
+            rows.append(known[key])
+        else:
+            todo.append((test, key))
+    log(f"{hardware}: {len(rows)} unchanged results reused, {len(todo)} to run ({probe.device_name or probe.error})")
+    if not probe.available:
+        for test, key in todo:  # cheap and truthful: no model is built for absent hardware
+            cls = test_class(load_module(test["path"]))
+            row = base_row(cls.case, hardware, precision, batch)
+            row.update(status="unavailable", error_message=probe.error, runtime_version=versions)
+            rows.append(_finish(row, key, test))
+            journal.append(rows[-1])
+        return rows
+    if not todo:
+        return rows
+    preload()
+    reference_dir = Path(artifacts) / "reference"
+
+    def run_one(task):
+        test, _ = task
+        return test_class(load_module(test["path"])).evaluate(hardware, precision, batch, reference_dir)
+
+    def on_result(task, result: dict, seconds: float) -> None:
+        test, key = task
+        row = base_row(test_class(load_module(test["path"])).case, hardware, precision, batch)
+        row.update(result)
+        row["wall_time_s"] = round(seconds, 3)
+        rows.append(_finish(row, key, test))
+        journal.append(rows[-1])
+
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(todo), desc=f"{hardware} sweep", unit="arch", file=sys.stderr)
+    try:
+        run_isolated(todo, run_one, on_result, limits or Limits(), progress=bar)
+    finally:
+        if bar is not None:
+            bar.close()
+    return rows
+
+
+def assemble(rows: list[dict], journal: ResultJournal, inventory_types: set[str]) -> list[dict]:
+    """This run's rows plus the latest earlier row of every other architecture, so a run
+    filtered to a few models never drops the partition's other results."""
+    fresh = {(r["model_type"], r["precision"], r["batch_size"]) for r in rows}
+    kept = [r for k, r in journal.latest_by_case().items() if k not in fresh and k[0] in inventory_types]
+    return rows + kept

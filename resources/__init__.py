@@ -1,0 +1,1 @@
+"""Dagster resources: settings, backend device handles, the DuckDB IO manager."""
