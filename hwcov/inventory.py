@@ -78,6 +78,12 @@ def _signature_category(class_name: str, rules: list[dict]) -> str:
     return "other"
 
 
+def model_types() -> set[str]:
+    """Model types with a model class, cheaply (no modeling imports): for validating user input."""
+    mappings = _mappings()
+    return {t for m in mappings.values() for t in m}
+
+
 def discover() -> list[Architecture]:
     from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
 

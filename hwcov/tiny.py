@@ -28,9 +28,116 @@ def _shrink_lists(d: dict, key: str, old: int, new: int) -> None:
             d[k] = v[:new]
 
 
-def shrink_dict(d: dict, rules: dict) -> dict:
-    d = copy.deepcopy(d)
-    layers_before = {k: d[k] for k in rules["layer_keys"] if isinstance(d.get(k), int)}
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _sub_dicts(d: dict):
+    """Nested sub-config dicts (those carrying a model_type)."""
+    for k, v in d.items():
+        if isinstance(v, dict) and k not in _SKIP_DICT_KEYS and "model_type" in v:
+            yield k, v
+
+
+def _collect_sizes(d: dict, rules: dict, widths: set, ffns: set) -> None:
+    """Original widths and ffn sizes anywhere in the config tree (for the value map)."""
+    widths.update(d[k] for k in rules["width_keys"] if _is_int(d.get(k)) and d[k] > rules["width"])
+    ffns.update(d[k] for k in rules["ffn_keys"] if _is_int(d.get(k)) and d[k] > rules["ffn"])
+    for _, v in _sub_dicts(d):
+        _collect_sizes(v, rules, widths, ffns)
+
+
+def _map_linked_sizes(d: dict, rules: dict, widths: set, ffns: set) -> None:
+    """Keys the shrink lists don't name (out_hidden_size, codebook_dim, audio_hidden_size …) that held
+    an original width (ffn size) of some config in the tree follow it to the tiny width (ffn size):
+    they are the other end of a projection between sub-configs."""
+    link = rules["linked_size"]
+    known = set(rules["width_keys"]) | set(rules["ffn_keys"])
+    for k, v in list(d.items()):
+        if not _is_int(v) or k in known or any(x in k for x in link["never"]):
+            continue
+        if any(x in k for x in link["ffn_names"]) and v in ffns:
+            d[k] = rules["ffn"]
+        elif any(x in k for x in link["width_names"]) and v in widths:
+            d[k] = rules["width"]
+
+
+def _lower_head_lists(d: dict, rules: dict) -> None:
+    """Per-stage head lists (num_heads: [3, 6, 12, 24]) are lowered element-wise."""
+    for k in rules["head_keys"]:
+        v = d.get(k)
+        if isinstance(v, list) and v and all(_is_int(x) for x in v):
+            d[k] = [min(x, rules["heads"]) for x in v]
+
+
+def _stage_index(name, names: list) -> int | None:
+    if name in names:
+        return names.index(name)
+    return None
+
+
+def _keep_stages_consistent(d: dict, before: dict, rules: dict) -> None:
+    """Backbones: stage_names, out_features and out_indices follow the shrunk stage count, and the
+    stage count never drops below the number of feature maps a head asks for."""
+    names = d.get("stage_names")
+    if not isinstance(names, list) or len(names) < 2:
+        return
+    old_n = len(names) - 1
+    idx = d.get("out_indices")
+    if not isinstance(idx, list) or not idx:
+        feats = d.get("out_features") or []
+        idx = [i for i in (_stage_index(f, names) for f in feats) if i is not None]
+    wanted = len(idx) or 1
+    # which key counted the stages (num_hidden_layers for ViTs, num_layers for Swin), if any
+    count_key = next((k for k in rules["layer_keys"] if before.get(k) == old_n and _is_int(d.get(k))), None)
+    new_n = old_n
+    if count_key:
+        new_n = max(d[count_key], min(wanted, old_n))
+        d[count_key] = new_n
+        for k, v in d.items():
+            if isinstance(v, list) and k != "stage_names" and len(v) > new_n and isinstance(before.get(k), list) \
+                    and len(before[k]) == old_n:
+                d[k] = before[k][:new_n]
+    d["stage_names"] = names[: new_n + 1]
+    if idx:
+        pos = [i for i in idx if _is_int(i) and i >= 0]
+        keep_neg = [i for i in idx if _is_int(i) and i < 0]
+        ranks = sorted(set(pos))
+        remap = {old: new_n - len(ranks) + r + 1 for r, old in enumerate(ranks)} if len(ranks) <= new_n else {}
+        if remap:
+            new_idx = [remap[i] for i in pos] + keep_neg
+            if "out_indices" in d:
+                d["out_indices"] = new_idx
+            if d.get("out_features") is not None:
+                d["out_features"] = [d["stage_names"][i] for i in new_idx]
+
+
+def _derive_head_dims(d: dict, rules: dict) -> None:
+    heads = next((d[k] for k in rules["head_keys"] if _is_int(d.get(k))), None)
+    width = next((d[k] for k in rules["width_keys"] if _is_int(d.get(k))), None)
+    if not (heads and width):
+        return
+    head_dim = width // heads
+    for k in rules["head_dim_keys"]:
+        if _is_int(d.get(k)):
+            d[k] = head_dim
+    for k in rules["rotary_dim_keys"]:
+        if _is_int(d.get(k)) and d[k] > head_dim:
+            d[k] = head_dim
+    rope = d.get("rope_parameters") or d.get("rope_scaling")
+    hd = d.get("head_dim") if _is_int(d.get("head_dim")) else head_dim
+    if isinstance(rope, dict) and isinstance(rope.get("mrope_section"), list):
+        sec = rope["mrope_section"]
+        half = hd // 2
+        if sum(sec) != half and len(sec) == 3:
+            a = half // 4
+            b = (half - a) // 2
+            rope["mrope_section"] = [half - 2 * b, b, b]
+
+
+def _shrink_one(d: dict, rules: dict, widths: set, ffns: set) -> dict:
+    before = copy.deepcopy(d)
+    layers_before = {k: d[k] for k in rules["layer_keys"] if _is_int(d.get(k))}
     _lower(d, rules["width_keys"], rules["width"])
     _lower(d, rules["ffn_keys"], rules["ffn"])
     _lower(d, rules["layer_keys"], rules["layers"])
@@ -39,22 +146,31 @@ def shrink_dict(d: dict, rules: dict) -> dict:
     _lower(d, rules["expert_keys"], rules["experts"])
     _lower(d, rules["position_keys"], rules["positions"])
     _lower(d, rules["image_size_keys"], rules["image_size"])
+    _lower(d, rules["query_keys"], rules["queries"])
+    _lower_head_lists(d, rules)
+    _map_linked_sizes(d, rules, widths, ffns)
     for k, old in layers_before.items():
         _shrink_lists(d, k, old, d[k])
-    experts = min((d[k] for k in rules["expert_keys"] if isinstance(d.get(k), int)), default=None)
+    _keep_stages_consistent(d, before, rules)
+    experts = min((d[k] for k in rules["expert_keys"] if _is_int(d.get(k))), default=None)
     if experts:
         _lower(d, rules["experts_per_token_keys"], experts)
-    heads = next((d[k] for k in rules["head_keys"] if isinstance(d.get(k), int)), None)
-    width = next((d[k] for k in rules["width_keys"] if isinstance(d.get(k), int)), None)
-    if heads and width and isinstance(d.get("head_dim"), int):
-        d["head_dim"] = width // heads
+    _derive_head_dims(d, rules)
+    heads = next((d[k] for k in rules["head_keys"] if _is_int(d.get(k))), None)
     for k in rules["kv_head_keys"]:
-        if heads and isinstance(d.get(k), int) and heads % d[k]:
+        if heads and _is_int(d.get(k)) and heads % d[k]:
             d[k] = 1
-    for k, v in d.items():
-        if isinstance(v, dict) and k not in _SKIP_DICT_KEYS and "model_type" in v:
-            d[k] = shrink_dict(v, rules)
+    for k, v in _sub_dicts(d):
+        d[k] = _shrink_one(v, rules, widths, ffns)
     return d
+
+
+def shrink_dict(d: dict, rules: dict) -> dict:
+    d = copy.deepcopy(d)
+    widths: set = set()
+    ffns: set = set()
+    _collect_sizes(d, rules, widths, ffns)
+    return _shrink_one(d, rules, widths, ffns)
 
 
 def _merge(base: dict, over: dict) -> dict:

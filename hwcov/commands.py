@@ -1,0 +1,130 @@
+"""What the CLI verbs do: materialize assets on the local Dagster instance, or read DuckDB."""
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from hwcov import paths
+
+EXPORT_COLUMNS = ["model_type", "category", "family", "hardware", "precision", "batch_size", "status",
+                  "error_pattern", "error_message", "max_abs_diff", "tolerance", "device_name", "runtime_version",
+                  "output_checksum", "execution_time_ms", "memory_usage_mb", "test_timestamp"]
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
+def instance():
+    """The persistent local instance ($DAGSTER_HOME, default ./.dagster) with the project's dagster.yaml."""
+    from dagster import DagsterInstance
+
+    home = Path(os.environ.setdefault("DAGSTER_HOME", str(Path(".dagster").resolve())))
+    home.mkdir(parents=True, exist_ok=True)
+    project_yaml = paths.PACKAGE_DIR / "dagster.yaml"
+    target = home / "dagster.yaml"
+    if project_yaml.exists() and (not target.exists() or target.read_bytes() != project_yaml.read_bytes()):
+        shutil.copyfile(project_yaml, target)
+    return DagsterInstance.get()
+
+
+def _materialize(defs, inst, selection, **kwargs) -> bool:
+    from dagster import materialize
+
+    result = materialize(list(defs.assets), instance=inst, resources=defs.resources, selection=selection,
+                         raise_on_error=False, **kwargs)
+    if not result.success:
+        for event in result.all_events:
+            if event.is_step_failure:
+                err = event.step_failure_data.error
+                msg = (err.cause or err).message.strip().splitlines()[-1] if err else "step failed"
+                print(f"hwcov: {event.step_key} failed: {msg}", file=sys.stderr)
+    return result.success
+
+
+def run_pipeline(hardware: list[str], models: list[str], category: str | None, *, force: bool = False,
+                 workers: int = 0, timeout: float = 180.0) -> bool:
+    from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+
+    from hwcov.definitions import build_defs
+    from hwcov.inventory import CATEGORIES
+    from hwcov.resources.torch_backend import TorchBackendResource
+
+    defs = build_defs()
+    defs.resources["torch_backend"] = TorchBackendResource(workers=workers, timeout_s=timeout)
+    inst = instance()
+    print(f"hwcov: inventory and test generation -> {paths.generated_dir()}", file=sys.stderr)
+    # All categories in one run (a single-run backfill): generation is incremental and cheap.
+    if not _materialize(defs, inst, ["hwcov/model_inventory", "hwcov/generated_tests"], run_config=QUIET,
+                        tags={ASSET_PARTITION_RANGE_START_TAG: CATEGORIES[0],
+                              ASSET_PARTITION_RANGE_END_TAG: CATEGORIES[-1]}):
+        return False
+    config = {"models": models, "categories": [category] if category else [], "force": force}
+    for hw in hardware:
+        print(f"hwcov: running on {hw} (results stream to {paths.artifacts_dir() / 'results'})", file=sys.stderr)
+        run_config = {**QUIET, "ops": {"hwcov__run_results": {"config": config}}}
+        if not _materialize(defs, inst, ["hwcov/run_results", "hwcov/error_patterns"], partition_key=hw,
+                            run_config=run_config):
+            return False
+    if hardware and not _materialize(defs, inst, ["hwcov/coverage_report"], run_config=QUIET):
+        return False
+    if hardware:
+        print_summary(hardware, models, category)
+    return True
+
+
+def _connect():
+    import duckdb
+
+    return duckdb.connect(str(paths.db_path()), read_only=True)
+
+
+def _read(sql: str):
+    import duckdb
+
+    from hwcov.cli import UsageError
+
+    try:
+        with _connect() as con:
+            return con.sql(sql).df()
+    except duckdb.CatalogException:
+        raise UsageError(f"{paths.db_path()} holds no hwcov results yet; run `hwcov --hardware cpu` first")
+
+
+def print_summary(hardware: list[str], models: list[str], category: str | None) -> None:
+    where = [f"hardware IN ({', '.join(repr(h) for h in hardware)})"]
+    if models:
+        where.append(f"model_type IN ({', '.join(repr(m) for m in models)})")
+    if category:
+        where.append(f"category = {category!r}")
+    df = _read(f"SELECT hardware, status, count(*) AS n FROM hwcov.run_results WHERE {' AND '.join(where)} "
+               "GROUP BY ALL ORDER BY hardware, n DESC")
+    for hw, part in df.groupby("hardware"):
+        total = int(part["n"].sum())
+        passed = int(part.loc[part["status"] == "pass", "n"].sum())
+        detail = ", ".join(f"{s} {n}" for s, n in zip(part["status"], part["n"]))
+        print(f"{hw}: {passed}/{total} pass ({100 * passed / max(1, total):.1f}%) — {detail}")
+    print(f"database: {paths.db_path()}\nreport:   {paths.artifacts_dir() / 'coverage_report.md'}")
+
+
+def print_report(output: str | None) -> None:
+    from hwcov import report
+
+    text = report.markdown(_read("SELECT * FROM hwcov.model_inventory"), _read("SELECT * FROM hwcov.run_results"))
+    if output:
+        Path(output).write_text(text, encoding="utf-8")
+        print(f"report written to {output}")
+    else:
+        print(text)
+
+
+def export_results(fmt: str, output: Path) -> None:
+    df = _read("SELECT * FROM hwcov.run_results ORDER BY hardware, model_type, precision, batch_size")
+    df = df[EXPORT_COLUMNS + [c for c in df.columns if c not in EXPORT_COLUMNS]]
+    output.parent.mkdir(parents=True, exist_ok=True)
+    if fmt == "csv":
+        df.to_csv(output, index=False)
+    elif fmt == "parquet":
+        df.to_parquet(output, index=False)
+    else:
+        df.to_json(output, orient="records", indent=1, date_format="iso")
+    print(f"exported {len(df)} rows to {output}")
