@@ -67,7 +67,7 @@ def _lower_head_lists(d: dict, rules: dict) -> None:
     for k in rules["head_keys"]:
         v = d.get(k)
         if isinstance(v, list) and v and all(_is_int(x) for x in v):
-            d[k] = [min(x, rules["heads"]) for x in v]
+            d[k] = [x if x <= rules["heads"] and rules["heads"] % x == 0 else rules["heads"] for x in v]
 
 
 def _stage_index(name, names: list) -> int | None:
@@ -189,16 +189,38 @@ def overrides_for(model_type: str, family: str) -> dict:
     return _merge(out, spec.get("model_types", {}).get(model_type, {}) or {})
 
 
+def _text_vocab(config):
+    for name in ("text_config", "language_config", "llm_config", "decoder", "text_model_config"):
+        sub = getattr(config, name, None)
+        if sub is not None and isinstance(getattr(sub, "vocab_size", None), int):
+            return sub.vocab_size
+    v = getattr(config, "vocab_size", None)
+    return v if isinstance(v, int) else None
+
+
 def _clamp_token_ids(config) -> None:
-    """Special token ids must index the (text) vocabulary."""
-    vocab = getattr(config, "vocab_size", None)
-    if not isinstance(vocab, int):
+    """Special token ids (pad/bos/eos …, and the image/video/audio placeholder ids of multimodal models)
+    must index the text vocabulary; out-of-range ones get distinct ids from its top end."""
+    vocab = _text_vocab(config)
+    if not vocab:
         return
-    for k in ("pad_token_id", "bos_token_id", "eos_token_id", "decoder_start_token_id", "sep_token_id",
-              "cls_token_id", "unk_token_id", "mask_token_id"):
+    names = sorted(k for k in config.to_dict() if k.endswith(("_token_id", "_token_index")))
+    taken = {getattr(config, k, None) for k in names}
+    spare = vocab - 1
+    for k in names:
         v = getattr(config, k, None)
-        if isinstance(v, int) and v >= vocab:
-            setattr(config, k, vocab - 1)
+        if isinstance(v, int) and not isinstance(v, bool) and v >= vocab:
+            while spare in taken and spare > 0:
+                spare -= 1
+            setattr(config, k, spare)
+            taken.add(spare)
+    for sub_name in ("text_config",):
+        sub = getattr(config, sub_name, None)
+        if sub is not None and not isinstance(sub, dict):
+            for k in ("pad_token_id", "bos_token_id", "eos_token_id"):
+                v = getattr(sub, k, None)
+                if isinstance(v, int) and not isinstance(v, bool) and v >= vocab:
+                    setattr(sub, k, vocab - 1)
 
 
 def tiny_config(model_type: str, overrides: dict | None = None):
