@@ -76,6 +76,119 @@ def _count_features(feats, batch: int) -> int:
     raise TypeError(f"cannot count image features of type {type(feats).__name__}")
 
 
+def _vision(config):
+    return _sub(config, "vision_config", "vision_encoder_config", "backbone_config", "encoder", "image_config")
+
+
+def _grid_pixels(config, spec, batch, gen):
+    """Flattened patches + (t, h, w) grids, the layout of Qwen-VL-style vision towers."""
+    import torch
+
+    vision = _vision(config)
+    patch = int(_attr(vision, ("patch_size",), 14))
+    temporal = int(_attr(vision, ("temporal_patch_size",), 1))
+    merge = int(_attr(vision, ("spatial_merge_size", "merge_size"), 1) or 1)
+    side = int(spec.get("grid_side") or 2 * merge)
+    channels = int(_attr(vision, ("in_channels", "num_channels"), 3))
+    patches = torch.rand(batch * side * side, channels * temporal * patch * patch, generator=gen)
+    grid = torch.tensor([[1, side, side]] * batch)
+    return patches, grid, merge
+
+
+def _patch_sequence(config, spec, batch, gen):
+    """NaFlex layout (Siglip2-style): (batch, patches, C*p*p), spatial_shapes, a patch mask."""
+    import torch
+
+    vision = _vision(config)
+    patch = int(_attr(vision, ("patch_size",), 16))
+    channels = int(_attr(vision, ("num_channels", "in_channels"), 3))
+    side = int(spec.get("grid_side") or 4)
+    pixels = torch.rand(batch, side * side, channels * patch * patch, generator=gen)
+    shapes = torch.tensor([[side, side]] * batch)
+    mask = torch.ones(batch, side * side, dtype=torch.long)
+    return pixels, shapes, mask
+
+
+def _anyres_patches(config, h, w) -> int:
+    """LLaVA-NeXT anyres: base image + the tiles of the best grid pinpoint for an (h, w) image."""
+    pins = getattr(config, "image_grid_pinpoints", None)
+    if not pins:
+        return 0
+    from transformers.image_processing_utils import select_best_resolution
+
+    bh, bw = select_best_resolution((h, w), pins)
+    return 1 + (bh // h) * (bw // w)
+
+
+def _pixel_inputs(model, config, spec, params, batch, gen) -> dict:
+    """Pixel inputs in the layout the spec's `pixels` recipe names (default: a plain image batch)."""
+    import torch
+
+    layout = spec.get("pixels") or ("grid" if {"image_grid_thw", "grid_thw"} & set(params) else "image")
+    out: dict = {}
+    pixel_key = "pixel_values" if "pixel_values" in params else spec.get("pixel_key", "pixel_values")
+    h, w = _image_hw(config, spec)
+    c = _channels(config, spec)
+    if layout == "grid":
+        patches, grid, _ = _grid_pixels(config, spec, batch, gen)
+        if "pixel_values" not in params and "hidden_states" in params:
+            pixel_key = "hidden_states"
+        out[pixel_key] = patches
+        out["image_grid_thw" if "image_grid_thw" in params else "grid_thw"] = grid
+        for k in ("image_merge_sizes", "merge_sizes"):
+            if k in params:
+                out[k] = torch.tensor([int(_attr(_vision(config), ("spatial_merge_size",), 1))] * batch)
+    elif layout == "patches":
+        pixels, shapes, mask = _patch_sequence(config, spec, batch, gen)
+        out[pixel_key] = pixels
+        if "spatial_shapes" in params:
+            out["spatial_shapes"] = shapes
+        if "pixel_attention_mask" in params:
+            out["pixel_attention_mask"] = mask
+    elif layout == "images_5d":
+        n = int(spec.get("images_per_sample", 1))
+        out[pixel_key] = torch.rand(batch, n, c, h, w, generator=gen)
+        if "pixel_attention_mask" in params:
+            out["pixel_attention_mask"] = torch.ones(batch, n, h, w, dtype=torch.bool)
+    elif layout == "video":
+        frames = int(spec.get("frames") or _attr(_vision(config), ("num_frames",), _attr(config, ("num_frames",), 8)))
+        key = "pixel_values_videos" if "pixel_values_videos" in params and "pixel_values" not in params else pixel_key
+        out[key] = torch.rand(batch, frames, c, h, w, generator=gen)
+    else:
+        tiles = _anyres_patches(config, h, w) if "image_sizes" in params and _wants_image_sizes(model, spec) else 0
+        shape = (batch, tiles, c, h, w) if tiles else (batch, c, h, w)
+        out[pixel_key] = torch.rand(*shape, generator=gen)
+        if "pixel_attention_mask" in params:
+            out["pixel_attention_mask"] = torch.ones(batch, h, w, dtype=torch.bool)
+    if "image_sizes" in params and _wants_image_sizes(model, spec):
+        out["image_sizes"] = torch.tensor([[h, w]] * batch)
+    return out
+
+
+def _required(fn, name: str) -> bool:
+    p = inspect.signature(fn).parameters.get(name)
+    return p is not None and p.default is inspect.Parameter.empty
+
+
+def _wants_image_sizes(model, spec) -> bool:
+    """image_sizes is sent when the spec asks for it or the model's image path requires it."""
+    if "image_sizes" in spec:
+        return bool(spec["image_sizes"])
+    fns = [model.forward] + ([model.get_image_features] if hasattr(model, "get_image_features") else [])
+    return any(_required(f, "image_sizes") for f in fns)
+
+
+def _image_token_count(model, feed: dict, batch: int) -> int:
+    """Vision features per sample: run get_image_features on the synthesized vision inputs."""
+    import torch
+
+    fn = model.get_image_features
+    names = set(inspect.signature(fn).parameters)
+    kwargs = {k: v for k, v in feed.items() if k in names and k not in ("input_ids", "attention_mask")}
+    with torch.no_grad():
+        return _count_features(fn(**kwargs), batch)
+
+
 def synthesize(model, config, spec: dict, batch: int = 1, seed: int = 0) -> dict:
     import torch
 
@@ -89,32 +202,39 @@ def synthesize(model, config, spec: dict, batch: int = 1, seed: int = 0) -> dict
     def ids(length):
         return torch.randint(min(4, vocab - 1), min(vocab, 1000), (batch, length), generator=gen)
 
-    if "pixel_values" in wanted:
-        h, w = _image_hw(config, spec)
-        inputs["pixel_values"] = torch.rand(batch, _channels(config, spec), h, w, generator=gen)
-    if "pixel_values_videos" in wanted and "pixel_values" not in inputs:
-        h, w = _image_hw(config, spec)
-        frames = int(_attr(_sub(config, "vision_config"), ("num_frames",), 8))
-        inputs["pixel_values"] = torch.rand(batch, frames, _channels(config, spec), h, w, generator=gen)
+    vision_keys = {"pixel_values", "pixel_values_videos"}
+    if spec.get("pixels") and spec.get("pixel_key"):
+        vision_keys.add(spec["pixel_key"])
+    if vision_keys & wanted or ({"grid_thw"} & wanted and "hidden_states" in wanted):
+        inputs.update(_pixel_inputs(model, config, spec, wanted, batch, gen))
     if "input_values" in wanted:
-        inputs["input_values"] = torch.randn(batch, int(spec["audio_samples"]), generator=gen)
+        samples = int(spec["audio_samples"])
+        shape = (batch, int(spec.get("audio_channels", 1)), samples) if spec.get("audio_channels") else (batch, samples)
+        inputs["input_values"] = torch.randn(*shape, generator=gen)
     if "input_features" in wanted:
-        audio = _sub(config, "audio_config", "encoder_config")
-        bins = int(_attr(audio, ("num_mel_bins", "feature_size", "input_feat_per_channel", "n_mels"), 80))
+        audio = _sub(config, "audio_config", "encoder_config", "audio_encoder_config", "encoder")
+        bins = int(spec.get("mel_bins") or _attr(audio, ("num_mel_bins", "feature_size", "input_feat_per_channel",
+                                                         "n_mels", "input_dim"), 80))
         frames = int(spec["audio_frames"])
         max_src = _attr(audio, ("max_source_positions",))
         if spec.get("frames_from_positions") and max_src:
             frames = 2 * int(max_src)
-        inputs["input_features"] = torch.randn(batch, bins, frames, generator=gen)
+        feats = (batch, frames, bins) if spec.get("features_time_major") else (batch, bins, frames)
+        inputs["input_features"] = torch.randn(*feats, generator=gen)
+        for k in ("input_features_mask", "feature_attention_mask"):
+            if k in wanted and k not in inputs:
+                inputs[k] = torch.ones(batch, frames, dtype=torch.long)
     if "input_ids" in wanted:
         text = ids(seq)
         image_token = _attr(config, ("image_token_id", "image_token_index"))
-        if spec.get("image_tokens", True) and image_token is not None and "pixel_values" in inputs \
+        pixel_in = any(k in inputs for k in ("pixel_values", "pixel_values_videos"))
+        if spec.get("image_tokens", True) and image_token is not None and pixel_in \
                 and hasattr(model, "get_image_features"):
-            with torch.no_grad():
-                n = _count_features(model.get_image_features(pixel_values=inputs["pixel_values"]), batch)
+            n = _image_token_count(model, inputs, batch)
             text = torch.cat([torch.full((batch, n), int(image_token)), text], dim=1)
         inputs["input_ids"] = text
+        if "mm_token_type_ids" in wanted and image_token is not None:
+            inputs["mm_token_type_ids"] = (text == int(image_token)).long()
         if "attention_mask" in wanted:
             inputs["attention_mask"] = torch.ones_like(text)
     if "decoder_input_ids" in wanted and getattr(config, "is_encoder_decoder", False):

@@ -112,6 +112,27 @@ def _keep_stages_consistent(d: dict, before: dict, rules: dict) -> None:
                 d["out_features"] = [d["stage_names"][i] for i in new_idx]
 
 
+def _fit_image_to_patches(d: dict, before: dict, rules: dict) -> None:
+    """The tiny image size is a whole number of patches; anyres grid pinpoints scale with it."""
+    patch = d.get("patch_size")
+    for k in rules["image_size_keys"]:
+        size = d.get(k)
+        if _is_int(size) and _is_int(patch) and patch > 0 and size % patch:
+            d[k] = max(patch, size // patch * patch)
+
+
+def _scale_pinpoints(d: dict, before: dict) -> None:
+    """Anyres grid pinpoints scale with the (own or vision sub-config's) image size."""
+    pins = d.get("image_grid_pinpoints")
+    if not isinstance(pins, list):
+        return
+    size, old = d.get("image_size"), before.get("image_size")
+    if not _is_int(size) and isinstance(d.get("vision_config"), dict):
+        size, old = d["vision_config"].get("image_size"), (before.get("vision_config") or {}).get("image_size")
+    if _is_int(size) and _is_int(old) and old > size:
+        d["image_grid_pinpoints"] = [[max(size, p * size // old) for p in pair] for pair in pins]
+
+
 def _derive_head_dims(d: dict, rules: dict) -> None:
     heads = next((d[k] for k in rules["head_keys"] if _is_int(d.get(k))), None)
     width = next((d[k] for k in rules["width_keys"] if _is_int(d.get(k))), None)
@@ -146,6 +167,7 @@ def _shrink_one(d: dict, rules: dict, widths: set, ffns: set) -> dict:
     _lower(d, rules["expert_keys"], rules["experts"])
     _lower(d, rules["position_keys"], rules["positions"])
     _lower(d, rules["image_size_keys"], rules["image_size"])
+    _fit_image_to_patches(d, before, rules)
     _lower(d, rules["query_keys"], rules["queries"])
     _lower_head_lists(d, rules)
     _map_linked_sizes(d, rules, widths, ffns)
@@ -162,6 +184,7 @@ def _shrink_one(d: dict, rules: dict, widths: set, ffns: set) -> dict:
             d[k] = 1
     for k, v in _sub_dicts(d):
         d[k] = _shrink_one(v, rules, widths, ffns)
+    _scale_pinpoints(d, before)
     return d
 
 
