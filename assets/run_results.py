@@ -5,6 +5,7 @@ from dagster import AllPartitionMapping, AssetExecutionContext, AssetIn, Config,
 from hwcov.assets.guards import non_empty
 from hwcov.assets.partitions import hardware_partitions, single_run
 from hwcov import sweep
+from hwcov.schema import conform
 from hwcov.journal import ResultJournal
 from hwcov.resources.settings import HwcovSettings
 from hwcov.resources.torch_backend import TorchBackendResource
@@ -44,7 +45,7 @@ def run_results(context: AssetExecutionContext, config: RunResultsConfig, settin
                            batch=config.batch_size, force=config.force, limits=torch_backend.limits(hardware),
                            log=context.log.info)
         rows = sweep.assemble(rows, ResultJournal(artifacts, hardware), set(generated_tests["model_type"]))
-        frames.append(pd.DataFrame(rows))
+        frames.append(conform(rows))
     df = pd.concat(frames, ignore_index=True)
     counts = df["status"].value_counts().to_dict()
     context.add_output_metadata({"rows": len(df), "status_counts": MetadataValue.json(counts),

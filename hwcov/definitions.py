@@ -6,17 +6,16 @@ torch and transformers load in the runs, not when the webserver loads the code.
 from dagster import Definitions, define_asset_job, load_assets_from_modules
 
 from hwcov.assets import coverage, error_patterns, generated_tests, inventory, run_results
-from hwcov.assets.partitions import category_partitions, hardware_partitions
 from hwcov.resources.io import duckdb_io_manager
 from hwcov.resources.settings import HwcovSettings
 from hwcov.resources.torch_backend import TorchBackendResource
 
 inventory_job = define_asset_job(
     "inventory_job", selection=["hwcov/model_inventory", "hwcov/generated_tests"],
-    partitions_def=category_partitions, description="Refresh the inventory and regenerate tests.")
+    description="Refresh the inventory and regenerate tests.")
 hardware_job = define_asset_job(
     "hardware_job", selection=["hwcov/run_results", "hwcov/error_patterns"],
-    partitions_def=hardware_partitions, description="Run every generated test on one hardware partition.")
+    description="Run every generated test on one hardware partition.")
 report_job = define_asset_job("report_job", selection=["hwcov/coverage_report"],
                               description="Rebuild the coverage matrix and markdown report.")
 

@@ -26,6 +26,7 @@ class Limits:
     timeout_s: float = 180.0
     memory_mb: int = 8192
     torch_threads: int = 1
+    log_path: str = ""  # children's stdout/stderr go here, keeping the progress bar readable
 
 
 def preload() -> None:
@@ -36,8 +37,17 @@ def preload() -> None:
     import transformers.modeling_utils  # noqa: F401
 
 
+def _redirect_output(path: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
+
+
 def _child(conn, fn, task, limits: Limits) -> None:
     try:
+        if limits.log_path:
+            _redirect_output(limits.log_path)
         if limits.memory_mb:
             cap = limits.memory_mb * 1024 * 1024
             resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
@@ -73,6 +83,8 @@ def run_isolated(tasks: Iterable, fn: Callable, on_result: Callable, limits: Lim
                  progress=None) -> None:
     """Call fn(task) in a forked child per task; on_result(task, result, seconds) as each ends."""
     limits = limits or Limits()
+    if limits.log_path:
+        os.makedirs(os.path.dirname(limits.log_path) or ".", exist_ok=True)
     ctx = mp.get_context("fork")
     pending = list(tasks)
     running: dict = {}  # sentinel -> (proc, conn, task, start)

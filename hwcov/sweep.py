@@ -99,8 +99,11 @@ def sweep(tests: list[dict], hardware: str, artifacts: Path, *, precision: str =
         from tqdm import tqdm
 
         bar = tqdm(total=len(todo), desc=f"{hardware} sweep", unit="arch", file=sys.stderr)
+    limits = limits or Limits()
+    if not limits.log_path:
+        limits.log_path = str(Path(artifacts) / "logs" / f"{hardware}.log")
     try:
-        run_isolated(todo, run_one, on_result, limits or Limits(), progress=bar)
+        run_isolated(todo, run_one, on_result, limits, progress=bar)
     finally:
         if bar is not None:
             bar.close()

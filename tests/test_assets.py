@@ -1,0 +1,91 @@
+"""The assets materialized for real: temp DuckDB file, temp Dagster instance."""
+import duckdb
+import pandas as pd
+import pytest
+from dagster import DagsterInstance, Failure, materialize
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+
+from hwcov.assets.guards import non_empty
+from hwcov.definitions import build_defs
+from hwcov.inventory import CATEGORIES
+from tests.conftest import SAMPLE
+
+
+def _run(defs, instance, selection, **kwargs):
+    result = materialize(list(defs.assets), instance=instance, resources=defs.resources, selection=selection,
+                         **kwargs)
+    assert result.success
+    return result
+
+
+def _models(config_models):
+    return {"ops": {"hwcov__run_results": {"config": {"models": config_models}}}}
+
+
+@pytest.fixture
+def pipeline(hwcov_env):
+    db = hwcov_env / "bench.duckdb"
+    defs = build_defs(str(db), str(hwcov_env / "generated"), str(hwcov_env / "artifacts"))
+    instance = DagsterInstance.ephemeral()
+    _run(defs, instance, ["hwcov/model_inventory", "hwcov/generated_tests"],
+         tags={ASSET_PARTITION_RANGE_START_TAG: CATEGORIES[0], ASSET_PARTITION_RANGE_END_TAG: CATEGORIES[-1]})
+    return defs, instance, db
+
+
+def _sql(db, query):
+    with duckdb.connect(str(db), read_only=True) as con:
+        return con.sql(query).df()
+
+
+def test_inventory_backfill_is_one_run_over_all_categories(pipeline, archs):
+    defs, instance, db = pipeline
+    assert len(instance.get_runs()) == 1
+    inv = _sql(db, "SELECT * FROM hwcov.model_inventory")
+    assert len(inv) == len(archs) and set(inv["category"]) == set(CATEGORIES)
+    tests = _sql(db, "SELECT * FROM hwcov.generated_tests")
+    assert len(tests) == len(archs)
+
+
+def test_cpu_partition_results_patterns_and_report(pipeline):
+    defs, instance, db = pipeline
+    _run(defs, instance, ["hwcov/run_results", "hwcov/error_patterns"], partition_key="cpu",
+         run_config=_models(SAMPLE + ["llava"]))
+    res = _sql(db, "SELECT * FROM hwcov.run_results")
+    assert set(res["model_type"]) == set(SAMPLE) | {"llava"} and set(res["hardware"]) == {"cpu"}
+    passed = res[res["status"] == "pass"]
+    assert set(SAMPLE) <= set(passed["model_type"])
+    assert passed["device_name"].str.len().min() > 0 and passed["output_checksum"].str.len().min() == 16
+    assert (res[res["status"] != "pass"]["error_pattern"].str.len() > 0).all()
+
+    # A filtered rerun of one model keeps the partition's other rows; the same run twice keeps the count.
+    _run(defs, instance, ["hwcov/run_results"], partition_key="cpu", run_config=_models(["bert"]))
+    _run(defs, instance, ["hwcov/run_results"], partition_key="cpu", run_config=_models(["bert"]))
+    again = _sql(db, "SELECT * FROM hwcov.run_results")
+    assert len(again) == len(res) and set(again["model_type"]) == set(res["model_type"])
+
+    _run(defs, instance, ["hwcov/run_results", "hwcov/error_patterns"], partition_key="cuda",
+         run_config=_models(["bert"]))
+    cuda = _sql(db, "SELECT * FROM hwcov.run_results WHERE hardware = 'cuda'")
+    assert list(cuda["status"]) == ["unavailable"] and cuda["error_message"][0]
+
+    _run(defs, instance, ["hwcov/coverage_report"])
+    cov = _sql(db, "SELECT * FROM hwcov.coverage_report")
+    assert set(cov["hardware"]) == {"cpu", "cuda"}
+    assert cov[(cov.model_type == "bert") & (cov.hardware == "cpu")]["status"].item() == "pass"
+    assert (hwcov_report := (db.parent / "artifacts" / "coverage_report.md")).exists()
+    assert "| cpu |" in hwcov_report.read_text()
+
+
+def test_unknown_model_in_run_config_fails_the_run_and_keeps_rows(pipeline):
+    defs, instance, db = pipeline
+    result = materialize(list(defs.assets), instance=instance, resources=defs.resources, partition_key="cpu",
+                         selection=["hwcov/run_results"], run_config=_models(["no_such_model"]),
+                         raise_on_error=False)
+    assert not result.success
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert "run_results" not in {r[0] for r in con.sql("SELECT table_name FROM information_schema.tables").fetchall()}
+
+
+def test_empty_output_is_refused():
+    with pytest.raises(Failure):
+        non_empty(pd.DataFrame(), "run_results[cpu]")

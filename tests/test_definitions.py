@@ -1,0 +1,40 @@
+"""Snapshot of the Dagster graph: an accidental change to assets, partitions or jobs shows up here."""
+import subprocess
+import sys
+from pathlib import Path
+
+from hwcov.backends import HARDWARE
+from hwcov.definitions import defs
+from hwcov.inventory import CATEGORIES
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_asset_graph_snapshot():
+    graph = defs.resolve_asset_graph()
+    snapshot = {}
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        parts = node.partitions_def.get_partition_keys() if node.partitions_def else None
+        snapshot[key.to_user_string()] = (tuple(parts) if parts else None,
+                                          sorted(k.to_user_string() for k in node.parent_keys))
+    assert snapshot == {
+        "hwcov/model_inventory": (CATEGORIES, []),
+        "hwcov/generated_tests": (CATEGORIES, ["hwcov/model_inventory"]),
+        "hwcov/run_results": (HARDWARE, ["hwcov/generated_tests"]),
+        "hwcov/error_patterns": (HARDWARE, ["hwcov/run_results"]),
+        "hwcov/coverage_report": (None, ["hwcov/model_inventory", "hwcov/run_results"]),
+    }
+    assert {j.name for j in defs.jobs} >= {"inventory_job", "hardware_job", "report_job"}
+
+
+def test_definitions_import_without_torch_or_transformers():
+    code = "import sys, hwcov.definitions; print('torch' in sys.modules, 'transformers' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False False"
+
+
+def test_dg_check_defs_loads_the_project():
+    dg = Path(sys.executable).with_name("dg")
+    out = subprocess.run([str(dg), "check", "defs"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0 and "loaded successfully" in out.stdout + out.stderr, out.stdout + out.stderr

@@ -1,0 +1,55 @@
+import ast
+import subprocess
+import sys
+
+import pytest
+
+from hwcov import generate
+from tests.conftest import SAMPLE
+
+
+def test_every_generated_file_parses_and_regeneration_rewrites_nothing(archs, tmp_path):
+    rows = generate.generate(list(archs.values()), tmp_path)
+    assert len(rows) == len(archs) and all(r["rewritten"] for r in rows)
+    before = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in tmp_path.glob("test_hf_*.py")}
+    for content, _ in before.values():
+        ast.parse(content)
+    again = generate.generate(list(archs.values()), tmp_path)
+    assert not any(r["rewritten"] for r in again)
+    assert [r["content_hash"] for r in again] == [r["content_hash"] for r in rows]
+    after = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in tmp_path.glob("test_hf_*.py")}
+    assert after == before
+
+
+def test_only_changed_files_are_rewritten(archs, tmp_path):
+    generate.generate([archs[m] for m in SAMPLE], tmp_path)
+    (tmp_path / "test_hf_bert.py").write_text("# stale\n")
+    rows = {r["model_type"]: r["rewritten"] for r in generate.generate([archs[m] for m in SAMPLE], tmp_path)}
+    assert rows == {m: m == "bert" for m in SAMPLE}
+
+
+def test_template_chain_follows_family_then_modality(archs, tmp_path):
+    content, chain = generate.render(archs["t5"])
+    assert chain == "family/seq2seq.py.j2 -> modality/text.py.j2 -> base.py.j2"
+    assert 'family_required_inputs = ("decoder_input_ids",)' in content
+    _, chain = generate.render(archs["vit"])
+    assert chain.endswith("modality/vision.py.j2 -> base.py.j2")
+
+
+def test_values_reach_code_only_as_literals():
+    assert generate.pyliteral({"a": [1, "x'y"]}) == "{'a': [1, \"x'y\"]}"
+    with pytest.raises(ValueError):
+        generate.pyliteral({"a": object()})
+    with pytest.raises(ValueError):
+        generate.filename('x"; import os; os.system("touch /tmp/pwned") #')
+
+
+def test_a_generated_file_runs_under_plain_pytest(archs, tmp_path):
+    generate.generate([archs["bert"]], tmp_path)
+    path = tmp_path / "test_hf_bert.py"
+    ok = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(path),
+                         "--hardware", "cpu"], capture_output=True, text=True, cwd=tmp_path)
+    assert ok.returncode == 0 and "1 passed" in ok.stdout, ok.stdout + ok.stderr
+    absent = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(path),
+                             "--hardware", "cuda", "-rs"], capture_output=True, text=True, cwd=tmp_path)
+    assert absent.returncode == 0 and "1 skipped" in absent.stdout and "unavailable" in absent.stdout

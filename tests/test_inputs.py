@@ -1,0 +1,41 @@
+import pytest
+import torch
+
+from hwcov import inputs, tiny
+
+
+def _feed(archs, model_type, batch=1):
+    a = archs[model_type]
+    config = tiny.tiny_config(model_type, tiny.overrides_for(model_type, a.family))
+    model = tiny.build_model(a.base_class, config)
+    return config, inputs.synthesize(model, config, inputs.spec_for(model_type, a.family), batch=batch)
+
+
+@pytest.mark.parametrize("batch", [1, 2])
+def test_text_ids_are_inside_the_vocabulary(archs, batch):
+    config, feed = _feed(archs, "bert", batch)
+    assert feed["input_ids"].shape[0] == batch
+    assert 0 <= int(feed["input_ids"].min()) and int(feed["input_ids"].max()) < config.vocab_size
+    assert torch.equal(feed["attention_mask"], torch.ones_like(feed["input_ids"]))
+
+
+def test_pixels_follow_the_vision_config(archs):
+    config, feed = _feed(archs, "vit", 2)
+    assert tuple(feed["pixel_values"].shape) == (2, config.num_channels, config.image_size, config.image_size)
+
+
+def test_encoder_decoders_get_decoder_ids(archs):
+    _, feed = _feed(archs, "t5")
+    assert "decoder_input_ids" in feed and "input_ids" in feed
+
+
+def test_synthesis_is_deterministic(archs):
+    _, a = _feed(archs, "wav2vec2")
+    _, b = _feed(archs, "wav2vec2")
+    assert torch.equal(a["input_values"], b["input_values"])
+    assert inputs.has_non_text_input(a)
+
+
+def test_multimodal_inputs_carry_the_image(archs):
+    _, feed = _feed(archs, "clip")
+    assert inputs.has_non_text_input(feed) and "input_ids" in feed

@@ -1,0 +1,37 @@
+from transformers.models.auto import configuration_auto, modeling_auto
+
+from hwcov import inventory
+
+
+def _types_with_a_model_class() -> set[str]:
+    """Computed independently of hwcov: union of transformers' modeling auto mappings."""
+    out = set()
+    for name in dir(modeling_auto):
+        mapping = getattr(modeling_auto, name)
+        if name.startswith("MODEL") and name.endswith("_MAPPING_NAMES") and isinstance(mapping, dict):
+            out |= set(mapping)
+    return out & set(configuration_auto.CONFIG_MAPPING_NAMES)
+
+
+def test_every_model_type_with_a_class_is_inventoried_once(archs):
+    assert set(archs) == _types_with_a_model_class()
+    assert len(archs) > 400
+
+
+def test_every_architecture_has_a_category_modality_family_and_priority(archs):
+    for a in archs.values():
+        assert a.category in inventory.CATEGORIES, a
+        assert a.modality and a.family and a.priority in (1, 2, 3, 4), a
+        assert a.base_class or a.head_classes, a
+
+
+def test_categories_follow_the_auto_mappings(archs):
+    expected = {"bert": "text-encoder", "gpt2": "text-decoder", "t5": "encoder-decoder", "vit": "vision",
+                "wav2vec2": "audio", "whisper": "speech-text", "llava": "vision-language", "clip": "multimodal"}
+    assert {k: archs[k].category for k in expected} == expected
+    assert archs["bert"].priority == 1 and archs["llava"].priority == 2
+    assert "BertForMaskedLM" in archs["bert"].head_classes and archs["bert"].base_class == "BertModel"
+
+
+def test_model_types_matches_discover(archs):
+    assert inventory.model_types() >= set(archs)

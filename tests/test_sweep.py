@@ -1,0 +1,40 @@
+from hwcov import generate, sweep
+from hwcov.journal import ResultJournal
+from hwcov.runner import Limits
+from tests.conftest import SAMPLE
+
+
+def test_cpu_sweep_passes_with_evidence_and_reuses_unchanged_results(archs, tmp_path):
+    tests = generate.generate([archs[m] for m in SAMPLE], tmp_path / "gen")
+    rows = sweep.sweep(tests, "cpu", tmp_path / "art", limits=Limits(workers=2), progress=False, log=lambda m: None)
+    by_type = {r["model_type"]: r for r in rows}
+    assert set(by_type) == set(SAMPLE)
+    for r in rows:
+        assert r["status"] == "pass", (r["model_type"], r["error_message"])
+        assert r["device_name"].startswith("cpu") and "torch" in r["runtime_version"]
+        assert len(r["output_checksum"]) == 16 and r["max_abs_diff"] == 0.0
+        assert r["reference_path"].endswith(".npz")
+    journal = ResultJournal(tmp_path / "art", "cpu")
+    lines = len(journal.rows())
+    again = sweep.sweep(tests, "cpu", tmp_path / "art", progress=False, log=lambda m: None)
+    assert len(journal.rows()) == lines  # nothing reran
+    assert {r["case_key"] for r in again} == {r["case_key"] for r in rows}
+    forced = sweep.sweep(tests[:1], "cpu", tmp_path / "art", force=True, progress=False, log=lambda m: None)
+    assert len(journal.rows()) == lines + 1 and forced[0]["output_checksum"] == by_type[SAMPLE[0]]["output_checksum"]
+
+
+def test_absent_hardware_is_unavailable_with_the_probes_text_without_building_models(archs, tmp_path):
+    tests = generate.generate([archs["bert"]], tmp_path / "gen")
+    (row,) = sweep.sweep(tests, "cuda", tmp_path / "art", progress=False, log=lambda m: None)
+    assert row["status"] == "unavailable"
+    assert "CUDA" in row["error_message"] or "NVIDIA" in row["error_message"]
+    assert row["output_checksum"] == "" and row["error_pattern"] == ""
+
+
+def test_assemble_keeps_other_architectures_from_the_journal(archs, tmp_path):
+    journal = ResultJournal(tmp_path, "cpu")
+    old = {"model_type": "gpt2", "precision": "fp32", "batch_size": 1, "status": "pass", "case_key": "k1"}
+    journal.append(old)
+    new = [{"model_type": "bert", "precision": "fp32", "batch_size": 1, "status": "pass", "case_key": "k2"}]
+    assert {r["model_type"] for r in sweep.assemble(new, journal, {"bert", "gpt2"})} == {"bert", "gpt2"}
+    assert {r["model_type"] for r in sweep.assemble(new, journal, {"bert"})} == {"bert"}

@@ -1,0 +1,37 @@
+from hwcov import data, tiny
+
+
+def test_shrink_lowers_sizes_and_keeps_per_layer_lists_consistent():
+    rules = data.load("tiny/defaults.yaml")
+    d = {"hidden_size": 4096, "num_hidden_layers": 32, "num_attention_heads": 32, "num_key_value_heads": 8,
+         "head_dim": 128, "intermediate_size": 11008, "layer_types": ["full"] * 32, "num_local_experts": 8,
+         "num_experts_per_tok": 8, "small": 3,
+         "vision_config": {"model_type": "x", "hidden_size": 1024, "num_hidden_layers": 24}}
+    out = tiny.shrink_dict(d, rules)
+    assert out["hidden_size"] == rules["width"] and out["num_hidden_layers"] == rules["layers"]
+    assert out["head_dim"] * out["num_attention_heads"] == out["hidden_size"]
+    assert out["num_attention_heads"] % out["num_key_value_heads"] == 0
+    assert len(out["layer_types"]) == out["num_hidden_layers"]
+    assert out["num_experts_per_tok"] <= out["num_local_experts"]
+    assert out["small"] == 3  # never raised
+    assert out["vision_config"]["hidden_size"] == rules["width"]
+    assert d["hidden_size"] == 4096  # input untouched
+
+
+def test_tiny_config_applies_overrides_and_builds_offline():
+    config = tiny.tiny_config("bert", {"num_hidden_layers": 1})
+    assert config.num_hidden_layers == 1 and config.hidden_size <= 64
+    model = tiny.build_model("BertModel", config)
+    assert not model.training
+    assert sum(p.numel() for p in model.parameters()) < 5_000_000
+
+
+def test_special_token_ids_stay_inside_the_vocabulary():
+    config = tiny.tiny_config("gpt2", {"vocab_size": 100, "eos_token_id": 50256, "bos_token_id": 50256})
+    assert config.eos_token_id < 100 and config.bos_token_id < 100
+
+
+def test_skip_table_reasons_are_written():
+    for model_type, entry in (data.load("skips.yaml").get("model_types") or {}).items():
+        assert len(entry["reason"]) > 10, model_type
+        assert tiny.skip_reason(model_type, "cpu") or "all" not in entry.get("scope", ["all"])
