@@ -54,7 +54,13 @@ def _map_linked_sizes(d: dict, rules: dict, widths: set, ffns: set) -> None:
     link = rules["linked_size"]
     known = set(rules["width_keys"]) | set(rules["ffn_keys"])
     for k, v in list(d.items()):
-        if not _is_int(v) or k in known or any(x in k for x in link["never"]):
+        if k in known or any(x in k for x in link["never"]):
+            continue
+        if isinstance(v, list) and v and all(_is_int(x) for x in v) and len(set(v)) == 1 \
+                and v[0] in widths and any(x in k for x in link["width_names"]):
+            d[k] = [rules["width"]] * len(v)  # e.g. decoder_in_channels: [256, 256, 256]
+            continue
+        if not _is_int(v):
             continue
         if any(x in k for x in link["ffn_names"]) and v in ffns:
             d[k] = rules["ffn"]
@@ -228,7 +234,7 @@ def _clamp_token_ids(config) -> None:
     if not vocab:
         return
     names = sorted(k for k in config.to_dict() if k.endswith(("_token_id", "_token_index")))
-    taken = {getattr(config, k, None) for k in names}
+    taken = {v for v in (getattr(config, k, None) for k in names) if isinstance(v, int)}
     spare = vocab - 1
     for k in names:
         v = getattr(config, k, None)
@@ -237,6 +243,8 @@ def _clamp_token_ids(config) -> None:
                 spare -= 1
             setattr(config, k, spare)
             taken.add(spare)
+        elif isinstance(v, list) and any(isinstance(x, int) and x >= vocab for x in v):
+            setattr(config, k, [x for x in v if not (isinstance(x, int) and x >= vocab)] or [vocab - 1])
     for sub_name in ("text_config",):
         sub = getattr(config, sub_name, None)
         if sub is not None and not isinstance(sub, dict):
