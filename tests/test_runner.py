@@ -38,5 +38,6 @@ def test_faults_are_results_and_the_others_survive(tmp_path):
 def test_pool_keeps_its_width_after_crashes(tmp_path):
     seen = []
     tasks = ["abort"] * 3 + [f"ok{i}" for i in range(4)]
-    run_isolated(tasks, _task, lambda t, r, s: seen.append(r["status"]), Limits(workers=2, timeout_s=30))
+    run_isolated(tasks, _task, lambda t, r, s: seen.append(r["status"]),
+                 Limits(workers=2, timeout_s=30, log_path=str(tmp_path / "children.log")))
     assert seen.count("crash") == 3 and seen.count("pass") == 4
