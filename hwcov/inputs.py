@@ -86,7 +86,7 @@ def _grid_pixels(config, spec, batch, gen):
 
     vision = _vision(config)
     patch = int(_attr(vision, ("patch_size",), 14))
-    temporal = int(_attr(vision, ("temporal_patch_size",), 1))
+    temporal = int(_attr(vision, ("temporal_patch_size", "patch_temporal"), 1))
     merge = int(_attr(vision, ("spatial_merge_size", "merge_size"), 1) or 1)
     side = int(spec.get("grid_side") or 2 * merge)
     channels = int(_attr(vision, ("in_channels", "num_channels"), 3))

@@ -47,6 +47,12 @@ def shapes(tensors: dict) -> str:
     return ";".join(f"{k}:{'x'.join(map(str, v.shape))}" for k, v in tensors.items())
 
 
+def all_finite(tensors: dict) -> bool:
+    import numpy as np
+
+    return all(np.isfinite(arr).all() for arr in to_numpy(tensors).values() if arr.dtype.kind == "f")
+
+
 def max_abs_diff(a: dict, b: dict) -> float:
     import numpy as np
 
@@ -67,7 +73,9 @@ def save_reference(tensors: dict, reference_dir, case, batch: int) -> str:
     """The CPU fp32 outputs later backends are compared against."""
     import numpy as np
 
-    path = Path(reference_dir) / case.model_type / f"{case.digest()}-b{batch}.npz"
+    from hwcov.build import reference_path
+
+    path = reference_path(reference_dir, case, batch)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.npz")
     np.savez_compressed(tmp, **to_numpy(tensors))

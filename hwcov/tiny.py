@@ -118,6 +118,29 @@ def _keep_stages_consistent(d: dict, before: dict, rules: dict) -> None:
                 d["out_features"] = [d["stage_names"][i] for i in new_idx]
 
 
+def _remap_layer_indexes(d: dict, layers_before: dict, rules: dict) -> None:
+    """Lists of layer indexes (deepstack_visual_indexes …) point into the shrunk layer stack: distinct
+    indexes keep their order and land on the last layers, and the stack keeps enough layers for them."""
+    count_key = next((k for k in rules["layer_keys"] if k in layers_before), None)
+    if not count_key:
+        return
+    old_n = layers_before[count_key]
+    for k in rules["layer_index_keys"]:
+        idx = d.get(k)
+        if not (isinstance(idx, list) and idx and all(_is_int(i) and i >= 0 for i in idx)) or max(idx) < d[count_key]:
+            continue
+        ranks = sorted(set(idx))
+        new_n = max(d[count_key], len(ranks))
+        if new_n > d[count_key]:
+            for key, v in d.items():
+                if isinstance(v, list) and len(v) == d[count_key] and key != k:
+                    d[key] = (v + [v[-1]] * new_n)[:new_n]
+            d[count_key] = new_n
+        remap = {old: new_n - len(ranks) + r for r, old in enumerate(ranks)}
+        d[k] = [remap[i] for i in idx]
+        _ = old_n
+
+
 def _fit_image_to_patches(d: dict, before: dict, rules: dict) -> None:
     """The tiny image size is a whole number of patches; anyres grid pinpoints scale with it."""
     patch = d.get("patch_size")
@@ -139,14 +162,17 @@ def _scale_pinpoints(d: dict, before: dict) -> None:
         d["image_grid_pinpoints"] = [[max(size, p * size // old) for p in pair] for pair in pins]
 
 
-def _derive_head_dims(d: dict, rules: dict) -> None:
+def _derive_head_dims(d: dict, before: dict, rules: dict) -> None:
     heads = next((d[k] for k in rules["head_keys"] if _is_int(d.get(k))), None)
     width = next((d[k] for k in rules["width_keys"] if _is_int(d.get(k))), None)
     if not (heads and width):
         return
     head_dim = width // heads
+    old_heads = next((before[k] for k in rules["head_keys"] if _is_int(before.get(k))), None)
+    old_width = next((before[k] for k in rules["width_keys"] if _is_int(before.get(k))), None)
     for k in rules["head_dim_keys"]:
-        if _is_int(d.get(k)):
+        # only a head_dim that was derived (width // heads) follows; an explicit one (MLA's rope dim) stays
+        if _is_int(d.get(k)) and old_heads and old_width and before.get(k) == old_width // old_heads:
             d[k] = head_dim
     for k in rules["rotary_dim_keys"]:
         if _is_int(d.get(k)) and d[k] > head_dim:
@@ -180,10 +206,11 @@ def _shrink_one(d: dict, rules: dict, widths: set, ffns: set) -> dict:
     for k, old in layers_before.items():
         _shrink_lists(d, k, old, d[k])
     _keep_stages_consistent(d, before, rules)
+    _remap_layer_indexes(d, layers_before, rules)
     experts = min((d[k] for k in rules["expert_keys"] if _is_int(d.get(k))), default=None)
     if experts:
         _lower(d, rules["experts_per_token_keys"], experts)
-    _derive_head_dims(d, rules)
+    _derive_head_dims(d, before, rules)
     heads = next((d[k] for k in rules["head_keys"] if _is_int(d.get(k))), None)
     for k in rules["kv_head_keys"]:
         if heads and _is_int(d.get(k)) and heads % d[k]:

@@ -65,19 +65,17 @@ class TorchBackend:
         """Build, synthesize, forward twice (determinism), evidence; reference stored for cpu fp32."""
         import torch
 
-        from hwcov import inputs as inputs_mod
-        from hwcov import outputs, tiny
+        from hwcov import outputs
+        from hwcov.build import TextOnlyMultimodal, build_case
 
         if precision not in DTYPES:
             return {"status": "not_applicable", "error_message": f"precision {precision} not in {list(DTYPES)}"}
         rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        torch.manual_seed(0)
-        config = tiny.tiny_config(case.model_type, case.config_overrides)
-        model = tiny.build_model(case.model_class, config)
-        feed = inputs_mod.synthesize(model, config, case.input_spec, batch=batch)
-        if case.modality == "multimodal" and not inputs_mod.has_non_text_input(feed):
-            return {"status": "fail_to_run", "inputs": ",".join(sorted(feed)),
-                    "error_message": "text-only inputs: the multimodal path was not exercised"}
+        try:
+            built = build_case(case, batch)
+        except TextOnlyMultimodal as exc:
+            return {"status": "fail_to_run", "error_message": str(exc)}
+        model, feed = built.model, built.feed
         dtype = getattr(torch, DTYPES[precision])
         device = torch.device(self.device())
         model = model.to(device=device, dtype=dtype)
@@ -107,8 +105,11 @@ class TorchBackend:
             "max_abs_diff": diff,
             "tolerance": 0.0,
         }
-        if diff != 0.0:
-            row.update(status="flaky", error_message=f"two identical forwards differ by {diff:.3g}")
+        if not outputs.all_finite(first):
+            row.update(status="fail_accuracy", error_message="output contains NaN or inf")
+            return row
+        if diff != 0.0:  # the reference must be reproducible, or no backend can be compared with it
+            row.update(status="fail_accuracy", error_message=f"two identical forwards differ by {diff:.3g}")
             return row
         if self.hardware == "cpu" and precision == "fp32" and reference_dir is not None:
             row["reference_path"] = outputs.save_reference(first, reference_dir, case, batch)
