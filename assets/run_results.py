@@ -7,8 +7,7 @@ from hwcov.assets.partitions import hardware_partitions, single_run
 from hwcov import sweep
 from hwcov.schema import conform
 from hwcov.journal import ResultJournal
-from hwcov.resources.settings import HwcovSettings
-from hwcov.resources.torch_backend import TorchBackendResource
+from hwcov.resources.backends import RESOURCE_KEYS, resource_key
 
 
 class RunResultsConfig(Config):
@@ -33,16 +32,18 @@ def select_tests(tests: pd.DataFrame, models: list[str], categories: list[str]) 
 
 @asset(partitions_def=hardware_partitions, backfill_policy=single_run, key_prefix="hwcov",
        metadata={"partition_expr": "hardware"}, group_name="results",
+       required_resource_keys={"settings", *RESOURCE_KEYS.values()},
        ins={"generated_tests": AssetIn(key_prefix="hwcov", partition_mapping=AllPartitionMapping())},
        description="One row per (architecture, hardware, precision, batch) with status and evidence.")
-def run_results(context: AssetExecutionContext, config: RunResultsConfig, settings: HwcovSettings,
-                torch_backend: TorchBackendResource, generated_tests: pd.DataFrame) -> pd.DataFrame:
+def run_results(context: AssetExecutionContext, config: RunResultsConfig,
+                generated_tests: pd.DataFrame) -> pd.DataFrame:
     tests = select_tests(generated_tests, config.models, config.categories)
-    artifacts = settings.artifacts_path()
+    artifacts = context.resources.settings.artifacts_path()
     frames = []
     for hardware in context.partition_keys:
+        backend = getattr(context.resources, resource_key(hardware))
         rows = sweep.sweep(tests.to_dict("records"), hardware, artifacts, precision=config.precision,
-                           batch=config.batch_size, force=config.force, limits=torch_backend.limits(hardware),
+                           batch=config.batch_size, force=config.force, limits=backend.limits(hardware),
                            log=context.log.info)
         rows = sweep.assemble(rows, ResultJournal(artifacts, hardware), set(generated_tests["model_type"]))
         frames.append(conform(rows))

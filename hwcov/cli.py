@@ -69,16 +69,16 @@ def _validate_db_path(path: Path, must_exist: bool) -> None:
 
 
 def validate(args) -> dict:
-    from hwcov.backends import HARDWARE, TORCH_HARDWARE
+    from hwcov.backends import HARDWARE, RUNNABLE
     from hwcov.inventory import CATEGORIES
 
     hardware = _split(args.hardware)
     bad = [h for h in hardware if h not in HARDWARE]
     if bad:
         raise UsageError(f"unknown hardware {', '.join(bad)}; accepted: {', '.join(HARDWARE)}")
-    not_built = [h for h in hardware if h not in TORCH_HARDWARE]
+    not_built = [h for h in hardware if h not in RUNNABLE]
     if not_built:
-        raise UsageError(f"hardware {', '.join(not_built)} has no backend yet; runnable: {', '.join(TORCH_HARDWARE)}")
+        raise UsageError(f"hardware {', '.join(not_built)} has no backend yet; runnable: {', '.join(RUNNABLE)}")
     if args.model_category and args.model_category not in CATEGORIES:
         raise UsageError(f"unknown model category {args.model_category!r}; accepted: {', '.join(CATEGORIES)}")
     models = _split(args.model)

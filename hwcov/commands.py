@@ -47,7 +47,7 @@ def run_pipeline(hardware: list[str], models: list[str], category: str | None, *
 
     from hwcov.definitions import build_defs
     from hwcov.inventory import CATEGORIES
-    from hwcov.resources.torch_backend import TorchBackendResource
+    from hwcov.resources.backends import TorchBackendResource
 
     defs = build_defs()
     defs.resources["torch_backend"] = TorchBackendResource(workers=workers, timeout_s=timeout)

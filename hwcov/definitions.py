@@ -8,7 +8,7 @@ from dagster import Definitions, define_asset_job, load_assets_from_modules
 from hwcov.assets import coverage, error_patterns, generated_tests, inventory, run_results
 from hwcov.resources.io import duckdb_io_manager
 from hwcov.resources.settings import HwcovSettings
-from hwcov.resources.torch_backend import TorchBackendResource
+from hwcov.resources.backends import TorchBackendResource
 
 inventory_job = define_asset_job(
     "inventory_job", selection=["hwcov/model_inventory", "hwcov/generated_tests"],

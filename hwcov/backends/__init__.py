@@ -12,18 +12,28 @@ class Probe:
     error: str = ""
 
 
-TORCH_HARDWARE = ("cpu", "cuda", "rocm", "mps")
 HARDWARE = ("cpu", "cuda", "rocm", "mps", "openvino", "onnxruntime", "qualcomm", "webnn", "webgpu", "wasm",
             "apple_ane")
 
 
-def get_backend(hardware: str):
-    if hardware in TORCH_HARDWARE:
-        from hwcov.backends.torch import TorchBackend
+# hardware key -> "module:Class" of its backend; one file per backend family.
+BACKENDS = {
+    "cpu": "hwcov.backends.torch:TorchBackend",
+    "cuda": "hwcov.backends.torch:TorchBackend",
+    "rocm": "hwcov.backends.torch:TorchBackend",
+    "mps": "hwcov.backends.torch:TorchBackend",
+}
+RUNNABLE = tuple(h for h in HARDWARE if h in BACKENDS)
 
-        return TorchBackend(hardware)
-    if hardware in HARDWARE:
+
+def get_backend(hardware: str):
+    if hardware not in HARDWARE:
+        raise KeyError(f"unknown hardware '{hardware}'; accepted: {', '.join(HARDWARE)}")
+    if hardware not in BACKENDS:
         # No rows rather than invented ones: the partition exists, its backend does not yet.
         raise NotImplementedError(f"the hwcov backend for '{hardware}' is not implemented yet; "
-                                  f"runnable now: {', '.join(TORCH_HARDWARE)}")
-    raise KeyError(f"unknown hardware '{hardware}'; accepted: {', '.join(HARDWARE)}")
+                                  f"runnable now: {', '.join(RUNNABLE)}")
+    import importlib
+
+    module, cls = BACKENDS[hardware].split(":")
+    return getattr(importlib.import_module(module), cls)(hardware)

@@ -1,0 +1,38 @@
+"""Backend resources: one per backend family. Each probes its hardware and sizes the worker pool."""
+import os
+
+from dagster import ConfigurableResource
+
+from hwcov.backends import Probe, get_backend
+from hwcov.runner import Limits
+
+
+class BackendResource(ConfigurableResource):
+    workers: int = 0  # 0: one per CPU core for CPU-bound backends, one stream on an accelerator
+    timeout_s: float = 180.0
+    memory_mb: int = 8192
+
+    def detect(self, hardware: str) -> Probe:
+        return get_backend(hardware).probe()
+
+    def limits(self, hardware: str) -> Limits:
+        workers = self.workers or (max(1, os.cpu_count() or 1) if self.cpu_bound(hardware) else 1)
+        return Limits(workers=workers, timeout_s=self.timeout_s, memory_mb=self.memory_mb)
+
+    def cpu_bound(self, hardware: str) -> bool:
+        return True
+
+
+class TorchBackendResource(BackendResource):
+    """cpu, cuda, rocm, mps through torch eager."""
+
+    def cpu_bound(self, hardware: str) -> bool:
+        return hardware == "cpu"
+
+
+# hardware key -> the resource key that serves it (bound in hwcov/definitions.py)
+RESOURCE_KEYS = {"cpu": "torch_backend", "cuda": "torch_backend", "rocm": "torch_backend", "mps": "torch_backend"}
+
+
+def resource_key(hardware: str) -> str:
+    return RESOURCE_KEYS.get(hardware, "torch_backend")
