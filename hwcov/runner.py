@@ -7,6 +7,7 @@ only, and the pool keeps its width. Results reach `on_result` as each case finis
 """
 from __future__ import annotations
 
+import faulthandler
 import multiprocessing as mp
 import os
 import resource
@@ -42,6 +43,7 @@ def _redirect_output(path: str) -> None:
     os.dup2(fd, 1)
     os.dup2(fd, 2)
     os.close(fd)
+    faulthandler.enable()  # re-aim crash dumps at the log (pytest aims them at its own copy of stderr)
 
 
 def _child(conn, fn, task, limits: Limits) -> None:
