@@ -30,8 +30,23 @@ class TorchBackendResource(BackendResource):
         return hardware == "cpu"
 
 
+class QualcommBackendResource(BackendResource):
+    """ONNX Runtime QNN execution provider: one NPU stream."""
+
+    def cpu_bound(self, hardware: str) -> bool:
+        return False
+
+
+class CoreMLBackendResource(BackendResource):
+    """Apple Neural Engine through Core ML: one stream."""
+
+    def cpu_bound(self, hardware: str) -> bool:
+        return False
+
+
 # hardware key -> the resource key that serves it (bound in hwcov/definitions.py)
-RESOURCE_KEYS = {"cpu": "torch_backend", "cuda": "torch_backend", "rocm": "torch_backend", "mps": "torch_backend"}
+RESOURCE_KEYS = {"cpu": "torch_backend", "cuda": "torch_backend", "rocm": "torch_backend", "mps": "torch_backend",
+                 "qualcomm": "qualcomm_backend", "apple_ane": "coreml_backend"}
 
 
 def resource_key(hardware: str) -> str:

@@ -22,6 +22,8 @@ BACKENDS = {
     "cuda": "hwcov.backends.torch:TorchBackend",
     "rocm": "hwcov.backends.torch:TorchBackend",
     "mps": "hwcov.backends.torch:TorchBackend",
+    "qualcomm": "hwcov.backends.qualcomm:QualcommBackend",
+    "apple_ane": "hwcov.backends.coreml:CoreMLBackend",
 }
 RUNNABLE = tuple(h for h in HARDWARE if h in BACKENDS)
 

@@ -42,9 +42,10 @@ class TorchBackend:
             if self.hardware in ("cuda", "rocm"):
                 want_hip = self.hardware == "rocm"
                 if (torch.version.hip is not None) != want_hip:
-                    build = f"HIP {torch.version.hip}" if torch.version.hip else f"CUDA {torch.version.cuda}"
+                    build = (f"HIP {torch.version.hip}" if torch.version.hip
+                             else f"CUDA {torch.version.cuda}" if torch.version.cuda else "CPU-only")
                     return Probe(False, runtime_version=versions(),
-                                 error=f"torch build is {build or 'CPU-only'}, not {self.hardware}")
+                                 error=f"torch {torch.__version__} is a {build} build, not {self.hardware}")
                 torch.cuda.init()  # raises with the driver's own message when absent
                 name = torch.cuda.get_device_name(0)
                 return Probe(True, f"{self.hardware}:0 {name}", versions())
