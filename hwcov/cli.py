@@ -10,6 +10,8 @@ import os
 import sys
 from pathlib import Path
 
+from hwcov.platforms import PlatformError
+
 EPILOG = """examples:
   hwcov --hardware cpu                          full CPU sweep: inventory -> tests -> results -> patterns -> report
   hwcov --model bert,gpt2 --hardware cpu        only these architectures (others keep their stored results)
@@ -36,6 +38,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="rerun cases whose stored result is still valid")
     p.add_argument("--workers", type=int, default=0, help="parallel workers (default: one per CPU core)")
     p.add_argument("--timeout", type=float, default=180.0, help="seconds per case before it is a timeout")
+    p.add_argument("--define-hardware", metavar="KEY", help="add a hardware platform from --properties FILE.json")
+    p.add_argument("--properties", help="platform JSON in the seed's format (for --define-hardware)")
     p.add_argument("--generate-tests", action="store_true", help="only refresh the inventory and regenerate tests")
     p.add_argument("--report", action="store_true", help="print the coverage report from the database")
     p.add_argument("--export-results", action="store_true", help="export run results (see --format/--output)")
@@ -69,14 +73,15 @@ def _validate_db_path(path: Path, must_exist: bool) -> None:
 
 
 def validate(args) -> dict:
-    from hwcov.backends import HARDWARE, RUNNABLE
+    from hwcov.backends import RUNNABLE, all_hardware, custom_platforms
     from hwcov.inventory import CATEGORIES
 
     hardware = _split(args.hardware)
-    bad = [h for h in hardware if h not in HARDWARE]
+    known = all_hardware()
+    bad = [h for h in hardware if h not in known]
     if bad:
-        raise UsageError(f"unknown hardware {', '.join(bad)}; accepted: {', '.join(HARDWARE)}")
-    not_built = [h for h in hardware if h not in RUNNABLE]
+        raise UsageError(f"unknown hardware {', '.join(bad)}; accepted: {', '.join(known)}")
+    not_built = [h for h in hardware if h not in RUNNABLE and h not in custom_platforms()]
     if not_built:
         raise UsageError(f"hardware {', '.join(not_built)} has no backend yet; runnable: {', '.join(RUNNABLE)}")
     if args.model_category and args.model_category not in CATEGORIES:
@@ -104,9 +109,19 @@ def validate(args) -> dict:
     return {"hardware": hardware, "models": models}
 
 
+def define_hardware(key: str, properties: str | None) -> None:
+    from hwcov import platforms
+    from hwcov.backends import HARDWARE
+
+    if not properties:
+        raise UsageError("--define-hardware needs --properties FILE.json")
+    target = platforms.define(key, Path(properties), reserved=HARDWARE)
+    print(f"hardware platform '{key}' defined in {target}; run it with: hwcov --hardware {key}")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    if not (args.hardware or args.report or args.export_results or args.generate_tests):
+    if not (args.hardware or args.report or args.export_results or args.generate_tests or args.define_hardware):
         parser().print_help()
         return 0
     if args.db_path:
@@ -115,6 +130,10 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["HWCOV_GENERATED_DIR"] = str(Path(args.generated_dir).resolve())
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     try:
+        if args.define_hardware:
+            define_hardware(args.define_hardware, args.properties)
+            if not (args.hardware or args.report or args.export_results or args.generate_tests):
+                return 0
         chosen = validate(args)
         from hwcov import commands
 
@@ -127,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
             commands.print_report(args.output if not args.export_results else None)
         if args.export_results:
             commands.export_results(args.format, Path(args.output))
-    except UsageError as exc:
+    except (UsageError, PlatformError) as exc:
         print(f"hwcov: error: {exc}", file=sys.stderr)
         return 2
     return 0

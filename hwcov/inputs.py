@@ -178,12 +178,54 @@ def _wants_image_sizes(model, spec) -> bool:
     return any(_required(f, "image_sizes") for f in fns)
 
 
-def _image_token_count(model, feed: dict, batch: int) -> int:
-    """Vision features per sample: run get_image_features on the synthesized vision inputs."""
+def _time_series_inputs(config, spec, params, batch, gen) -> dict:
+    """past/future values, time features and observed masks from the config's context geometry."""
     import torch
 
-    fn = model.get_image_features
+    context = int(spec.get("context_length") or _attr(config, ("context_length", "context_len"), 32) or 32)
+    lags = _attr(config, ("lags_sequence",)) or [0]
+    past_len = context + max(lags) if "past_time_features" in params else context
+    channels = int(_attr(config, ("num_input_channels", "input_size"), 1) or 1)
+    shape = (batch, past_len, channels) if channels > 1 or spec.get("channel_dim") else (batch, past_len)
+    out = {"past_values": torch.randn(*shape, generator=gen)}
+    n_time = int(_attr(config, ("num_time_features",), 0) or 0)
+    pred = int(_attr(config, ("prediction_length",), 0) or 0)
+    if "past_time_features" in params:
+        out["past_time_features"] = torch.randn(batch, past_len, n_time, generator=gen)
+    if "past_observed_mask" in params:
+        out["past_observed_mask"] = torch.ones(*shape)
+    if "observed_mask" in params:
+        out["observed_mask"] = torch.ones(*shape)
+    if "past_values_padding" in params:
+        out["past_values_padding"] = torch.zeros(*shape[:2])
+    if "freq" in params:
+        out["freq"] = torch.zeros(batch, 1, dtype=torch.long)
+    if "future_values" in params and "future_time_features" in params and pred:
+        fshape = (batch, pred, channels) if len(shape) == 3 else (batch, pred)
+        out["future_values"] = torch.randn(*fshape, generator=gen)
+        out["future_time_features"] = torch.randn(batch, pred, n_time, generator=gen)
+    return out
+
+
+def _placeholder_tokens(model, config, inputs: dict, batch: int):
+    """(token id, count per sample) for each modality placeholder whose features this feed carries."""
+    found = []
+    image_token = _attr(config, ("image_token_id", "image_token_index"))
+    if image_token is not None and any(k in inputs for k in ("pixel_values", "pixel_values_videos")) \
+            and hasattr(model, "get_image_features"):
+        found.append((int(image_token), _features_per_sample(model.get_image_features, inputs, batch)))
+    audio_token = _attr(config, ("audio_token_id", "audio_token_index"))
+    if audio_token is not None and "input_features" in inputs and hasattr(model, "get_audio_features"):
+        found.append((int(audio_token), _features_per_sample(model.get_audio_features, inputs, batch)))
+    return found
+
+
+def _features_per_sample(fn, feed: dict, batch: int) -> int:
+    import torch
+
     names = set(inspect.signature(fn).parameters)
+    if "args" in names:
+        names |= {"input_features"}
     kwargs = {k: v for k, v in feed.items() if k in names and k not in ("input_ids", "attention_mask")}
     with torch.no_grad():
         return _count_features(fn(**kwargs), batch)
@@ -224,14 +266,14 @@ def synthesize(model, config, spec: dict, batch: int = 1, seed: int = 0) -> dict
         for k in ("input_features_mask", "feature_attention_mask"):
             if k in wanted and k not in inputs:
                 inputs[k] = torch.ones(batch, frames, dtype=torch.long)
+    if "past_values" in wanted:
+        inputs.update(_time_series_inputs(config, spec, wanted, batch, gen))
     if "input_ids" in wanted:
         text = ids(seq)
         image_token = _attr(config, ("image_token_id", "image_token_index"))
-        pixel_in = any(k in inputs for k in ("pixel_values", "pixel_values_videos"))
-        if spec.get("image_tokens", True) and image_token is not None and pixel_in \
-                and hasattr(model, "get_image_features"):
-            n = _image_token_count(model, inputs, batch)
-            text = torch.cat([torch.full((batch, n), int(image_token)), text], dim=1)
+        if spec.get("image_tokens", True):
+            for token, n in _placeholder_tokens(model, config, inputs, batch):
+                text = torch.cat([torch.full((batch, n), token), text], dim=1)
         inputs["input_ids"] = text
         if "mm_token_type_ids" in wanted and image_token is not None:
             inputs["mm_token_type_ids"] = (text == int(image_token)).long()

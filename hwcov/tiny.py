@@ -141,6 +141,24 @@ def _remap_layer_indexes(d: dict, layers_before: dict, rules: dict) -> None:
         _ = old_n
 
 
+def _trim_layer_dicts(d: dict, layers_before: dict, rules: dict) -> None:
+    """Dicts keyed by layer index (per_layer_config: {"05": …, "11": …}) keep only the layers that still
+    exist; their entries are re-keyed onto the tiny stack so each kind of layer stays represented."""
+    count_key = next((k for k in rules["layer_keys"] if k in layers_before), None)
+    if not count_key:
+        return
+    n = d[count_key]
+    for k, v in d.items():
+        if not (isinstance(v, dict) and v and all(str(x).isdigit() for x in v)):
+            continue
+        if all(int(x) < n for x in v):
+            continue
+        width = len(next(iter(v))) if all(isinstance(x, str) for x in v) else 0
+        items = sorted(v.items(), key=lambda kv: int(kv[0]))[-n:]
+        start = n - len(items)
+        d[k] = {(str(start + i).zfill(width) if width else start + i): val for i, (_, val) in enumerate(items)}
+
+
 def _fit_image_to_patches(d: dict, before: dict, rules: dict) -> None:
     """The tiny image size is a whole number of patches; anyres grid pinpoints scale with it."""
     patch = d.get("patch_size")
@@ -174,6 +192,8 @@ def _derive_head_dims(d: dict, before: dict, rules: dict) -> None:
         # only a head_dim that was derived (width // heads) follows; an explicit one (MLA's rope dim) stays
         if _is_int(d.get(k)) and old_heads and old_width and before.get(k) == old_width // old_heads:
             d[k] = head_dim
+    if "head_dim" in d and d["head_dim"] is None and rules.get("fill_missing_head_dim", True):
+        d["head_dim"] = head_dim  # released checkpoints set it; some modeling code reads it unguarded
     for k in rules["rotary_dim_keys"]:
         if _is_int(d.get(k)) and d[k] > head_dim:
             d[k] = head_dim
@@ -207,6 +227,7 @@ def _shrink_one(d: dict, rules: dict, widths: set, ffns: set) -> dict:
         _shrink_lists(d, k, old, d[k])
     _keep_stages_consistent(d, before, rules)
     _remap_layer_indexes(d, layers_before, rules)
+    _trim_layer_dicts(d, layers_before, rules)
     experts = min((d[k] for k in rules["expert_keys"] if _is_int(d.get(k))), default=None)
     if experts:
         _lower(d, rules["experts_per_token_keys"], experts)

@@ -24,13 +24,32 @@ BACKENDS = {
     "mps": "hwcov.backends.torch:TorchBackend",
     "qualcomm": "hwcov.backends.qualcomm:QualcommBackend",
     "apple_ane": "hwcov.backends.coreml:CoreMLBackend",
+    "onnxruntime": "hwcov.backends.onnxruntime:OnnxRuntimeBackend",
+    "openvino": "hwcov.backends.openvino:OpenVinoBackend",
 }
 RUNNABLE = tuple(h for h in HARDWARE if h in BACKENDS)
 
 
+def custom_platforms() -> dict:
+    """Platforms defined from JSON (hwcov --define-hardware), by key."""
+    from hwcov import platforms
+
+    return {p.platform_key: p for p in platforms.load_all(reserved=HARDWARE)}
+
+
+def all_hardware() -> tuple[str, ...]:
+    """Built-in hardware keys, then the custom platforms' keys."""
+    return HARDWARE + tuple(custom_platforms())
+
+
 def get_backend(hardware: str):
     if hardware not in HARDWARE:
-        raise KeyError(f"unknown hardware '{hardware}'; accepted: {', '.join(HARDWARE)}")
+        platform = custom_platforms().get(hardware)
+        if platform is None:
+            raise KeyError(f"unknown hardware '{hardware}'; accepted: {', '.join(all_hardware())}")
+        from hwcov.backends.platform import PlatformBackend
+
+        return PlatformBackend(platform, get_backend(platform.base_hardware))
     if hardware not in BACKENDS:
         # No rows rather than invented ones: the partition exists, its backend does not yet.
         raise NotImplementedError(f"the hwcov backend for '{hardware}' is not implemented yet; "

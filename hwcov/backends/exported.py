@@ -1,0 +1,150 @@
+"""Shared run loop of the backends that execute an exported graph (ONNX Runtime, OpenVINO).
+
+build the case -> CPU fp32 reference (stored npz, else computed here from the same torch model) ->
+for each export route: export (cached) -> load on the runtime -> run -> compare with the tolerance table.
+The first route that passes gives the row; when none does, the row reports the most informative failure
+(ran-but-inaccurate over unsupported operator over any other error) with every route's message.
+"""
+from __future__ import annotations
+
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+from hwcov import export, validate
+
+
+def cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def reference_outputs(built, case, batch: int, reference_dir) -> tuple[dict, str]:
+    """The CPU fp32 reference as named arrays, and where it came from ('' when computed in-process)."""
+    import torch
+
+    from hwcov import outputs
+    from hwcov.build import reference_path
+
+    if reference_dir is not None:
+        path = reference_path(reference_dir, case, batch)
+        if path.exists():
+            return validate.load_reference(path), str(path)
+    with torch.no_grad():
+        torch.manual_seed(0)
+        return outputs.to_numpy(outputs.flatten(built.model(**built.feed))), ""
+
+
+def hf_metadata(exported: export.Exported):
+    """The transformers exporter's record of the graph (its output structure), for its runners."""
+    import json
+
+    from transformers.exporters.metadata import ExportMetadata, register_treespec_types
+
+    manifest = json.loads((exported.directory / "export.json").read_text())
+    meta = ExportMetadata.from_dict(manifest["components"]["model"]["metadata"])
+    for spec in (meta.in_spec, meta.out_spec):
+        if spec:
+            register_treespec_types(spec)
+    return meta
+
+
+def named_outputs(raw) -> dict:
+    """Flattened outputs of a transformers runner (a ModelOutput) as named float32 arrays."""
+    from hwcov import outputs
+
+    return outputs.to_numpy(outputs.flatten(raw))
+
+
+_RANK = {"fail_accuracy": 0, "unsupported_op": 1, "fail_to_run": 2}
+
+
+class ExportBackend:
+    runtime = ""  # the runtime's package name
+    routes: tuple = ()
+    precisions: tuple = ()
+
+    def __init__(self, hardware: str, export_dir=None):
+        self.hardware = hardware
+        self.export_dir = export_dir
+
+    # -- per runtime ---------------------------------------------------------------------------
+    def load(self, exported: export.Exported, precision: str):
+        """A callable feed -> named arrays, and the evidence string of where it runs."""
+        raise NotImplementedError
+
+    def versions(self) -> str:
+        raise NotImplementedError
+
+    # -- shared --------------------------------------------------------------------------------
+    def _export_dir(self, reference_dir) -> Path:
+        if self.export_dir is not None:
+            return Path(self.export_dir)
+        if reference_dir is not None:
+            return Path(reference_dir).parent / "exports"
+        return Path(tempfile.gettempdir()) / "hwcov-exports"
+
+    def run(self, case, precision: str, batch: int, reference_dir=None) -> dict:
+        from hwcov.build import TextOnlyMultimodal, build_case
+
+        if precision not in self.precisions:
+            return {"status": "not_applicable",
+                    "error_message": f"{self.hardware} runs {list(self.precisions)}, not {precision}"}
+        try:
+            built = build_case(case, batch)
+        except TextOnlyMultimodal as exc:
+            return {"status": "fail_to_run", "error_message": str(exc)}
+        reference, ref_path = reference_outputs(built, case, batch, reference_dir)
+        tol = validate.tolerance(self.hardware, precision, case.model_type)
+        export_dir = self._export_dir(reference_dir)
+        failures: list[dict] = []
+        for route in self.routes:
+            row = self._try_route(built, case, batch, route, precision, reference, tol, export_dir)
+            row["reference_path"] = ref_path
+            if row["status"] == "pass":
+                if failures:
+                    row["error_message"] = "passed via " + route + " after " + "; ".join(
+                        f["error_message"][:300] for f in failures)
+                return row
+            failures.append(row)
+        worst = min(failures, key=lambda f: _RANK.get(f["status"], 3))
+        worst = dict(worst, error_message=" | ".join(f["error_message"] for f in failures)[:4000])
+        return worst
+
+    def _try_route(self, built, case, batch, route, precision, reference, tol, export_dir) -> dict:
+        base = {"export_route": route, "exporter": export.EXPORTER[route],
+                "runtime_version": f"{self.versions()}; route {route} ({export.EXPORTER[route]})"}
+        try:
+            exported = export.export(built, case, batch, route, export_dir)
+        except export.ExportError as exc:
+            status = "unsupported_op" if exc.op else "fail_to_run"
+            op = f" [unsupported operator {exc.op}]" if exc.op else ""
+            return {**base, "status": status, "error_message": f"export {exc}{op}"}
+        try:
+            infer, device_name = self.load(exported, precision)
+            result = infer(exported.feed)
+            t0 = time.perf_counter()
+            result = infer(exported.feed)
+            elapsed_ms = (time.perf_counter() - t0) * 1000
+        except Exception as exc:  # noqa: BLE001 - a runtime error is this route's result
+            return {**base, "status": "fail_to_run",
+                    "error_message": f"{route}: {self.runtime} run: {type(exc).__name__}: {str(exc)[:1500]}"}
+        verdict = validate.compare(reference, result, tol)
+        from hwcov.outputs import checksum
+
+        import torch
+
+        return {**base, "status": verdict.status, "device_name": device_name,
+                "output_checksum": checksum({k: torch.from_numpy(v) for k, v in result.items()}),
+                "output_shapes": ";".join(f"{k}:{'x'.join(map(str, v.shape))}" for k, v in result.items()),
+                "inputs": ",".join(sorted(built.feed)), "execution_time_ms": round(elapsed_ms, 3),
+                "max_abs_diff": verdict.max_abs_diff, "tolerance": verdict.tolerance,
+                "tolerance_kind": tol.kind,
+                "error_message": f"{route}: {verdict.message}" if verdict.status != "pass" else ""}

@@ -1,0 +1,95 @@
+"""ONNX Runtime backend: the case exported to ONNX, run in an InferenceSession on the CPU provider.
+
+fp32 runs the export as is; fp16 converts its float weights and compute to float16 (inputs and outputs
+stay float32); int8 applies ONNX Runtime's dynamic quantization. The session's own provider list is the
+evidence: ONNX Runtime falls back to CPU silently, so a row never claims a provider the session lacks.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from hwcov.backends import Probe
+from hwcov.backends.exported import ExportBackend, cpu_name, hf_metadata, named_outputs
+from hwcov import export
+
+# hardware key -> the execution provider that must head the session's list.
+PROVIDER = {"onnxruntime": "CPUExecutionProvider"}
+
+
+def versions() -> str:
+    import onnxruntime
+
+    return f"onnxruntime {onnxruntime.__version__}; {export.versions()}"
+
+
+class OnnxRuntimeBackend(ExportBackend):
+    runtime = "onnxruntime"
+    routes = export.ONNX_ROUTES
+    precisions = ("fp32", "fp16", "int8")
+
+    def versions(self) -> str:
+        return versions()
+
+    def probe(self) -> Probe:
+        try:
+            import onnxruntime
+        except ImportError as exc:
+            return Probe(False, error=f"onnxruntime not importable: {exc}")
+        available = onnxruntime.get_available_providers()
+        want = PROVIDER.get(self.hardware, "")
+        if want not in available:
+            return Probe(False, runtime_version=versions(),
+                         error=f"{want or self.hardware} not among ONNX Runtime providers {available}")
+        return Probe(True, f"onnxruntime {want} (available: {', '.join(available)}) | cpu: {cpu_name()}", versions())
+
+    def model_file(self, exported: export.Exported, precision: str) -> Path:
+        """The ONNX file for `precision`, converted once beside the export."""
+        source = exported.onnx_file
+        if precision == "fp32":
+            return source
+        target = exported.directory / f"model.{precision}.onnx"
+        if target.exists():
+            return target
+        import onnx
+
+        tmp = target.with_suffix(".tmp.onnx")
+        if precision == "fp16":
+            from onnxruntime.transformers.float16 import convert_float_to_float16
+
+            model = convert_float_to_float16(onnx.load(str(source)), keep_io_types=True)
+            onnx.save(model, str(tmp))  # tiny models: weights inline
+        else:
+            from onnxruntime.quantization import QuantType, quantize_dynamic
+
+            quantize_dynamic(str(source), str(tmp), weight_type=QuantType.QInt8)
+        tmp.replace(target)
+        return target
+
+    def load(self, exported: export.Exported, precision: str):
+        import onnxruntime as ort
+        import torch
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = max(1, torch.get_num_threads())
+        options.log_severity_level = 3
+        want = PROVIDER[self.hardware]
+        session = ort.InferenceSession(str(self.model_file(exported, precision)), options, providers=[want])
+        providers = session.get_providers()
+        if providers[0] != want:
+            raise RuntimeError(f"session runs on {providers}, not {want}")
+        device = f"onnxruntime {providers[0]} (session providers: {', '.join(providers)}) | cpu: {cpu_name()}"
+        manifest = exported.manifest
+        if manifest["format"] == "transformers":
+            from transformers.exporters.runners.runner_onnx import OnnxModelRunner
+
+            runner = OnnxModelRunner(hf_metadata(exported), session)
+
+            def infer(feed):
+                return named_outputs(runner(**feed))
+        else:
+            names = {i.name for i in session.get_inputs()}
+
+            def infer(feed):
+                fed = {k: v.numpy() for k, v in feed.items() if k in names}
+                return dict(zip(manifest["outputs"], session.run(manifest["outputs"], fed)))
+        return infer, device

@@ -1,0 +1,202 @@
+"""Export a built case to ONNX or OpenVINO IR, cached on disk by content hash.
+
+Routes (tried in order by the backends; the row records the one that produced the result):
+  hf-onnx            transformers.exporters.OnnxExporter (torch.export + onnxscript, with HF's export patches)
+  torch-onnx-legacy  torch.onnx.export(dynamo=False) of a wrapper returning the flattened outputs by name
+  hf-openvino        transformers.exporters.OpenVINOExporter (torch.export -> openvino.convert_model)
+  ov-from-onnx       openvino.convert_model on this case's ONNX export (first ONNX route that exports)
+
+An export directory holds the program, `feed.pt` (the forward kwargs as exported: HF's exporters add
+e.g. `position_ids` to the dict in place, and the graph expects them) and `hwcov.json` (route, exporter,
+output names). It is written aside and renamed into place, so a killed export leaves no half-cache.
+"""
+from __future__ import annotations
+
+import collections
+import hashlib
+import json
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+ONNX_ROUTES = ("hf-onnx", "torch-onnx-legacy")
+OPENVINO_ROUTES = ("hf-openvino", "ov-from-onnx")
+EXPORTER = {
+    "hf-onnx": "transformers.exporters.OnnxExporter",
+    "torch-onnx-legacy": "torch.onnx.export(dynamo=False)",
+    "hf-openvino": "transformers.exporters.OpenVINOExporter",
+    "ov-from-onnx": "openvino.convert_model(onnx)",
+}
+MANIFEST = "hwcov.json"
+FEED = "feed.pt"
+
+# Fresh exports made in this process, per route: tests check a rerun hits the cache.
+EXPORT_CALLS: collections.Counter = collections.Counter()
+
+# How exporters and converters name an operator they can't handle.
+_UNSUPPORTED = re.compile(
+    r"(?:unsupported|not supported|no conversion rule|no translation|is not implemented|cannot be converted|"
+    r"no decomposition|couldn't find|not registered|opconversionfailure)", re.I)
+_OP_NAME = re.compile(r"\b(aten(?:::|\.)[A-Za-z_][\w.]*|prim::\w+|onnx::\w+|[A-Z][A-Za-z]+(?=\s*\(?opset))")
+
+
+class ExportError(Exception):
+    """An export route failed; `op` names the operator when the exporter said which one."""
+
+    def __init__(self, route: str, message: str, op: str = ""):
+        super().__init__(f"{route}: {message}")
+        self.route, self.op = route, op
+
+
+@dataclass
+class Exported:
+    route: str
+    exporter: str
+    directory: Path
+    feed: dict  # forward kwargs to run the program with (as the exporter left them)
+    fresh: bool  # exported by this call, not read from the cache
+
+    @property
+    def manifest(self) -> dict:
+        return json.loads((self.directory / MANIFEST).read_text())
+
+    @property
+    def onnx_file(self) -> Path:
+        return self.directory / "model.onnx"
+
+
+def unsupported_op(message: str) -> str:
+    """The operator an export error names as unsupported, or ''."""
+    if not _UNSUPPORTED.search(message):
+        return ""
+    match = _OP_NAME.search(message)
+    return match.group(1) if match else ""
+
+
+def versions() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = []
+    for package in ("transformers", "torch", "onnx", "onnxscript", "openvino"):
+        try:
+            found.append(f"{package} {version(package)}")
+        except PackageNotFoundError:
+            pass
+    return "; ".join(found)
+
+
+def cache_path(export_dir, case, batch: int, route: str) -> Path:
+    key = hashlib.sha256(f"{case.digest()}|{batch}|{route}|{versions()}".encode()).hexdigest()[:16]
+    return Path(export_dir) / case.model_type / f"{route}-b{batch}-{key}"
+
+
+def export(built, case, batch: int, route: str, export_dir) -> Exported:
+    """The cached export of `built` by `route`, exporting it first when absent."""
+    import torch
+
+    target = cache_path(export_dir, case, batch, route)
+    if (target / MANIFEST).exists():
+        feed = torch.load(target / FEED, weights_only=False)
+        return Exported(route, EXPORTER[route], target, feed, fresh=False)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        feed = dict(built.feed)
+        extra = _EXPORTERS[route](built, case, batch, feed, staging, export_dir)
+        torch.save(feed, staging / FEED)
+        manifest = {"route": route, "exporter": EXPORTER[route], "versions": versions(), **extra}
+        (staging / MANIFEST).write_text(json.dumps(manifest, indent=1))
+        EXPORT_CALLS[route] += 1
+        if target.exists():  # a concurrent export won: keep its files
+            shutil.rmtree(staging)
+        else:
+            staging.rename(target)
+    except ExportError:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    except Exception as exc:  # noqa: BLE001 - every exporter failure becomes an ExportError with the op named
+        shutil.rmtree(staging, ignore_errors=True)
+        message = f"{type(exc).__name__}: {_root_message(exc)}"
+        raise ExportError(route, message[:2000], unsupported_op(message)) from exc
+    return Exported(route, EXPORTER[route], target, feed, fresh=True)
+
+
+def _root_message(exc: BaseException) -> str:
+    """The chain's messages, innermost last: exporters wrap the converter's own words."""
+    parts, seen = [], set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        parts.append(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
+        exc = exc.__cause__ or exc.__context__
+    return " <- ".join(parts)
+
+
+def _hf(exporter_cls: str, config_cls: str):
+    def run(built, case, batch, feed, staging: Path, export_dir) -> dict:
+        import transformers.exporters as hx
+
+        exported = getattr(hx, exporter_cls)().export(built.model, feed, getattr(hx, config_cls)())
+        exported.save_pretrained(staging)
+        return {"format": "transformers"}
+    return run
+
+
+def _torch_onnx_legacy(built, case, batch, feed, staging: Path, export_dir) -> dict:
+    import torch
+
+    from hwcov import outputs
+
+    names = [k for k, v in feed.items() if torch.is_tensor(v)]
+    constants = {k: v for k, v in feed.items() if not torch.is_tensor(v)}
+    with torch.no_grad():
+        torch.manual_seed(0)
+        output_names = list(outputs.flatten(built.model(**feed)))
+
+    class Flat(torch.nn.Module):
+        def __init__(self, model):
+            super().__init__()
+            self.model = model
+
+        def forward(self, *tensors):
+            return tuple(outputs.flatten(self.model(**dict(zip(names, tensors)), **constants)).values())
+
+    torch.onnx.export(Flat(built.model).eval(), tuple(feed[k] for k in names), str(staging / "model.onnx"),
+                      input_names=names, output_names=output_names, dynamo=False, opset_version=17)
+    return {"format": "named", "inputs": names, "outputs": output_names}
+
+
+def _ov_from_onnx(built, case, batch, feed, staging: Path, export_dir) -> dict:
+    import openvino as ov
+
+    errors = []
+    for route in ONNX_ROUTES:
+        try:
+            source = export(built, case, batch, route, export_dir)
+        except ExportError as exc:
+            errors.append(str(exc))
+            continue
+        ov.save_model(ov.convert_model(str(source.onnx_file)), str(staging / "openvino_model.xml"),
+                      compress_to_fp16=False)
+        feed.clear()
+        feed.update(source.feed)
+        meta = source.manifest
+        shutil.copy(source.directory / MANIFEST, staging / "source.json")
+        if meta["format"] == "transformers":  # the same graph and metadata, now an OpenVINO program
+            hf = json.loads((source.directory / "export.json").read_text())
+            hf["export_format"] = "openvino"
+            for component in hf["components"].values():
+                component["file"] = "openvino_model.xml"
+            (staging / "export.json").write_text(json.dumps(hf, indent=2))
+        return {"format": meta["format"], "source_route": route, "inputs": meta.get("inputs"),
+                "outputs": meta.get("outputs")}
+    raise ExportError("ov-from-onnx", "no ONNX export to convert: " + " | ".join(errors))
+
+
+_EXPORTERS = {
+    "hf-onnx": _hf("OnnxExporter", "OnnxConfig"),
+    "torch-onnx-legacy": _torch_onnx_legacy,
+    "hf-openvino": _hf("OpenVINOExporter", "OpenVINOConfig"),
+    "ov-from-onnx": _ov_from_onnx,
+}

@@ -1,0 +1,95 @@
+"""Compare a backend's outputs to the CPU fp32 reference with the (hardware, precision) tolerance table."""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from hwcov.paths import TEMPLATES_DIR
+
+TABLE = TEMPLATES_DIR / "tolerances.yaml"
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    kind: str  # "max_abs" or "cosine"
+    value: float
+    why: str
+
+
+@dataclass(frozen=True)
+class Verdict:
+    status: str  # pass | fail_accuracy
+    max_abs_diff: float
+    tolerance: float
+    message: str = ""
+
+
+@functools.lru_cache(maxsize=4)
+def load_table(path: str = str(TABLE)) -> dict:
+    return yaml.safe_load(Path(path).read_text())
+
+
+def _entry(spec: dict) -> Tolerance:
+    kind = "cosine" if "cosine" in spec else "max_abs"
+    return Tolerance(kind, float(spec[kind]), spec.get("why", ""))
+
+
+def tolerance(hardware: str, precision: str, model_type: str = "", table: dict | None = None) -> Tolerance:
+    """The most specific entry: an override for the architecture, the hardware's default, then '*'."""
+    table = table or load_table()
+    for o in table.get("overrides") or []:
+        if o["model_type"] == model_type and o.get("hardware", "*") in (hardware, "*") \
+                and o.get("precision", "*") in (precision, "*"):
+            return _entry(o)
+    defaults = table["defaults"]
+    for key in (hardware, "*"):
+        if precision in (defaults.get(key) or {}):
+            return _entry(defaults[key][precision])
+    raise KeyError(f"no tolerance for ({hardware}, {precision}) in {TABLE.name}")
+
+
+def load_reference(path) -> dict:
+    import numpy as np
+
+    with np.load(path) as npz:
+        return {k: npz[k] for k in npz.files}
+
+
+def compare(reference: dict, result: dict, tol: Tolerance) -> Verdict:
+    """Names and shapes first (a mismatch is fail_accuracy saying which), then the tolerance."""
+    import numpy as np
+
+    missing, extra = sorted(set(reference) - set(result)), sorted(set(result) - set(reference))
+    if missing or extra:
+        return Verdict("fail_accuracy", float("inf"), tol.value,
+                       f"output names differ from the reference: missing {missing}, unexpected {extra}")
+    for name, ref in reference.items():
+        if tuple(ref.shape) != tuple(np.shape(result[name])):
+            return Verdict("fail_accuracy", float("inf"), tol.value,
+                           f"output '{name}' has shape {tuple(np.shape(result[name]))}, reference {tuple(ref.shape)}")
+    worst, worst_name, cosines = 0.0, "", {}
+    for name, ref in reference.items():
+        ref64 = ref.astype("float64")
+        got64 = np.asarray(result[name]).astype("float64")
+        if ref.size:
+            d = float(np.nan_to_num(np.abs(got64 - ref64), nan=np.inf).max())
+            if d > worst or not worst_name:
+                worst, worst_name = d, name
+        if ref.dtype.kind == "f" and ref.size:
+            denom = np.linalg.norm(ref64) * np.linalg.norm(got64)
+            cosines[name] = float(ref64.ravel() @ got64.ravel() / denom) if denom else float(np.array_equal(ref64, got64))
+    if not np.isfinite(worst):
+        return Verdict("fail_accuracy", worst, tol.value, f"output '{worst_name}' holds NaN or inf")
+    if tol.kind == "cosine":
+        name, low = min(cosines.items(), key=lambda kv: kv[1]) if cosines else ("", 1.0)
+        if low >= tol.value:
+            return Verdict("pass", worst, tol.value, f"min cosine {low:.5f} >= {tol.value}")
+        return Verdict("fail_accuracy", worst, tol.value, f"cosine of '{name}' {low:.5f} < {tol.value} "
+                       f"(max |diff| {worst:.3g} on '{worst_name}')")
+    if worst <= tol.value:
+        return Verdict("pass", worst, tol.value)
+    return Verdict("fail_accuracy", worst, tol.value,
+                   f"max |diff| {worst:.3g} on '{worst_name}' > {tol.kind} {tol.value:g} ({tol.why})")
