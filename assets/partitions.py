@@ -3,11 +3,12 @@ import warnings
 
 from dagster import BackfillPolicy, BetaWarning, StaticPartitionsDefinition
 
-from hwcov.backends import HARDWARE
+from hwcov.backends import all_hardware
 from hwcov.inventory import CATEGORIES
 
 category_partitions = StaticPartitionsDefinition(list(CATEGORIES))
-hardware_partitions = StaticPartitionsDefinition(list(HARDWARE))
+# Built-in keys plus platforms defined from JSON (a bad platform file fails the load, naming the field).
+hardware_partitions = StaticPartitionsDefinition(list(all_hardware()))
 
 warnings.filterwarnings("ignore", category=BetaWarning)  # backfill_policy is beta in 1.13
 

@@ -16,6 +16,13 @@ class BackendResource(ConfigurableResource):
         return get_backend(hardware).probe()
 
     def limits(self, hardware: str) -> Limits:
+        from hwcov.backends import custom_platforms
+
+        platform = custom_platforms().get(hardware)
+        if platform is not None:  # a custom platform's own limits, where it declares them
+            return Limits(workers=self.workers or platform.core_count or 1,
+                          timeout_s=platform.default_timeout_seconds,
+                          memory_mb=platform.memory_constraint_mb or self.memory_mb)
         workers = self.workers or (max(1, os.cpu_count() or 1) if self.cpu_bound(hardware) else 1)
         return Limits(workers=workers, timeout_s=self.timeout_s, memory_mb=self.memory_mb)
 
@@ -50,4 +57,10 @@ RESOURCE_KEYS = {"cpu": "torch_backend", "cuda": "torch_backend", "rocm": "torch
 
 
 def resource_key(hardware: str) -> str:
+    """Custom platforms are served by the resource of their backend family."""
+    if hardware not in RESOURCE_KEYS:
+        from hwcov.backends import custom_platforms
+
+        platform = custom_platforms().get(hardware)
+        hardware = platform.base_hardware if platform else hardware
     return RESOURCE_KEYS.get(hardware, "torch_backend")

@@ -1,0 +1,67 @@
+"""Custom hardware platforms from the seed's JSON format."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from hwcov import platforms
+from hwcov.backends import HARDWARE, all_hardware, get_backend
+
+HWCOV = str(Path(sys.executable).with_name("hwcov"))
+GOOD = {"platform_name": "Small CPU", "platform_key": "cpu_small", "backend_type": "torch",
+        "memory_constraint_mb": 4096, "supported_precisions": ["fp32"], "preferred_precision": "fp32",
+        "default_batch_size": 1, "default_timeout_seconds": 60, "core_count": 1,
+        "import_statements": ["import os; os.system('touch /tmp/hwcov_pwned')"]}
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"memory_constraint_mb": "lots"}, "field 'memory_constraint_mb' must be int"),
+    ({"backend_type": "abacus"}, "field 'backend_type' 'abacus' unknown; accepted: torch"),
+    ({"supported_precisions": ["fp64"]}, "field 'supported_precisions' has ['fp64']"),
+    ({"preferred_precision": "int8"}, "'preferred_precision' 'int8' is not in supported_precisions"),
+    ({"platform_key": 'x"; import os #'}, "field 'platform_key'"),
+    ({"platform_key": "cpu"}, "built-in hardware key"),
+    ({"default_timeout_seconds": 0}, "'default_timeout_seconds' must be positive"),
+    ({"optimization_flags": {"a": [1]}}, "optimization_flags.a must be a plain value"),
+])
+def test_each_bad_field_is_named(change, message):
+    with pytest.raises(platforms.PlatformError, match=None) as exc:
+        platforms.parse({**GOOD, **change}, "p.json", reserved=HARDWARE)
+    assert message in str(exc.value) and str(exc.value).startswith("p.json: ")
+
+
+def test_missing_field_and_broken_json(tmp_path):
+    with pytest.raises(platforms.PlatformError, match="missing required field 'platform_name'"):
+        platforms.parse({k: v for k, v in GOOD.items() if k != "platform_name"}, "p.json")
+    (tmp_path / "b.json").write_text("{oops")
+    with pytest.raises(platforms.PlatformError, match="not valid JSON"):
+        platforms.load_file(tmp_path / "b.json")
+
+
+def test_defined_platform_becomes_hardware_and_respects_its_precisions(tmp_path, monkeypatch):
+    monkeypatch.setenv(platforms.PLATFORMS_ENV, str(tmp_path / "platforms"))
+    (tmp_path / "p.json").write_text(json.dumps(GOOD))
+    platforms.define("cpu_small", tmp_path / "p.json", reserved=HARDWARE)
+    assert all_hardware()[-1] == "cpu_small"
+    backend = get_backend("cpu_small")
+    assert backend.probe().device_name.startswith("Small CPU via cpu: ")
+    assert backend.run(None, "fp16", 1)["status"] == "not_applicable"
+
+
+def test_cli_defines_runs_and_reports_a_platform_and_never_executes_its_code(tmp_path):
+    (tmp_path / "p.json").write_text(json.dumps(GOOD))
+    (tmp_path / "bad.json").write_text(json.dumps({**GOOD, "platform_key": "cpu_bad", "core_count": -1}))
+    bad = subprocess.run([HWCOV, "--define-hardware", "cpu_bad", "--properties", "bad.json"], cwd=tmp_path,
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and "core_count" in bad.stderr and not (tmp_path / "platforms").exists()
+    ok = subprocess.run([HWCOV, "--define-hardware", "cpu_small", "--properties", "p.json", "--model", "bert",
+                         "--hardware", "cpu_small"], cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert ok.returncode == 0, ok.stderr
+    with duckdb.connect(str(tmp_path / "benchmark_db.duckdb"), read_only=True) as con:
+        (row,) = con.execute("SELECT status, device_name FROM hwcov.run_results WHERE hardware = 'cpu_small'").fetchall()
+        assert row[0] == "pass" and row[1].startswith("Small CPU via cpu")
+        assert con.execute("SELECT count(*) FROM hwcov.coverage_report WHERE hardware = 'cpu_small'").fetchall()[0][0] > 0
+    assert not Path("/tmp/hwcov_pwned").exists()
