@@ -8,7 +8,13 @@ from dagster import Definitions, define_asset_job, load_assets_from_modules
 from hwcov.assets import coverage, error_patterns, generated_tests, inventory, run_results
 from hwcov.resources.io import duckdb_io_manager
 from hwcov.resources.settings import HwcovSettings
-from hwcov.resources.backends import CoreMLBackendResource, QualcommBackendResource, TorchBackendResource
+from hwcov.resources.backends import (
+    CoreMLBackendResource,
+    OnnxRuntimeBackendResource,
+    OpenVinoBackendResource,
+    QualcommBackendResource,
+    TorchBackendResource,
+)
 
 inventory_job = define_asset_job(
     "inventory_job", selection=["hwcov/model_inventory", "hwcov/generated_tests"],
@@ -27,6 +33,8 @@ def build_defs(db_path: str | None = None, generated_dir: str = "", artifacts_di
             "io_manager": duckdb_io_manager(db_path),
             "settings": HwcovSettings(generated_dir=generated_dir, artifacts_dir=artifacts_dir),
             "torch_backend": TorchBackendResource(),
+            "onnxruntime_backend": OnnxRuntimeBackendResource(),
+            "openvino_backend": OpenVinoBackendResource(),
             "qualcomm_backend": QualcommBackendResource(),
             "coreml_backend": CoreMLBackendResource(),
         },

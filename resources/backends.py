@@ -37,6 +37,14 @@ class TorchBackendResource(BackendResource):
         return hardware == "cpu"
 
 
+class OnnxRuntimeBackendResource(BackendResource):
+    """Exported ONNX models on ONNX Runtime's CPU execution provider."""
+
+
+class OpenVinoBackendResource(BackendResource):
+    """OpenVINO (from torch or from ONNX) on the devices Core() reports; CPU here."""
+
+
 class QualcommBackendResource(BackendResource):
     """ONNX Runtime QNN execution provider: one NPU stream."""
 
@@ -53,6 +61,7 @@ class CoreMLBackendResource(BackendResource):
 
 # hardware key -> the resource key that serves it (bound in hwcov/definitions.py)
 RESOURCE_KEYS = {"cpu": "torch_backend", "cuda": "torch_backend", "rocm": "torch_backend", "mps": "torch_backend",
+                 "onnxruntime": "onnxruntime_backend", "openvino": "openvino_backend",
                  "qualcomm": "qualcomm_backend", "apple_ane": "coreml_backend"}
 
 
