@@ -124,7 +124,9 @@ def _pixel_inputs(model, config, spec, params, batch, gen) -> dict:
     """Pixel inputs in the layout the spec's `pixels` recipe names (default: a plain image batch)."""
     import torch
 
-    layout = spec.get("pixels") or ("grid" if {"image_grid_thw", "grid_thw"} & set(params) else "image")
+    layout = spec.get("pixels") or ("grid" if {"image_grid_thw", "grid_thw"} & set(params) else
+                                    "video" if "pixel_values_videos" in params and "pixel_values" not in params
+                                    else "image")
     out: dict = {}
     pixel_key = "pixel_values" if "pixel_values" in params else spec.get("pixel_key", "pixel_values")
     h, w = _image_hw(config, spec)

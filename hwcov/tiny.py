@@ -22,10 +22,19 @@ def _lower(d: dict, keys, value) -> None:
 
 
 def _shrink_lists(d: dict, key: str, old: int, new: int) -> None:
-    """Per-layer lists (layer_types, mlp_only_layers …) follow the shrunk layer count."""
+    """Per-layer lists (layer_types, mlp_only_layers …) follow the shrunk layer count; a list of layer
+    kinds keeps every kind it had (sliding ×5 + full -> sliding, full), so each code path still runs."""
     for k, v in d.items():
         if isinstance(v, list) and len(v) == old and old > new and k != key:
-            d[k] = v[:new]
+            d[k] = _keep_kinds(v, new) if all(isinstance(x, str) for x in v) else v[:new]
+
+
+def _keep_kinds(v: list, n: int) -> list:
+    out = list(v[:n])
+    missing = [x for x in dict.fromkeys(v) if x not in out]
+    for i, kind in enumerate(missing[:n]):
+        out[n - len(missing[:n]) + i] = kind
+    return out
 
 
 def _is_int(v) -> bool:

@@ -84,10 +84,13 @@ class OpenVinoBackend(ExportBackend):
 
     def load(self, exported: export.Exported, precision: str):
         compiled, core = self.compile(exported, precision)
-        hint = str(compiled.get_property("INFERENCE_PRECISION_HINT"))
+        hint = compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name()
+        if hint != HINT[precision]:  # the plugin may refuse a hint: never report a precision that didn't run
+            raise RuntimeError(f"compiled with inference precision {hint}, asked {HINT[precision]}")
         ran_on = ", ".join(compiled.get_property("EXECUTION_DEVICES"))
         full = core.get_property(DEVICE[self.hardware], "FULL_DEVICE_NAME")
-        device = f"openvino {ran_on}: {full} (inference precision {hint})"
+        weights = ", int8 weights (NNCF)" if precision == "int8" else ""
+        device = f"openvino {ran_on}: {full} (inference precision {hint}{weights})"
         manifest = exported.manifest
         if manifest["format"] == "transformers":
             from transformers.exporters.runners.runner_openvino import OpenVINOModelRunner
