@@ -85,6 +85,9 @@ def _lower_head_lists(d: dict, rules: dict) -> None:
             d[k] = [x if x <= rules["heads"] and rules["heads"] % x == 0 else rules["heads"] for x in v]
 
 
+_STAGE_KEYS = ("stage_names", "out_features", "out_indices")
+
+
 def _stage_index(name, names: list) -> int | None:
     if name in names:
         return names.index(name)
@@ -94,13 +97,13 @@ def _stage_index(name, names: list) -> int | None:
 def _keep_stages_consistent(d: dict, before: dict, rules: dict) -> None:
     """Backbones: stage_names, out_features and out_indices follow the shrunk stage count, and the
     stage count never drops below the number of feature maps a head asks for."""
-    names = d.get("stage_names")
+    names = before.get("stage_names")
     if not isinstance(names, list) or len(names) < 2:
         return
     old_n = len(names) - 1
-    idx = d.get("out_indices")
+    idx = before.get("out_indices")
     if not isinstance(idx, list) or not idx:
-        feats = d.get("out_features") or []
+        feats = before.get("out_features") or []
         idx = [i for i in (_stage_index(f, names) for f in feats) if i is not None]
     wanted = len(idx) or 1
     # which key counted the stages (num_hidden_layers for ViTs, num_layers for Swin), if any
@@ -109,10 +112,11 @@ def _keep_stages_consistent(d: dict, before: dict, rules: dict) -> None:
     if count_key:
         new_n = max(d[count_key], min(wanted, old_n))
         d[count_key] = new_n
-        for k, v in d.items():
-            if isinstance(v, list) and k != "stage_names" and len(v) > new_n and isinstance(before.get(k), list) \
-                    and len(before[k]) == old_n:
-                d[k] = before[k][:new_n]
+        for k, v in before.items():
+            if isinstance(v, list) and k not in _STAGE_KEYS and len(v) == old_n:
+                d[k] = _keep_kinds(v, new_n) if all(isinstance(x, str) for x in v) else v[:new_n]
+                if k in rules["head_keys"]:
+                    _lower_head_lists(d, rules)
     d["stage_names"] = names[: new_n + 1]
     if idx:
         pos = [i for i in idx if _is_int(i) and i >= 0]
@@ -121,9 +125,9 @@ def _keep_stages_consistent(d: dict, before: dict, rules: dict) -> None:
         remap = {old: new_n - len(ranks) + r + 1 for r, old in enumerate(ranks)} if len(ranks) <= new_n else {}
         if remap:
             new_idx = [remap[i] for i in pos] + keep_neg
-            if "out_indices" in d:
+            if before.get("out_indices") is not None:
                 d["out_indices"] = new_idx
-            if d.get("out_features") is not None:
+            if before.get("out_features") is not None:
                 d["out_features"] = [d["stage_names"][i] for i in new_idx]
 
 
