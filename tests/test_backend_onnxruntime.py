@@ -1,0 +1,109 @@
+"""ONNX Runtime backend, export cache and tolerance table: real exports, real sessions, tiny models."""
+import numpy as np
+import pytest
+
+from hwcov import export, generate, sweep, validate
+from hwcov.backends import get_backend
+from hwcov.backends.exported import reference_outputs
+from hwcov.backends.onnxruntime import OnnxRuntimeBackend
+from hwcov.build import build_case, reference_path
+from hwcov.runner import Limits
+
+
+@pytest.fixture(scope="module")
+def export_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("exports")
+
+
+def case(archs, model_type):
+    return generate.case_for(archs[model_type])
+
+
+def test_tolerance_table_defaults_and_overrides():
+    fp32 = validate.tolerance("onnxruntime", "fp32")
+    assert (fp32.kind, fp32.value) == ("max_abs", 1e-4) and fp32.why
+    assert validate.tolerance("openvino", "fp16").value == pytest.approx(1.6e-2)
+    int8 = validate.tolerance("onnxruntime", "int8")
+    assert (int8.kind, int8.value) == ("cosine", 0.99)
+    table = {"defaults": {"*": {"fp32": {"max_abs": 1e-4}}},
+             "overrides": [{"model_type": "foo", "hardware": "openvino", "max_abs": 1e-3, "why": "because"}]}
+    assert validate.tolerance("openvino", "fp32", "foo", table) == validate.Tolerance("max_abs", 1e-3, "because")
+    assert validate.tolerance("onnxruntime", "fp32", "foo", table).value == 1e-4
+    with pytest.raises(KeyError):
+        validate.tolerance("onnxruntime", "fp8", table=table)
+
+
+def test_compare_checks_names_and_shapes_before_values():
+    tol = validate.tolerance("onnxruntime", "fp32")
+    ref = {"logits": np.zeros((1, 4), "float32")}
+    assert "missing ['logits']" in validate.compare(ref, {"other": ref["logits"]}, tol).message
+    shape = validate.compare(ref, {"logits": np.zeros((1, 5), "float32")}, tol)
+    assert shape.status == "fail_accuracy" and "shape (1, 5)" in shape.message
+    far = validate.compare(ref, {"logits": ref["logits"] + 1e-3}, tol)
+    assert far.status == "fail_accuracy" and far.max_abs_diff == pytest.approx(1e-3) and far.tolerance == 1e-4
+    assert validate.compare(ref, {"logits": ref["logits"] + 1e-5}, tol).status == "pass"
+    cos = validate.tolerance("onnxruntime", "int8")
+    ones = {"x": np.ones(8, "float32")}
+    assert validate.compare(ones, {"x": ones["x"] * 1.1}, cos).status == "pass"
+    assert validate.compare(ones, {"x": -ones["x"]}, cos).status == "fail_accuracy"
+
+
+def test_unsupported_op_is_named_from_the_exporters_words():
+    assert export.unsupported_op("Unsupported: ONNX export of operator aten::histc") == "aten::histc"
+    assert export.unsupported_op("No conversion rule found for operations: aten.grid_sampler_3d.default")
+    assert export.unsupported_op("RuntimeError: shapes don't match") == ""
+
+
+@pytest.mark.parametrize("model_type", ["bert", "gpt2", "t5", "vit"])
+def test_fp32_matches_the_reference_with_evidence(archs, export_dir, model_type):
+    row = OnnxRuntimeBackend("onnxruntime", export_dir).run(case(archs, model_type), "fp32", 1)
+    assert row["status"] == "pass", row["error_message"]
+    assert row["max_abs_diff"] <= 1e-4 and row["tolerance"] == 1e-4
+    assert "CPUExecutionProvider" in row["device_name"] and "onnxruntime 1." in row["runtime_version"]
+    assert row["export_route"] in export.ONNX_ROUTES and row["export_route"] in row["runtime_version"]
+    assert len(row["output_checksum"]) == 16 and row["output_shapes"] and row["inputs"]
+
+
+def test_probe_reports_the_providers():
+    probe = get_backend("onnxruntime").probe()
+    assert probe.available and "CPUExecutionProvider" in probe.device_name
+    assert probe.runtime_version.startswith("onnxruntime ")
+
+
+def test_perturbed_reference_fails_accuracy_and_export_is_cached(archs, export_dir, tmp_path):
+    bert = case(archs, "bert")
+    built = build_case(bert, 1)
+    reference, _ = reference_outputs(built, bert, 1, None)
+    path = reference_path(tmp_path, bert, 1)
+    path.parent.mkdir(parents=True)
+    np.savez(path, **{k: v + 1e-2 for k, v in reference.items()})
+    onnx_file = export.cache_path(export_dir, bert, 1, "hf-onnx") / "model.onnx"
+    mtime, hf_calls = onnx_file.stat().st_mtime_ns, export.EXPORT_CALLS["hf-onnx"]
+    backend = OnnxRuntimeBackend("onnxruntime", export_dir)
+    row = backend.run(bert, "fp32", 1, reference_dir=tmp_path)
+    assert row["status"] == "fail_accuracy" and row["max_abs_diff"] == pytest.approx(1e-2, rel=1e-3)
+    assert "max |diff|" in row["error_message"] and row["reference_path"] == str(path)
+    # every route was tried (an inaccurate route is not a pass); hf-onnx came from the cache
+    assert all(route in row["error_message"] for route in export.ONNX_ROUTES)
+    assert export.EXPORT_CALLS["hf-onnx"] == hf_calls and onnx_file.stat().st_mtime_ns == mtime
+    calls = dict(export.EXPORT_CALLS)
+    assert backend.run(bert, "fp32", 1, reference_dir=tmp_path)["status"] == "fail_accuracy"
+    assert dict(export.EXPORT_CALLS) == calls  # a rerun exports nothing
+
+
+@pytest.mark.parametrize("precision", ["fp16", "int8"])
+def test_lower_precisions_run_within_their_tolerance(archs, export_dir, precision):
+    row = OnnxRuntimeBackend("onnxruntime", export_dir).run(case(archs, "bert"), precision, 1)
+    assert row["status"] == "pass", row["error_message"]
+    assert row["max_abs_diff"] > 0 and row["tolerance_kind"] == validate.tolerance("onnxruntime", precision).kind
+
+
+def test_sweep_on_onnxruntime_compares_with_the_cpu_references(archs, tmp_path):
+    tests = generate.generate([archs[m] for m in ("bert", "gpt2", "vit")], tmp_path / "gen")
+    quiet = {"progress": False, "log": lambda m: None, "limits": Limits(workers=2)}
+    assert {r["status"] for r in sweep.sweep(tests, "cpu", tmp_path / "art", **quiet)} == {"pass"}
+    rows = sweep.sweep(tests, "onnxruntime", tmp_path / "art", **quiet)
+    for r in rows:
+        assert r["status"] == "pass", (r["model_type"], r["error_message"])
+        assert r["reference_path"].endswith(".npz") and r["max_abs_diff"] <= 1e-4
+    assert any((tmp_path / "art" / "exports").rglob("model.onnx"))

@@ -1,0 +1,76 @@
+"""OpenVINO backend: real conversions (from torch and from ONNX), compiled on the CPU plugin, tiny models."""
+import numpy as np
+import pytest
+
+from hwcov import export, generate
+from hwcov.backends import get_backend
+from hwcov.backends.exported import reference_outputs
+from hwcov.backends.openvino import OpenVinoBackend
+from hwcov.build import build_case, reference_path
+
+
+@pytest.fixture(scope="module")
+def export_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("exports")
+
+
+def case(archs, model_type):
+    return generate.case_for(archs[model_type])
+
+
+def test_probe_reports_the_device_openvino_sees():
+    probe = get_backend("openvino").probe()
+    assert probe.available and probe.device_name.startswith("openvino CPU: ")
+    assert probe.runtime_version.startswith("openvino 20")
+
+
+@pytest.mark.parametrize("model_type", ["bert", "gpt2", "t5", "vit"])
+def test_fp32_matches_the_reference_with_evidence(archs, export_dir, model_type):
+    row = OpenVinoBackend("openvino", export_dir).run(case(archs, model_type), "fp32", 1)
+    assert row["status"] == "pass", row["error_message"]
+    assert row["max_abs_diff"] <= 1e-4 and row["tolerance"] == 1e-4
+    assert row["device_name"].startswith("openvino CPU: ") and "inference precision f32" in row["device_name"]
+    assert row["export_route"] in export.OPENVINO_ROUTES and "openvino 20" in row["runtime_version"]
+    assert len(row["output_checksum"]) == 16 and row["output_shapes"]
+
+
+def test_the_route_from_onnx_passes_and_is_recorded(archs, export_dir):
+    backend = OpenVinoBackend("openvino", export_dir)
+    backend.routes = ("ov-from-onnx",)
+    row = backend.run(case(archs, "bert"), "fp32", 1)
+    assert row["status"] == "pass" and row["export_route"] == "ov-from-onnx", row["error_message"]
+    assert "openvino.convert_model(onnx)" in row["runtime_version"] and row["max_abs_diff"] <= 1e-4
+
+
+def test_perturbed_reference_fails_accuracy_and_rerun_reuses_the_exports(archs, export_dir, tmp_path):
+    bert = case(archs, "bert")
+    reference, _ = reference_outputs(build_case(bert, 1), bert, 1, None)
+    path = reference_path(tmp_path, bert, 1)
+    path.parent.mkdir(parents=True)
+    np.savez(path, **{k: v - 5e-3 for k, v in reference.items()})
+    backend = OpenVinoBackend("openvino", export_dir)
+    row = backend.run(bert, "fp32", 1, reference_dir=tmp_path)
+    assert row["status"] == "fail_accuracy" and row["max_abs_diff"] == pytest.approx(5e-3, rel=1e-2)
+    assert all(route in row["error_message"] for route in export.OPENVINO_ROUTES)
+    calls = dict(export.EXPORT_CALLS)
+    assert backend.run(bert, "fp32", 1, reference_dir=tmp_path)["status"] == "fail_accuracy"
+    assert dict(export.EXPORT_CALLS) == calls
+
+
+@pytest.mark.parametrize("precision", ["fp16", "int8"])
+def test_lower_precisions_run_or_say_why_not(archs, export_dir, precision):
+    row = OpenVinoBackend("openvino", export_dir).run(case(archs, "bert"), precision, 1)
+    if row["status"] == "not_applicable":  # no FP16 capability on this CPU, or NNCF absent
+        assert row["error_message"]
+        return
+    assert row["status"] == "pass", row["error_message"]
+    assert row["max_abs_diff"] > 0
+    if precision == "fp16":
+        assert "inference precision f16" in row["device_name"]
+    else:
+        assert "int8 weights" in row["device_name"]
+
+
+def test_unknown_precision_is_not_applicable(archs, export_dir):
+    row = OpenVinoBackend("openvino", export_dir).run(case(archs, "bert"), "fp8", 1)
+    assert row["status"] == "not_applicable"
