@@ -139,7 +139,8 @@ def main(argv: list[str] | None = None) -> int:
 
         if args.hardware or args.generate_tests:
             ok = commands.run_pipeline(chosen["hardware"], chosen["models"], args.model_category, force=args.force,
-                                       workers=args.workers, timeout=args.timeout)
+                                       workers=args.workers, timeout=args.timeout,
+                                       regenerate=args.generate_tests or args.force)
             if not ok:
                 return 1
         if args.report:

@@ -41,8 +41,33 @@ def _materialize(defs, inst, selection, **kwargs) -> bool:
     return result.success
 
 
+FINGERPRINT_TAG = "hwcov/inventory_fingerprint"
+
+
+def inventory_fingerprint() -> str:
+    """What the inventory and generated tests depend on: transformers, templates, hwcov, destinations."""
+    import hashlib
+    from importlib.metadata import version
+
+    from hwcov import data
+
+    templates = sorted(p for p in paths.TEMPLATES_DIR.rglob("*") if p.is_file())
+    parts = [version("transformers"), version("hwcov"), data.file_digest(*templates), str(paths.db_path()),
+             str(paths.generated_dir())]
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
+
+
+def _last_fingerprint(inst) -> str | None:
+    """The fingerprint tag of the last successful inventory run on this instance, if any."""
+    from dagster import DagsterRunStatus, RunsFilter
+
+    runs = inst.get_runs(RunsFilter(tags={FINGERPRINT_TAG: inventory_fingerprint()},
+                                    statuses=[DagsterRunStatus.SUCCESS]), limit=1)
+    return runs[0].tags.get(FINGERPRINT_TAG) if runs else None
+
+
 def run_pipeline(hardware: list[str], models: list[str], category: str | None, *, force: bool = False,
-                 workers: int = 0, timeout: float = 180.0) -> bool:
+                 workers: int = 0, timeout: float = 180.0, regenerate: bool = False) -> bool:
     from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
     from hwcov.definitions import build_defs
@@ -52,12 +77,16 @@ def run_pipeline(hardware: list[str], models: list[str], category: str | None, *
     defs = build_defs()
     defs.resources["torch_backend"] = TorchBackendResource(workers=workers, timeout_s=timeout)
     inst = instance()
-    print(f"hwcov: inventory and test generation -> {paths.generated_dir()}", file=sys.stderr)
-    # All categories in one run (a single-run backfill): generation is incremental and cheap.
-    if not _materialize(defs, inst, ["hwcov/model_inventory", "hwcov/generated_tests"], run_config=QUIET,
-                        tags={ASSET_PARTITION_RANGE_START_TAG: CATEGORIES[0],
-                              ASSET_PARTITION_RANGE_END_TAG: CATEGORIES[-1]}):
-        return False
+    fingerprint = inventory_fingerprint()
+    if not regenerate and _last_fingerprint(inst) == fingerprint and paths.generated_dir().is_dir():
+        print("hwcov: inventory and generated tests are up to date", file=sys.stderr)
+    else:
+        print(f"hwcov: inventory and test generation -> {paths.generated_dir()}", file=sys.stderr)
+        # All categories in one run (a single-run backfill): generation is incremental and cheap.
+        if not _materialize(defs, inst, ["hwcov/model_inventory", "hwcov/generated_tests"], run_config=QUIET,
+                            tags={ASSET_PARTITION_RANGE_START_TAG: CATEGORIES[0],
+                                  ASSET_PARTITION_RANGE_END_TAG: CATEGORIES[-1], FINGERPRINT_TAG: fingerprint}):
+            return False
     config = {"models": models, "categories": [category] if category else [], "force": force}
     for hw in hardware:
         print(f"hwcov: running on {hw} (results stream to {paths.artifacts_dir() / 'results'})", file=sys.stderr)

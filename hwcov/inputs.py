@@ -91,6 +91,8 @@ def _grid_pixels(config, spec, batch, gen):
     side = int(spec.get("grid_side") or 2 * merge)
     channels = int(_attr(vision, ("in_channels", "num_channels"), 3))
     patches = torch.rand(batch * side * side, channels * temporal * patch * patch, generator=gen)
+    if spec.get("grid_patches_4d"):
+        patches = patches.view(-1, channels * temporal, patch, patch)
     grid = torch.tensor([[1, side, side]] * batch)
     return patches, grid, merge
 

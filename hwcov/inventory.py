@@ -5,6 +5,7 @@ templates/inventory.yaml, so nothing here names a model.
 """
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import asdict, dataclass
 
@@ -27,6 +28,14 @@ class Architecture:
     modality: str
     family: str
     priority: int
+
+    @classmethod
+    def from_row(cls, row: dict) -> "Architecture":
+        """Inverse of row(): rebuild from a stored inventory row without rediscovering."""
+        fields = {k: row[k] for k in cls.__dataclass_fields__}
+        fields["head_classes"] = tuple(filter(None, str(row["head_classes"]).split(",")))
+        fields["priority"] = int(row["priority"])
+        return cls(**fields)
 
     def row(self) -> dict:
         d = asdict(self)
@@ -85,6 +94,27 @@ def model_types() -> set[str]:
 
 
 def discover() -> list[Architecture]:
+    """Classified architectures, cached on disk per (transformers version, classification rules):
+    signature inspection imports ~130 modeling modules, which costs seconds on every run otherwise."""
+    import json
+
+    import transformers
+
+    from hwcov import paths
+
+    rules = data.file_digest(paths.TEMPLATES_DIR / "inventory.yaml")
+    cache = paths.artifacts_dir() / "inventory" / f"{transformers.__version__}-{rules}.json"
+    if cache.exists():
+        return [Architecture.from_row(r) for r in json.loads(cache.read_text(encoding="utf-8"))]
+    archs = _discover()
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cache.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps([a.row() for a in archs]), encoding="utf-8")
+    tmp.replace(cache)
+    return archs
+
+
+def _discover() -> list[Architecture]:
     from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
 
     spec = data.load("inventory.yaml")

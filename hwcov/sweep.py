@@ -57,8 +57,7 @@ def sweep(tests: list[dict], hardware: str, artifacts: Path, *, precision: str =
           log: Callable[[str], None] = print) -> list[dict]:
     """Rows for `tests` (dicts with model_type, path, content_hash) on one hardware."""
     backend = get_backend(hardware)
-    probe = backend.probe()
-    versions = probe.runtime_version
+    versions = backend.versions()  # cheap: the probe (which may import torch) waits until there is work
     journal = ResultJournal(artifacts, hardware)
     known = {} if force else journal.by_key()
     rows, todo = [], []
@@ -68,6 +67,10 @@ def sweep(tests: list[dict], hardware: str, artifacts: Path, *, precision: str =
             rows.append(known[key])
         else:
             todo.append((test, key))
+    if not todo:
+        log(f"{hardware}: all {len(rows)} results unchanged, reused")
+        return rows
+    probe = backend.probe()
     log(f"{hardware}: {len(rows)} unchanged results reused, {len(todo)} to run ({probe.device_name or probe.error})")
     if not probe.available:
         for test, key in todo:  # cheap and truthful: no model is built for absent hardware
@@ -76,8 +79,6 @@ def sweep(tests: list[dict], hardware: str, artifacts: Path, *, precision: str =
             row.update(status="unavailable", error_message=probe.error, runtime_version=versions)
             rows.append(_finish(row, key, test))
             journal.append(rows[-1])
-        return rows
-    if not todo:
         return rows
     preload()
     reference_dir = Path(artifacts) / "reference"

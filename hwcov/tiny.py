@@ -244,6 +244,7 @@ def _shrink_one(d: dict, rules: dict, widths: set, ffns: set) -> dict:
     experts = min((d[k] for k in rules["expert_keys"] if _is_int(d.get(k))), default=None)
     if experts:
         _lower(d, rules["experts_per_token_keys"], experts)
+        _lower(d, rules["expert_group_keys"], max(1, min(rules["expert_groups"], experts // 2)))
     _derive_head_dims(d, before, rules)
     heads = next((d[k] for k in rules["head_keys"] if _is_int(d.get(k))), None)
     for k in rules["kv_head_keys"]:

@@ -10,6 +10,14 @@ class CoreMLBackend:
     def __init__(self, hardware: str):
         self.hardware = hardware
 
+    def versions(self) -> str:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            return f"coremltools {version('coremltools')}"
+        except PackageNotFoundError:
+            return "coremltools not installed"
+
     def probe(self) -> Probe:
         try:
             import coremltools

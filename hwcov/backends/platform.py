@@ -12,6 +12,9 @@ class PlatformBackend:
         self.inner = inner
         self.hardware = platform.platform_key
 
+    def versions(self) -> str:
+        return self.inner.versions()
+
     def probe(self) -> Probe:
         probe = self.inner.probe()
         label = f"{self.platform.platform_name} via {self.inner.hardware}"

@@ -13,6 +13,14 @@ class QualcommBackend:
     def __init__(self, hardware: str):
         self.hardware = hardware
 
+    def versions(self) -> str:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            return f"onnxruntime {version('onnxruntime')}"
+        except PackageNotFoundError:
+            return "onnxruntime not installed"
+
     def probe(self) -> Probe:
         try:
             import onnxruntime as ort

@@ -22,10 +22,10 @@ def _cpu_name() -> str:
 
 
 def versions() -> str:
-    import torch
-    import transformers
+    """From package metadata: cheap, so unchanged results are found without importing torch."""
+    from importlib.metadata import version
 
-    return f"torch {torch.__version__}; transformers {transformers.__version__}"
+    return f"torch {version('torch')}; transformers {version('transformers')}"
 
 
 class TorchBackend:
@@ -58,6 +58,9 @@ class TorchBackend:
         except (RuntimeError, AssertionError, AttributeError) as exc:
             return Probe(False, runtime_version=versions(), error=f"{type(exc).__name__}: {exc}")
         return Probe(False, error=f"unknown torch hardware '{self.hardware}'")
+
+    def versions(self) -> str:
+        return versions()
 
     def device(self) -> str:
         return {"rocm": "cuda"}.get(self.hardware, self.hardware)
