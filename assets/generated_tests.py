@@ -13,9 +13,8 @@ from hwcov.resources.settings import HwcovSettings
        description="Generated pytest files (path and content hash); unchanged files are not rewritten.")
 def generated_tests(context: AssetExecutionContext, settings: HwcovSettings,
                     model_inventory: pd.DataFrame) -> pd.DataFrame:
-    archs = inventory.by_type()
-    wanted = [archs[t] for t in model_inventory["model_type"] if t in archs]
-    rows = generate.generate(wanted, settings.generated_path())
+    archs = [inventory.Architecture.from_row(r) for r in model_inventory.to_dict("records")]
+    rows = generate.generate(archs, settings.generated_path())
     df = pd.DataFrame(rows)
     rewritten = int(df["rewritten"].sum()) if not df.empty else 0
     context.add_output_metadata({"files": len(df), "rewritten": rewritten,

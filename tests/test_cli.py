@@ -30,6 +30,15 @@ def test_main_job_runs_and_summarizes(ran):
     assert (cwd / ".dagster" / "dagster.yaml").exists()  # the local instance the UI shows
 
 
+def test_a_no_change_rerun_reuses_inventory_and_results(ran):
+    cwd, first = ran
+    again = hwcov("--model", "bert,gpt2,vit,llava", "--hardware", "cpu", cwd=cwd)
+    assert again.returncode == 0, again.stderr
+    assert "inventory and generated tests are up to date" in again.stderr
+    assert "all 4 results unchanged" not in again.stderr  # Dagster logs stay quiet at WARNING
+    assert again.stdout.splitlines()[0] == first.stdout.splitlines()[0]
+
+
 def test_export_csv_has_the_contract_columns(ran):
     cwd, _ = ran
     out = hwcov("--export-results", "--format", "csv", "--output", "results.csv", cwd=cwd)
