@@ -87,8 +87,25 @@ def versions() -> str:
     return "; ".join(found)
 
 
-def cache_path(export_dir, case, batch: int, route: str) -> Path:
-    key = hashlib.sha256(f"{case.digest()}|{batch}|{route}|{versions()}".encode()).hexdigest()[:16]
+def model_digest(built) -> str:
+    """What was built: config, weights and inputs. A change in the tiny defaults or the input recipes changes
+    the model without changing the case, and must not reuse an export of the old one."""
+    import torch
+
+    h = hashlib.sha256(built.config.to_json_string().encode())
+    for name, tensor in list(built.model.state_dict().items()) + sorted(built.feed.items()):
+        h.update(name.encode())
+        if torch.is_tensor(tensor):
+            h.update(f"{tensor.dtype}{tuple(tensor.shape)}".encode())
+            h.update(tensor.detach().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+        else:
+            h.update(repr(tensor).encode())
+    return h.hexdigest()[:16]
+
+
+def cache_path(export_dir, case, batch: int, route: str, built=None) -> Path:
+    model = model_digest(built) if built is not None else ""
+    key = hashlib.sha256(f"{case.digest()}|{model}|{batch}|{route}|{versions()}".encode()).hexdigest()[:16]
     return Path(export_dir) / case.model_type / f"{route}-b{batch}-{key}"
 
 
@@ -96,7 +113,7 @@ def export(built, case, batch: int, route: str, export_dir) -> Exported:
     """The cached export of `built` by `route`, exporting it first when absent."""
     import torch
 
-    target = cache_path(export_dir, case, batch, route)
+    target = cache_path(export_dir, case, batch, route, built)
     if (target / MANIFEST).exists():
         feed = torch.load(target / FEED, weights_only=False)
         return Exported(route, EXPORTER[route], target, feed, fresh=False)

@@ -77,7 +77,7 @@ def test_perturbed_reference_fails_accuracy_and_export_is_cached(archs, export_d
     path = reference_path(tmp_path, bert, 1)
     path.parent.mkdir(parents=True)
     np.savez(path, **{k: v + 1e-2 for k, v in reference.items()})
-    onnx_file = export.cache_path(export_dir, bert, 1, "hf-onnx") / "model.onnx"
+    onnx_file = export.cache_path(export_dir, bert, 1, "hf-onnx", built) / "model.onnx"
     mtime, hf_calls = onnx_file.stat().st_mtime_ns, export.EXPORT_CALLS["hf-onnx"]
     backend = OnnxRuntimeBackend("onnxruntime", export_dir)
     row = backend.run(bert, "fp32", 1, reference_dir=tmp_path)
@@ -107,3 +107,13 @@ def test_sweep_on_onnxruntime_compares_with_the_cpu_references(archs, tmp_path):
         assert r["status"] == "pass", (r["model_type"], r["error_message"])
         assert r["reference_path"].endswith(".npz") and r["max_abs_diff"] <= 1e-4
     assert any((tmp_path / "art" / "exports").rglob("model.onnx"))
+
+
+def test_export_cache_key_follows_the_built_model_not_only_the_case(archs, tmp_path):
+    bert = case(archs, "bert")
+    built = build_case(bert, 1)
+    same = export.cache_path(tmp_path, bert, 1, "hf-onnx", build_case(bert, 1))
+    assert export.cache_path(tmp_path, bert, 1, "hf-onnx", built) == same
+    built.feed["input_ids"] = built.feed["input_ids"].flip(-1)  # e.g. a changed input recipe
+    assert export.cache_path(tmp_path, bert, 1, "hf-onnx", built) != same
+    assert export.cache_path(tmp_path, bert, 2, "hf-onnx", built) != export.cache_path(tmp_path, bert, 1, "hf-onnx", built)
