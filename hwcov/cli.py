@@ -1,6 +1,6 @@
 """`hwcov`: the seed's verbs, each a Dagster materialization or a read of the DuckDB file.
 
-Bad input (unknown model, category, hardware, format; an unusable database path) gets
+Bad input (unknown model, category, hardware, format; an unusable or empty database) gets
 one line on stderr and exit code 2 before anything is written.
 """
 from __future__ import annotations
@@ -16,12 +16,26 @@ EPILOG = """examples:
   hwcov --hardware cpu                          full CPU sweep: inventory -> tests -> results -> patterns -> report
   hwcov --model bert,gpt2 --hardware cpu        only these architectures (others keep their stored results)
   hwcov --model-category vision --hardware cpu  one category
+  hwcov --all                                   every hardware that can run (absent ones are recorded unavailable)
   hwcov --report                                coverage report (markdown) from the database
+  hwcov --analyze-failures                      failure patterns with explanation and suggested template fix
+  hwcov --diagnostics --model llava --hardware cpu   full error + standalone repro script
   hwcov --export-results --format csv --output results.csv
 The database defaults to ./benchmark_db.duckdb (or $HWCOV_DB_PATH); the Dagster instance to
 ./.dagster (or $DAGSTER_HOME), the one `DAGSTER_HOME=$PWD/.dagster dagster dev` shows."""
 
 EXPORT_FORMATS = ("csv", "parquet", "json")
+# Read-only verbs: flag -> function name in hwcov.commands (each reads the database).
+READ_VERBS = {
+    "report": "print_report", "analyze_coverage": "analyze_coverage", "analyze_failures": "analyze_failures",
+    "error_pattern_analysis": "analyze_failures", "group_failures": "group_failures",
+    "hardware_failure_analysis": "hardware_failure_analysis", "analyze_trends": "analyze_trends",
+    "generate_coverage_plan": "coverage_plan", "estimate_effort": "estimate_effort",
+    "generate_error_resolution_guide": "error_resolution_guide", "validation_report": "validation_report",
+    "diagnostics": "diagnostics", "export_results": "export_results", "list_all_hf_models": "list_all_models",
+    "create_model_subsets": "create_model_subsets",
+}
+NEEDS_OUTPUT = ("export_results", "list_all_hf_models", "create_model_subsets")
 
 
 class UsageError(Exception):
@@ -32,21 +46,44 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="hwcov", epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Which HuggingFace Transformers architectures run on which hardware, measured for real.")
-    p.add_argument("--hardware", help="comma-separated hardware keys to run on (e.g. cpu)")
-    p.add_argument("--model", help="comma-separated model types (default: every architecture)")
-    p.add_argument("--model-category", help="run only this model category (e.g. vision)")
-    p.add_argument("--force", action="store_true", help="rerun cases whose stored result is still valid")
-    p.add_argument("--workers", type=int, default=0, help="parallel workers (default: one per CPU core)")
-    p.add_argument("--timeout", type=float, default=180.0, help="seconds per case before it is a timeout")
-    p.add_argument("--define-hardware", metavar="KEY", help="add a hardware platform from --properties FILE.json")
-    p.add_argument("--properties", help="platform JSON in the seed's format (for --define-hardware)")
-    p.add_argument("--generate-tests", action="store_true", help="only refresh the inventory and regenerate tests")
-    p.add_argument("--report", action="store_true", help="print the coverage report from the database")
-    p.add_argument("--export-results", action="store_true", help="export run results (see --format/--output)")
-    p.add_argument("--format", default="csv", help=f"export format: {', '.join(EXPORT_FORMATS)} (default csv)")
-    p.add_argument("--output", help="output file for --export-results or --report")
-    p.add_argument("--db-path", help="DuckDB file (default ./benchmark_db.duckdb or $HWCOV_DB_PATH)")
-    p.add_argument("--generated-dir", help="where generated tests go (default ./generated_tests)")
+    run = p.add_argument_group("run (materialize assets on the local Dagster instance)")
+    run.add_argument("--hardware", help="comma-separated hardware keys to run on (e.g. cpu)")
+    run.add_argument("--all", action="store_true", help="run on every hardware key hwcov has a backend for")
+    run.add_argument("--model", help="comma-separated model types (default: every architecture)")
+    run.add_argument("--model-category", help="run only this model category (e.g. vision)")
+    run.add_argument("--force", action="store_true", help="rerun cases whose stored result is still valid")
+    run.add_argument("--workers", type=int, default=0, help="parallel workers (default: one per CPU core)")
+    run.add_argument("--timeout", type=float, default=180.0, help="seconds per case before it is a timeout")
+    run.add_argument("--generate-tests", action="store_true", help="only refresh the inventory and regenerate tests")
+    plat = p.add_argument_group("hardware platforms")
+    plat.add_argument("--define-hardware", metavar="KEY", help="add a hardware platform from --properties FILE.json")
+    plat.add_argument("--properties", help="platform JSON in the seed's format (for --define-hardware)")
+    rep = p.add_argument_group("reports and analysis (read the database; --output writes to a file)")
+    for flag, text in [
+        ("--report", "coverage report: status per hardware, pass rates, failures, gaps by priority"),
+        ("--analyze-coverage", "pass rates by hardware and category; gaps by priority"),
+        ("--analyze-failures", "failure patterns with explanation, suggested fix and examples"),
+        ("--error-pattern-analysis", "same as --analyze-failures"),
+        ("--group-failures", "failure counts by pattern x hardware"),
+        ("--hardware-failure-analysis", "failures on a hardware of architectures that pass on cpu"),
+        ("--analyze-trends", "pass rate per hardware over coverage_report snapshots"),
+        ("--generate-coverage-plan", "prioritized template fixes (markdown)"),
+        ("--estimate-effort", "template changes needed per pattern and family"),
+        ("--generate-error-resolution-guide", "every catalog pattern with its fix and real examples"),
+        ("--validation-report", "one --model across hardware: status, |diff|, tolerance, evidence"),
+        ("--diagnostics", "one --model on one --hardware: full error, environment, standalone repro script"),
+    ]:
+        rep.add_argument(flag, action="store_true", help=text)
+    exp = p.add_argument_group("export and inventory")
+    exp.add_argument("--export-results", action="store_true", help="run results to --output (see --format)")
+    exp.add_argument("--format", default="csv", help=f"export format: {', '.join(EXPORT_FORMATS)} (default csv)")
+    exp.add_argument("--list-all-hf-models", action="store_true", help="the inventory as JSON to --output")
+    exp.add_argument("--create-model-subsets", action="store_true",
+                     help="model-type lists per category and priority, as JSON files in the --output folder")
+    exp.add_argument("--output", help="output file (or folder for --create-model-subsets, --diagnostics)")
+    where = p.add_argument_group("paths")
+    where.add_argument("--db-path", help="DuckDB file (default ./benchmark_db.duckdb or $HWCOV_DB_PATH)")
+    where.add_argument("--generated-dir", help="where generated tests go (default ./generated_tests)")
     return p
 
 
@@ -72,7 +109,19 @@ def _validate_db_path(path: Path, must_exist: bool) -> None:
             raise UsageError(f"--db-path {path} is not a usable DuckDB database: {str(exc).splitlines()[0]}")
 
 
-def validate(args) -> dict:
+def _validate_models(models: list[str]) -> None:
+    from hwcov.inventory import model_types
+
+    known = model_types()
+    unknown = [m for m in models if m not in known]
+    if unknown:
+        import transformers
+
+        raise UsageError(f"unknown model {', '.join(unknown)}; accepted: one of the {len(known)} model types "
+                         f"of transformers {transformers.__version__} (e.g. bert, gpt2, t5, vit, whisper)")
+
+
+def validate(args, verbs: list[str]) -> dict:
     from hwcov.backends import RUNNABLE, all_hardware, custom_platforms
     from hwcov.inventory import CATEGORIES
 
@@ -81,32 +130,31 @@ def validate(args) -> dict:
     bad = [h for h in hardware if h not in known]
     if bad:
         raise UsageError(f"unknown hardware {', '.join(bad)}; accepted: {', '.join(known)}")
+    runs = bool(hardware or args.all) and "diagnostics" not in verbs
     not_built = [h for h in hardware if h not in RUNNABLE and h not in custom_platforms()]
-    if not_built:
+    if runs and not_built:
         raise UsageError(f"hardware {', '.join(not_built)} has no backend yet; runnable: {', '.join(RUNNABLE)}")
+    if args.all:
+        hardware = list(RUNNABLE) + list(custom_platforms())
     if args.model_category and args.model_category not in CATEGORIES:
         raise UsageError(f"unknown model category {args.model_category!r}; accepted: {', '.join(CATEGORIES)}")
     models = _split(args.model)
     if models:
-        from hwcov.inventory import model_types
-
-        known = model_types()
-        unknown = [m for m in models if m not in known]
-        if unknown:
-            import transformers
-
-            raise UsageError(f"unknown model {', '.join(unknown)}; accepted: one of the {len(known)} model types "
-                             f"of transformers {transformers.__version__} (e.g. bert, gpt2, t5, vit, whisper)")
+        _validate_models(models)
     if args.export_results and args.format not in EXPORT_FORMATS:
         raise UsageError(f"unknown export format {args.format!r}; accepted: {', '.join(EXPORT_FORMATS)}")
-    if args.export_results and not args.output:
-        raise UsageError("--export-results needs --output FILE")
+    missing_output = [v for v in verbs if v in NEEDS_OUTPUT and not args.output]
+    if missing_output:
+        raise UsageError(f"--{missing_output[0].replace('_', '-')} needs --output")
+    if ("validation_report" in verbs or "diagnostics" in verbs) and len(models) != 1:
+        raise UsageError("--validation-report and --diagnostics need exactly one --model")
+    if "diagnostics" in verbs and len(hardware) != 1:
+        raise UsageError("--diagnostics needs exactly one --hardware")
     if args.workers < 0 or args.timeout <= 0:
         raise UsageError("--workers must be ≥ 0 and --timeout > 0")
-    reading_only = (args.report or args.export_results) and not hardware and not args.generate_tests
-    _validate_db_path(Path(args.db_path or os.environ.get("HWCOV_DB_PATH", "benchmark_db.duckdb")).resolve(),
-                      must_exist=bool(reading_only))
-    return {"hardware": hardware, "models": models}
+    _validate_db_path(Path(os.environ.get("HWCOV_DB_PATH", "benchmark_db.duckdb")).resolve(),
+                      must_exist=bool(verbs) and not runs and not args.generate_tests)
+    return {"hardware": hardware, "models": models, "runs": runs}
 
 
 def define_hardware(key: str, properties: str | None) -> None:
@@ -121,7 +169,8 @@ def define_hardware(key: str, properties: str | None) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    if not (args.hardware or args.report or args.export_results or args.generate_tests or args.define_hardware):
+    verbs = [v for v in READ_VERBS if getattr(args, v)]
+    if not (args.hardware or args.all or verbs or args.generate_tests or args.define_hardware):
         parser().print_help()
         return 0
     if args.db_path:
@@ -132,21 +181,19 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.define_hardware:
             define_hardware(args.define_hardware, args.properties)
-            if not (args.hardware or args.report or args.export_results or args.generate_tests):
+            if not (args.hardware or args.all or verbs or args.generate_tests):
                 return 0
-        chosen = validate(args)
+        chosen = validate(args, verbs)
         from hwcov import commands
 
-        if args.hardware or args.generate_tests:
-            ok = commands.run_pipeline(chosen["hardware"], chosen["models"], args.model_category, force=args.force,
-                                       workers=args.workers, timeout=args.timeout,
-                                       regenerate=args.generate_tests or args.force)
+        if chosen["runs"] or args.generate_tests:
+            ok = commands.run_pipeline(chosen["hardware"] if chosen["runs"] else [], chosen["models"],
+                                       args.model_category, force=args.force, workers=args.workers,
+                                       timeout=args.timeout, regenerate=args.generate_tests or args.force)
             if not ok:
                 return 1
-        if args.report:
-            commands.print_report(args.output if not args.export_results else None)
-        if args.export_results:
-            commands.export_results(args.format, Path(args.output))
+        for verb in verbs:
+            getattr(commands, READ_VERBS[verb])(args=args, **{k: chosen[k] for k in ("hardware", "models")})
     except (UsageError, PlatformError) as exc:
         print(f"hwcov: error: {exc}", file=sys.stderr)
         return 2

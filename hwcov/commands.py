@@ -107,14 +107,14 @@ def _connect():
     return duckdb.connect(str(paths.db_path()), read_only=True)
 
 
-def _read(sql: str):
+def _read(sql: str, params: list | None = None):
     import duckdb
 
     from hwcov.cli import UsageError
 
     try:
         with _connect() as con:
-            return con.sql(sql).df()
+            return con.execute(sql, params or []).df()
     except duckdb.CatalogException:
         raise UsageError(f"{paths.db_path()} holds no hwcov results yet; run `hwcov --hardware cpu` first")
 
@@ -135,25 +135,118 @@ def print_summary(hardware: list[str], models: list[str], category: str | None) 
     print(f"database: {paths.db_path()}\nreport:   {paths.artifacts_dir() / 'coverage_report.md'}")
 
 
-def print_report(output: str | None) -> None:
-    from hwcov import report
-
-    text = report.markdown(_read("SELECT * FROM hwcov.model_inventory"), _read("SELECT * FROM hwcov.run_results"))
+def _emit(text: str, output: str | None) -> None:
+    """Print a report, or write it to --output."""
     if output:
+        Path(output).parent.mkdir(parents=True, exist_ok=True)
         Path(output).write_text(text, encoding="utf-8")
-        print(f"report written to {output}")
+        print(f"written to {output}")
     else:
         print(text)
 
 
-def export_results(fmt: str, output: Path) -> None:
-    df = _read("SELECT * FROM hwcov.run_results ORDER BY hardware, model_type, precision, batch_size")
+def _results():
+    return _read("SELECT * FROM hwcov.run_results")
+
+
+def _inventory():
+    return _read("SELECT * FROM hwcov.model_inventory")
+
+
+def print_report(args, **_) -> None:
+    from hwcov import report
+
+    _emit(report.markdown(_inventory(), _results()), args.output if not args.export_results else None)
+
+
+def _analysis(name: str, *tables):
+    def verb(args, **_) -> None:
+        from hwcov import analysis
+
+        _emit(getattr(analysis, name)(*[t() for t in tables]), args.output)
+
+    verb.__name__ = name
+    return verb
+
+
+analyze_coverage = _analysis("analyze_coverage", _inventory, _results)
+analyze_failures = _analysis("analyze_failures", _results)
+group_failures = _analysis("group_failures", _results)
+hardware_failure_analysis = _analysis("hardware_failure_analysis", _results)
+coverage_plan = _analysis("coverage_plan", _inventory, _results)
+estimate_effort = _analysis("estimate_effort", _results)
+error_resolution_guide = _analysis("error_resolution_guide", _results)
+
+
+def analyze_trends(args, **_) -> None:
+    from hwcov import analysis, store
+
+    with _connect() as con:
+        _emit(analysis.analyze_trends(store.history(con)), args.output)
+
+
+def validation_report(args, models, **_) -> None:
+    from hwcov import analysis
+
+    results = _results()
+    if models[0] not in set(results["model_type"]):
+        raise _usage(f"no results for model {models[0]!r} in {paths.db_path()}; run it first")
+    _emit(analysis.validation_report(results, models[0]), args.output)
+
+
+def diagnostics(args, models, hardware, **_) -> None:
+    """Full error, environment and a standalone repro for one case, in --output (default ./diagnostics/)."""
+    from hwcov import diagnostics as diag
+    from hwcov.sweep import load_module, test_class
+
+    rows = _read("SELECT * FROM hwcov.run_results r JOIN hwcov.generated_tests t USING (model_type) "
+                 "WHERE model_type = ? AND hardware = ? ORDER BY test_timestamp", [models[0], hardware[0]])
+    if rows.empty:
+        raise _usage(f"no result for {models[0]} on {hardware[0]} in {paths.db_path()}; run it first")
+    row = rows.iloc[-1].to_dict()
+    case = test_class(load_module(row["path"])).case
+    out = Path(args.output or "diagnostics") / f"{models[0]}-{hardware[0]}"
+    path = diag.write(row, case, out)
+    print(path.read_text(encoding="utf-8"))
+    print(f"written to {path}" + (f" with {out / 'repro.py'}" if (out / "repro.py").exists() else ""))
+
+
+def list_all_models(args, **_) -> None:
+    inv = _inventory().sort_values("model_type")
+    inv.to_json(args.output, orient="records", indent=1)
+    print(f"{len(inv)} architectures written to {args.output}")
+
+
+def create_model_subsets(args, **_) -> None:
+    """JSON lists of model types: one per category, per priority, and the seed's `high_priority` (1-2)."""
+    import json
+
+    inv = _inventory()
+    out = Path(args.output)
+    out.mkdir(parents=True, exist_ok=True)
+    subsets = {f"category_{c}": g for c, g in inv.groupby("category")}
+    subsets |= {f"priority_{p}": g for p, g in inv.groupby("priority")}
+    subsets["high_priority"] = inv[inv["priority"] <= 2]
+    for name, group in subsets.items():
+        (out / f"{name}.json").write_text(json.dumps(sorted(group["model_type"]), indent=1))
+    print(f"{len(subsets)} subsets written to {out}")
+
+
+def export_results(args, **_) -> None:
+    output = Path(args.output)
+    df = _results().sort_values(["hardware", "model_type", "precision", "batch_size"])
     df = df[EXPORT_COLUMNS + [c for c in df.columns if c not in EXPORT_COLUMNS]]
     output.parent.mkdir(parents=True, exist_ok=True)
-    if fmt == "csv":
+    if args.format == "csv":
         df.to_csv(output, index=False)
-    elif fmt == "parquet":
+    elif args.format == "parquet":
         df.to_parquet(output, index=False)
     else:
         df.to_json(output, orient="records", indent=1, date_format="iso")
     print(f"exported {len(df)} rows to {output}")
+
+
+def _usage(message: str):
+    from hwcov.cli import UsageError
+
+    return UsageError(message)

@@ -31,7 +31,8 @@ def build_defs(db_path: str | None = None, generated_dir: str = "", artifacts_di
         assets=load_assets_from_modules([inventory, generated_tests, run_results, error_patterns, coverage]),
         resources={
             "io_manager": duckdb_io_manager(db_path),
-            "settings": HwcovSettings(generated_dir=generated_dir, artifacts_dir=artifacts_dir),
+            "settings": HwcovSettings(db_path=db_path or "", generated_dir=generated_dir,
+                                      artifacts_dir=artifacts_dir),
             "torch_backend": TorchBackendResource(),
             "onnxruntime_backend": OnnxRuntimeBackendResource(),
             "openvino_backend": OpenVinoBackendResource(),

@@ -219,7 +219,8 @@ def _placeholder_tokens(model, config, inputs: dict, batch: int):
             and hasattr(model, "get_image_features"):
         found.append((int(image_token), _features_per_sample(model.get_image_features, inputs, batch)))
     audio_token = _attr(config, ("audio_token_id", "audio_token_index"))
-    if audio_token is not None and "input_features" in inputs and hasattr(model, "get_audio_features"):
+    if audio_token is not None and {"input_features", "input_values"} & set(inputs) \
+            and hasattr(model, "get_audio_features"):
         found.append((int(audio_token), _features_per_sample(model.get_audio_features, inputs, batch)))
     return found
 
@@ -233,6 +234,17 @@ def _features_per_sample(fn, feed: dict, batch: int) -> int:
     kwargs = {k: v for k, v in feed.items() if k in names and k not in ("input_ids", "attention_mask")}
     with torch.no_grad():
         return _count_features(fn(**kwargs), batch)
+
+
+def _boxes(shape, scale: float, gen):
+    """One valid (x0, y0, x1, y1) layout box per token: integers in [0, scale] (LayoutLM's 0..1000
+    grid), or floats in [0, 1] when the spec's bbox_scale is 1."""
+    import torch
+
+    lo = torch.rand(*shape, 2, generator=gen) * 0.5
+    hi = lo + torch.rand(*shape, 2, generator=gen) * 0.5
+    box = torch.cat([lo, hi], dim=-1)[..., [0, 1, 2, 3]]
+    return box if scale == 1 else (box * scale).long()
 
 
 def synthesize(model, config, spec: dict, batch: int = 1, seed: int = 0) -> dict:
@@ -283,6 +295,8 @@ def synthesize(model, config, spec: dict, batch: int = 1, seed: int = 0) -> dict
             inputs["mm_token_type_ids"] = (text == int(image_token)).long()
         if "attention_mask" in wanted:
             inputs["attention_mask"] = torch.ones_like(text)
+    if "bbox" in wanted and "input_ids" in inputs:
+        inputs["bbox"] = _boxes(inputs["input_ids"].shape, float(spec.get("bbox_scale", 1000)), gen)
     if "decoder_input_ids" in wanted and getattr(config, "is_encoder_decoder", False):
         inputs["decoder_input_ids"] = ids(int(spec["decoder_seq_len"]))
     for k, v in (spec.get("fixed") or {}).items():

@@ -28,7 +28,7 @@ def pass_rates(cells: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     return out.reset_index()
 
 
-def _table(df: pd.DataFrame) -> str:
+def table(df: pd.DataFrame) -> str:
     if df.empty:
         return "_none_\n"
     cols = list(df.columns)
@@ -50,12 +50,12 @@ def markdown(inventory: pd.DataFrame, results: pd.DataFrame) -> str:
         "# hwcov coverage report\n",
         f"Generated {time.strftime('%Y-%m-%d %H:%M:%S')} — {inventory['model_type'].nunique()} architectures, "
         f"{len(results)} results on {results['hardware'].nunique() if len(results) else 0} hardware.\n",
-        "## Status per hardware\n", _table(status_counts),
-        "## Pass rate by hardware\n", _table(pass_rates(cells, ["hardware"])),
-        "## Pass rate by category\n", _table(pass_rates(cells, ["hardware", "category"])),
-        "## Pass rate by family\n", _table(pass_rates(cells, ["hardware", "family"])),
-        "## Failures by error pattern\n", _table(patterns),
+        "## Status per hardware\n", table(status_counts),
+        "## Pass rate by hardware\n", table(pass_rates(cells, ["hardware"])),
+        "## Pass rate by category\n", table(pass_rates(cells, ["hardware", "category"])),
+        "## Pass rate by family\n", table(pass_rates(cells, ["hardware", "family"])),
+        "## Failures by error pattern\n", table(patterns),
         "## Gaps by priority (seed phases; 1 = highest)\n",
-        _table(gaps[["priority", "model_type", "category", "hardware", "status", "error_pattern"]].head(200)),
+        table(gaps[["priority", "model_type", "category", "hardware", "status", "error_pattern"]].head(200)),
     ]
     return "\n".join(parts)

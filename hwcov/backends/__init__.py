@@ -26,6 +26,9 @@ BACKENDS = {
     "apple_ane": "hwcov.backends.coreml:CoreMLBackend",
     "onnxruntime": "hwcov.backends.onnxruntime:OnnxRuntimeBackend",
     "openvino": "hwcov.backends.openvino:OpenVinoBackend",
+    "wasm": "hwcov.backends.browser:BrowserBackend",
+    "webgpu": "hwcov.backends.browser:BrowserBackend",
+    "webnn": "hwcov.backends.browser:BrowserBackend",
 }
 RUNNABLE = tuple(h for h in HARDWARE if h in BACKENDS)
 

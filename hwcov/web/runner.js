@@ -1,0 +1,118 @@
+// hwcov browser runner: the page side of hwcov/backends/browser.py.
+// Python (Playwright) calls window.hwcov.probe(), .create(spec) and .run(feeds, iterations); tensors travel as
+// base64 of their little-endian bytes and become typed arrays here (int64 as BigInt64Array).
+const params = new URLSearchParams(location.search);
+const bundle = params.get('bundle') || 'ort.all.min.mjs';
+const ort = await import(`./ort/${bundle}`);
+ort.env.wasm.wasmPaths = new URL('./ort/', location.href).href;
+ort.env.wasm.numThreads = Number(params.get('threads') || 1);
+ort.env.wasm.proxy = false;
+ort.env.logLevel = params.get('log') || 'warning';
+
+const ARRAYS = {
+  float32: Float32Array, float64: Float64Array, int32: Int32Array, int64: BigInt64Array, int8: Int8Array,
+  uint8: Uint8Array, bool: Uint8Array, uint16: Uint16Array, float16: Uint16Array, int16: Int16Array,
+  uint32: Uint32Array, uint64: BigUint64Array,
+};
+
+function errorText(e) {
+  return e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+}
+
+function fromBase64(b64) {
+  const bin = atob(b64);
+  const bytes = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+  return bytes.buffer;
+}
+
+function toBase64(view) {
+  const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
+  let bin = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) bin += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
+  return btoa(bin);
+}
+
+async function probeWebGPU() {
+  if (!navigator.gpu) return { available: false, error: 'navigator.gpu is undefined (WebGPU not exposed)' };
+  try {
+    const adapter = await navigator.gpu.requestAdapter();
+    if (!adapter) return { available: false, error: 'navigator.gpu.requestAdapter() returned null' };
+    const info = adapter.info || {};
+    return {
+      available: true, vendor: info.vendor, architecture: info.architecture, device: info.device,
+      description: info.description,
+      isFallbackAdapter: Boolean(info.isFallbackAdapter ?? adapter.isFallbackAdapter),
+      features: [...adapter.features].sort(),
+    };
+  } catch (e) {
+    return { available: false, error: errorText(e) };
+  }
+}
+
+async function probeWebNN() {
+  if (!('ml' in navigator)) return { available: false, error: 'navigator.ml is undefined (WebNN not exposed)' };
+  try {
+    const context = await navigator.ml.createContext();
+    return { available: true, context: Object.prototype.toString.call(context) };
+  } catch (e) {
+    return { available: false, error: errorText(e) };
+  }
+}
+
+let session = null;
+let provider = null;
+
+window.hwcov = {
+  async probe() {
+    return {
+      userAgent: navigator.userAgent, crossOriginIsolated: self.crossOriginIsolated,
+      ort: ort.env.versions, bundle, threads: ort.env.wasm.numThreads,
+      webgpu: await probeWebGPU(), webnn: await probeWebNN(),
+    };
+  },
+
+  // spec: {model: url, externalData: [{path, data}], provider: 'wasm'|'webgpu'|'webnn'}
+  async create(spec) {
+    provider = spec.provider;
+    const options = { executionProviders: [spec.provider], graphOptimizationLevel: 'all',
+                      logSeverityLevel: Number(params.get('severity') ?? 2) };
+    if (spec.externalData && spec.externalData.length) options.externalData = spec.externalData;
+    const t0 = performance.now();
+    session = await ort.InferenceSession.create(spec.model, options);
+    const createMs = performance.now() - t0;
+    const result = { createMs, inputNames: session.inputNames, outputNames: session.outputNames };
+    if (spec.provider === 'webgpu') {
+      // Set by onnxruntime-web only once its WebGPU backend opened a device: evidence the session is on WebGPU.
+      const device = await ort.env.webgpu.device;
+      const adapter = await ort.env.webgpu.adapter;
+      const info = (device && device.adapterInfo) || (adapter && adapter.info) || {};
+      result.webgpu = { device: Boolean(device), vendor: info.vendor, architecture: info.architecture,
+                        description: info.description, isFallbackAdapter: Boolean(info.isFallbackAdapter),
+                        features: device ? [...device.features].sort() : [] };
+    }
+    return result;
+  },
+
+  // feeds: [{name, dtype, dims, b64}]; runs `iterations` times, returns the last outputs and every run's time
+  async run(feeds, iterations) {
+    const inputs = {};
+    for (const f of feeds) {
+      const data = new ARRAYS[f.dtype](fromBase64(f.b64));
+      inputs[f.name] = new ort.Tensor(f.dtype, f.dtype === 'bool' ? new Uint8Array(data) : data, f.dims);
+    }
+    const times = [];
+    let results = null;
+    for (let i = 0; i < Math.max(1, iterations); i++) {
+      const t0 = performance.now();
+      results = await session.run(inputs);
+      times.push(performance.now() - t0);
+    }
+    const outputs = session.outputNames.map((name) => {
+      const t = results[name];
+      return { name, dtype: t.type, dims: Array.from(t.dims), b64: toBase64(t.data), location: t.location };
+    });
+    return { times, outputs };
+  },
+};
+window.hwcovReady = true;
