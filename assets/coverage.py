@@ -14,6 +14,13 @@ def coverage_report(context: AssetExecutionContext, settings: HwcovSettings, run
                     model_inventory: pd.DataFrame) -> pd.DataFrame:
     matrix = report.coverage_matrix(model_inventory, run_results)
     markdown = report.markdown(model_inventory, run_results)
+    from importlib.metadata import version
+
+    from hwcov import store
+
+    with store.connect(settings.database()) as con:  # history and seed views: beside the IO manager's tables
+        store.snapshot_coverage(con, report.pass_rates(matrix, ["hardware", "category"]), version("transformers"))
+        store.refresh_views(con)
     path = settings.artifacts_path() / "coverage_report.md"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(markdown, encoding="utf-8")

@@ -7,8 +7,12 @@ from hwcov import paths
 
 
 class HwcovSettings(ConfigurableResource):
+    db_path: str = ""
     generated_dir: str = ""
     artifacts_dir: str = ""
+
+    def database(self) -> Path:
+        return Path(self.db_path).resolve() if self.db_path else paths.db_path()
 
     def generated_path(self) -> Path:
         return Path(self.generated_dir).resolve() if self.generated_dir else paths.generated_dir()

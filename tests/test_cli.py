@@ -58,12 +58,51 @@ def test_report_prints_markdown(ran):
     assert out.returncode == 0 and "# hwcov coverage report" in out.stdout and "| cpu |" in out.stdout
 
 
+@pytest.mark.parametrize("verb, expected", [
+    ("--analyze-coverage", "# Coverage analysis"), ("--analyze-failures", "# Failure analysis"),
+    ("--error-pattern-analysis", "# Failure analysis"), ("--group-failures", "# Failures by pattern and hardware"),
+    ("--hardware-failure-analysis", "# Hardware-specific failures"), ("--analyze-trends", "| cpu |"),
+    ("--generate-coverage-plan", "# Coverage plan"), ("--estimate-effort", "# Effort estimate"),
+    ("--generate-error-resolution-guide", "## missing_decoder_inputs"),
+])
+def test_analysis_verbs_read_the_database(ran, verb, expected):
+    cwd, _ = ran
+    out = hwcov(verb, cwd=cwd)
+    assert out.returncode == 0 and expected in out.stdout, out.stderr
+    empty = hwcov(verb, "--db-path", "missing.duckdb", cwd=cwd)
+    assert empty.returncode == 2 and len(empty.stderr.strip().splitlines()) == 1
+
+
+def test_inventory_exports_and_subsets(ran):
+    cwd, _ = ran
+    assert hwcov("--list-all-hf-models", "--output", "all_models.json", cwd=cwd).returncode == 0
+    models = pd.read_json(cwd / "all_models.json")
+    assert {"model_type", "category", "family", "priority"} <= set(models.columns) and len(models) > 400
+    assert hwcov("--create-model-subsets", "--output", "subsets", cwd=cwd).returncode == 0
+    high = pd.read_json(cwd / "subsets" / "high_priority.json")[0].tolist()
+    assert "bert" in high and (cwd / "subsets" / "category_vision.json").exists()
+
+
+def test_validation_report_and_diagnostics_with_a_standalone_repro(ran):
+    cwd, _ = ran
+    out = hwcov("--validation-report", "--model", "bert", cwd=cwd)
+    assert out.returncode == 0 and "| cpu | fp32 | 1 | pass |" in out.stdout
+    diag = hwcov("--diagnostics", "--model", "vit", "--hardware", "cpu", "--output", "diag", cwd=cwd)
+    assert diag.returncode == 0 and "## Environment" in diag.stdout
+    repro = subprocess.run([sys.executable, "repro.py"], cwd=cwd / "diag" / "vit-cpu", capture_output=True,
+                           text=True, timeout=300)
+    assert repro.returncode == 0 and "last_hidden_state" in repro.stdout, repro.stderr
+
+
 @pytest.mark.parametrize("args, expected", [
     (["--model", "no_such_model", "--hardware", "cpu"], "unknown model no_such_model"),
     (["--hardware", "tpu"], "unknown hardware tpu; accepted: cpu"),
     (["--model-category", "poetry", "--hardware", "cpu"], "unknown model category 'poetry'"),
     (["--export-results", "--format", "xml", "--output", "x.xml"], "unknown export format 'xml'"),
     (["--hardware", "cpu", "--db-path", "no/such/dir/db.duckdb"], "does not exist"),
+    (["--diagnostics", "--model", "bert"], "needs exactly one --hardware"),
+    (["--export-results"], "--export-results needs --output"),
+    (["--validation-report", "--model", "bert,gpt2"], "need exactly one --model"),
 ])
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(ran, args, expected):
     cwd, _ = ran
