@@ -72,6 +72,15 @@ def test_cpu_partition_results_patterns_and_report(pipeline):
     cov = _sql(db, "SELECT * FROM hwcov.coverage_report")
     assert set(cov["hardware"]) == {"cpu", "cuda"}
     assert cov[(cov.model_type == "bert") & (cov.hardware == "cpu")]["status"].item() == "pass"
+    seed = _sql(db, "SELECT * FROM comprehensive_test_results WHERE hardware_platform = 'cpu'")
+    assert len(seed) == len(res) and seed["test_success"].sum() == (res["status"] == "pass").sum()
+    matrix = _sql(db, "SELECT * FROM hardware_compatibility_matrix WHERE architecture_name = 'bert'")
+    assert set(matrix["hardware_platform"]) == {"cpu", "cuda"}
+    assert _sql(db, "SELECT count(*) AS n FROM model_architecture_coverage")["n"][0] == len(_sql(
+        db, "SELECT * FROM hwcov.model_inventory"))
+    _run(defs, instance, ["hwcov/coverage_report"])
+    history = _sql(db, "SELECT DISTINCT snapshot_at FROM hwcov.coverage_history")
+    assert len(history) == 2  # each materialization adds a snapshot
     assert (hwcov_report := (db.parent / "artifacts" / "coverage_report.md")).exists()
     assert "| cpu |" in hwcov_report.read_text()
 
