@@ -21,6 +21,7 @@ EPILOG = """examples:
   hwcov --analyze-failures                      failure patterns with explanation and suggested template fix
   hwcov --diagnostics --model llava --hardware cpu   full error + standalone repro script
   hwcov --export-results --format csv --output results.csv
+  hwcov --generate-dashboard --output dashboard/   then open dashboard/index.html
 The database defaults to ./benchmark_db.duckdb (or $HWCOV_DB_PATH); the Dagster instance to
 ./.dagster (or $DAGSTER_HOME), the one `DAGSTER_HOME=$PWD/.dagster dagster dev` shows."""
 
@@ -33,7 +34,7 @@ READ_VERBS = {
     "generate_coverage_plan": "coverage_plan", "estimate_effort": "estimate_effort",
     "generate_error_resolution_guide": "error_resolution_guide", "validation_report": "validation_report",
     "diagnostics": "diagnostics", "export_results": "export_results", "list_all_hf_models": "list_all_models",
-    "create_model_subsets": "create_model_subsets",
+    "create_model_subsets": "create_model_subsets", "generate_dashboard": "generate_dashboard",
 }
 NEEDS_OUTPUT = ("export_results", "list_all_hf_models", "create_model_subsets")
 
@@ -72,6 +73,7 @@ def parser() -> argparse.ArgumentParser:
         ("--generate-error-resolution-guide", "every catalog pattern with its fix and real examples"),
         ("--validation-report", "one --model across hardware: status, |diff|, tolerance, evidence"),
         ("--diagnostics", "one --model on one --hardware: full error, environment, standalone repro script"),
+        ("--generate-dashboard", "static HTML dashboard + coverage_report.md in the --output folder (./dashboard)"),
     ]:
         rep.add_argument(flag, action="store_true", help=text)
     exp = p.add_argument_group("export and inventory")

@@ -246,6 +246,15 @@ def export_results(args, **_) -> None:
     print(f"exported {len(df)} rows to {output}")
 
 
+def generate_dashboard(args, **_) -> None:
+    from hwcov import dashboard, store
+
+    with _connect() as con:
+        history = store.history(con)
+    index = dashboard.write(_inventory(), _results(), history, Path(args.output or "dashboard"))
+    print(f"dashboard written to {index} (with coverage_report.md beside it)")
+
+
 def _usage(message: str):
     from hwcov.cli import UsageError
 

@@ -1,0 +1,74 @@
+"""The dashboard in a real browser (Playwright + Debian chromium)."""
+import pandas as pd
+import pytest
+from playwright.sync_api import sync_playwright
+
+from hwcov import dashboard, generate, sweep
+from hwcov.inventory import Architecture
+from hwcov.schema import conform
+
+CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-quic"]
+EVIL = "<script>window.pwned = 1</script> broke"
+
+
+@pytest.fixture(scope="module")
+def site(archs, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("dash")
+    chosen = [archs[m] for m in ("bert", "gpt2", "vit")]
+    rows = sweep.sweep(generate.generate(chosen, tmp / "gen"), "cpu", tmp / "art", progress=False, log=lambda m: None)
+    # A failure whose message carries markup: it must show as text, never run.
+    rows.append({**rows[0], "model_type": "vit", "hardware": "cuda", "status": "fail_to_run", "error_message": EVIL,
+                 "error_pattern": "unclassified"})
+    inventory = pd.DataFrame([a.row() for a in chosen])
+    history = pd.DataFrame([{"snapshot_at": pd.Timestamp("2026-11-01"), "hardware": "cpu", "category": "vision",
+                             "architectures": 3, "passed": 2, "pass_rate": 2 / 3}])
+    index = dashboard.write(inventory, conform(rows), history, tmp / "site")
+    assert Architecture.from_row(inventory.iloc[0].to_dict()).model_type == "bert"
+    return index.parent
+
+
+@pytest.fixture(scope="module")
+def page():
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        pg = browser.new_page()
+        pg.console_errors = []
+        pg.on("console", lambda m: pg.console_errors.append(m.text) if m.type == "error" else None)
+        pg.on("pageerror", lambda e: pg.console_errors.append(str(e)))
+        yield pg
+        browser.close()
+
+
+@pytest.mark.parametrize("name", ["index.html", "models.html", "hardware.html", "errors.html", "trends.html",
+                                  "models/bert.html"])
+def test_pages_load_without_console_errors(site, page, name):
+    page.console_errors.clear()
+    page.goto((site / name).as_uri())
+    page.wait_for_load_state("load")
+    assert page.console_errors == []
+    assert page.locator("nav a").count() == 5
+
+
+def test_heatmap_renders_with_data(site, page):
+    page.goto((site / "index.html").as_uri())
+    page.wait_for_selector(".js-plotly-plot .heatmaplayer", timeout=15000)
+    assert "architectures" in page.inner_text(".cards")
+
+
+def test_filter_narrows_the_model_table(site, page):
+    page.goto((site / "models.html").as_uri())
+    rows = page.locator("#models tbody tr")
+    assert rows.count() == 3
+    page.fill("#q", "gpt")
+    assert page.inner_text("#shown") == "1"
+    assert [r for r in range(3) if rows.nth(r).is_visible()] == [1]
+    page.fill("#q", "")
+    page.select_option("#st", "fail_to_run")
+    assert page.inner_text("#shown") == "1"
+
+
+def test_markup_in_data_is_shown_as_text(site, page):
+    page.goto((site / "errors.html").as_uri())
+    assert EVIL in page.inner_text("main")
+    assert page.evaluate("typeof window.pwned") == "undefined"
