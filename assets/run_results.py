@@ -1,10 +1,24 @@
 """run_results: every generated test executed on one hardware partition (cpu fp32 = reference)."""
 import pandas as pd
-from dagster import AllPartitionMapping, AssetExecutionContext, AssetIn, Config, Failure, MetadataValue, asset
+from dagster import (
+    AllPartitionMapping,
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetIn,
+    AssetKey,
+    AssetRecordsFilter,
+    Config,
+    Failure,
+    MetadataValue,
+    Output,
+    asset,
+)
 
 from hwcov.assets.guards import non_empty
 from hwcov.assets.partitions import hardware_partitions, single_run
-from hwcov import sweep
+from hwcov import checks, sweep
 from hwcov.schema import conform
 from hwcov.journal import ResultJournal
 from hwcov.resources.backends import RESOURCE_KEYS, resource_key
@@ -16,6 +30,39 @@ class RunResultsConfig(Config):
     force: bool = False  # rerun even when an unchanged result exists
     precision: str = "fp32"
     batch_size: int = 1
+
+
+CHECKS = {
+    "no_duplicate_rows": "one row per (model_type, hardware, precision, batch)",
+    "pass_has_evidence": "every pass carries device, runtime versions and an output checksum",
+    "inventory_complete": "every inventory architecture has a row in each materialized hardware partition",
+    "pass_rate_not_dropping": "pass rate per hardware not more than 2 points below the previous materialization",
+}
+
+
+def previous_pass_rates(context: AssetExecutionContext, hardware: list[str]) -> dict[str, float]:
+    """Per-hardware pass rates recorded by the last materialization of each partition."""
+    out = {}
+    for hw in hardware:
+        records = context.instance.fetch_materializations(
+            AssetRecordsFilter(asset_key=context.asset_key, asset_partitions=[hw]), limit=1).records
+        meta = records[0].asset_materialization.metadata if records and records[0].asset_materialization else {}
+        if "pass_rates" in meta and hw in meta["pass_rates"].value:
+            out[hw] = meta["pass_rates"].value[hw]
+    return out
+
+
+def check_results(df: pd.DataFrame, inventory_types: set[str], previous: dict) -> list[AssetCheckResult]:
+    outcomes = {
+        "no_duplicate_rows": checks.no_duplicate_rows(df),
+        "pass_has_evidence": checks.pass_has_evidence(df),
+        "inventory_complete": checks.inventory_complete(df, inventory_types),
+        "pass_rate_not_dropping": checks.pass_rate_not_dropping(checks.pass_rates(df), previous),
+    }
+    return [AssetCheckResult(check_name=name, passed=ok, description=text, metadata={"details": MetadataValue.json(d)},
+                             severity=AssetCheckSeverity.WARN if name == "pass_rate_not_dropping"
+                             else AssetCheckSeverity.ERROR)
+            for name, (ok, text, d) in outcomes.items()]
 
 
 def select_tests(tests: pd.DataFrame, models: list[str], categories: list[str]) -> pd.DataFrame:
@@ -34,9 +81,11 @@ def select_tests(tests: pd.DataFrame, models: list[str], categories: list[str]) 
        metadata={"partition_expr": "hardware"}, group_name="results",
        required_resource_keys={"settings", *RESOURCE_KEYS.values()},
        ins={"generated_tests": AssetIn(key_prefix="hwcov", partition_mapping=AllPartitionMapping())},
+       check_specs=[AssetCheckSpec(name, asset=AssetKey(["hwcov", "run_results"]), description=doc)
+                    for name, doc in CHECKS.items()],
        description="One row per (architecture, hardware, precision, batch) with status and evidence.")
 def run_results(context: AssetExecutionContext, config: RunResultsConfig,
-                generated_tests: pd.DataFrame) -> pd.DataFrame:
+                generated_tests: pd.DataFrame):
     tests = select_tests(generated_tests, config.models, config.categories)
     artifacts = context.resources.settings.artifacts_path()
     frames = []
@@ -47,8 +96,9 @@ def run_results(context: AssetExecutionContext, config: RunResultsConfig,
                            log=context.log.info)
         rows = sweep.assemble(rows, ResultJournal(artifacts, hardware), set(generated_tests["model_type"]))
         frames.append(conform(rows))
-    df = pd.concat(frames, ignore_index=True)
+    df = non_empty(pd.concat(frames, ignore_index=True), f"run_results[{','.join(context.partition_keys)}]")
     counts = df["status"].value_counts().to_dict()
-    context.add_output_metadata({"rows": len(df), "status_counts": MetadataValue.json(counts),
-                                 "pass_rate": round(counts.get("pass", 0) / max(1, len(df)), 4)})
-    return non_empty(df, f"run_results[{','.join(context.partition_keys)}]")
+    previous = previous_pass_rates(context, list(context.partition_keys))
+    yield Output(df, metadata={"rows": len(df), "status_counts": MetadataValue.json(counts),
+                               "pass_rates": MetadataValue.json(checks.pass_rates(df))})
+    yield from check_results(df, set(generated_tests["model_type"]), previous)
