@@ -24,6 +24,7 @@ import json
 import mimetypes
 import os
 import pickle
+import re
 import shutil
 import signal
 import subprocess
@@ -54,6 +55,9 @@ PROVIDERS = {
 # what the provider runs, and what the adapter must offer for it (webgpu fp16 needs shader-f16)
 PRECISIONS = {"wasm": ("fp32", "fp16", "int8"), "webgpu": ("fp32", "fp16"), "webnn": ("fp32", "fp16")}
 NEEDS_FEATURE = {("webgpu", "fp16"): "shader-f16"}
+# the onnxruntime execution providers whose node placements prove the session ran on the hardware
+PLACEMENT_EPS = {"wasm": ("CPUExecutionProvider",), "webgpu": ("WebGpuExecutionProvider", "JsExecutionProvider"),
+                 "webnn": ("WebNNExecutionProvider",)}
 JOB_TIMEOUT_S = float(os.environ.get("HWCOV_BROWSER_TIMEOUT_S", "150"))
 STEADY_RUNS = 5  # timed runs after the first (cold) one; execution_time_ms is their median
 
@@ -180,6 +184,7 @@ def in_fork(fn, *args, timeout_s: float = JOB_TIMEOUT_S):
         try:
             os.setpgid(0, 0)
             try:
+                lift_address_space_cap()
                 value = ("ok", fn(*args))
             except BaseException as exc:  # noqa: BLE001 - reported to the parent as the job's error
                 value = ("error", f"{type(exc).__name__}: {exc}")
@@ -219,15 +224,38 @@ def in_fork(fn, *args, timeout_s: float = JOB_TIMEOUT_S):
         os.unlink(result_path)
 
 
+def lift_address_space_cap() -> None:
+    """Chromium can't start under an address-space cap (V8 and wasm reserve tens of GB of virtual memory; it dies
+    with SIGTRAP), and the runner caps its workers' RLIMIT_AS. Lift it for this job where permitted; else say so."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if soft == resource.RLIM_INFINITY:
+        return
+    try:
+        resource.setrlimit(resource.RLIMIT_AS, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+    except (ValueError, OSError):
+        if hard != resource.RLIM_INFINITY:
+            raise RuntimeError(f"RLIMIT_AS is capped at {hard // 2**20} MiB (hard) and this process may not lift it: "
+                               f"Chromium can't start under it (run browser cases with memory_mb=0)") from None
+        resource.setrlimit(resource.RLIMIT_AS, (hard, hard))
+
+
 def _launch(playwright):
     return playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
 
 
-def _open_page(browser, server: PageServer, bundle: str, threads: int, console: list):
+def _keep(console: list, text: str) -> None:
+    """Console lines worth keeping: all but onnxruntime's verbose chatter, except its node placements."""
+    if "[V:" not in text or "VerifyEachNodeIsAssignedToAnEp" in text:
+        console.append(text)
+
+
+def _open_page(browser, server: PageServer, bundle: str, threads: int, console: list, log: str = "warning"):
     page = browser.new_page()
-    page.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
+    page.on("console", lambda m: _keep(console, f"{m.type}: {m.text}"))
     page.on("pageerror", lambda e: console.append(f"pageerror: {e}"))
-    page.goto(f"{server.origin}/?bundle={bundle}&threads={threads}")
+    page.goto(f"{server.origin}/?bundle={bundle}&threads={threads}&log={log}")
     page.wait_for_function("window.hwcovReady === true", timeout=60_000)
     return page
 
@@ -256,19 +284,20 @@ def _session_job(hardware: str, model: Path, external: list, feeds: list, thread
         browser = _launch(p)
         try:
             console: list = []
-            page = _open_page(browser, server, bundle, threads, console)
-            spec = {"model": server.add(model), "provider": provider,
+            page = _open_page(browser, server, bundle, threads, console, log="verbose")
+            spec = {"model": server.add(model), "provider": provider, "severity": 0,
                     "externalData": [{"path": name, "data": server.add(model.parent / name)} for name in external]}
             try:
                 created = page.evaluate("spec => window.hwcov.create(spec)", spec)
                 first = page.evaluate("([f, n]) => window.hwcov.run(f, n)", [feeds, 1])
                 steady = page.evaluate("([f, n]) => window.hwcov.run(f, n)", [feeds, STEADY_RUNS])
             except Exception as exc:  # noqa: BLE001 - the page's own words, plus what it logged
-                tail = " | ".join(c for c in console if not c.startswith(("verbose", "debug")))[-1500:]
+                tail = " | ".join(c for c in console if "[V:" not in c)[-1500:]
                 raise RuntimeError(f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
                                    + (f" [console: {tail}]" if tail else "")) from None
             return {"browser": f"Chromium {browser.version}", "created": created, "first": first["times"][0],
-                    "times": steady["times"], "outputs": steady["outputs"], "threads": threads}
+                    "times": steady["times"], "outputs": steady["outputs"], "threads": threads,
+                    "placements": placements(console)}
         finally:
             browser.close()
 
@@ -385,6 +414,11 @@ class BrowserBackend(ExportBackend):
         provider = PROVIDERS[self.hardware][0]
         created = job["created"]
         where = f"{job['browser']}"
+        placed = job["placements"]
+        ours = {ep: n for ep, (n, _) in placed.items() if ep in PLACEMENT_EPS[self.hardware]}
+        if not ours:
+            raise RuntimeError(f"no node of the session was placed on {PLACEMENT_EPS[self.hardware]} "
+                               f"(placements logged: {placement_text(placed) or 'none'}): not a run on {provider}")
         if provider == "webgpu":
             gpu = created.get("webgpu") or {}
             if not gpu.get("device"):
@@ -394,7 +428,41 @@ class BrowserBackend(ExportBackend):
             where += f" | wasm threads {job['threads']} | cpu: {cpu_name()}"
         timings = (f"create {created['createMs']:.0f} ms, first run {job['first']:.1f} ms, "
                    f"steady median {sorted(job['times'])[len(job['times']) // 2]:.2f} ms")
-        return f"onnxruntime-web {provider} EP (session executionProviders=['{provider}']) in {where} | {timings}"
+        return (f"onnxruntime-web {provider} EP (session executionProviders=['{provider}']) in {where} | "
+                f"nodes on {placement_text(placed)} | {timings}")
+
+
+_PLACED = re.compile(r"(?:All nodes|Node\(s\)) placed on \[(\w+)\]\. Number of nodes: (\d+)")
+_NODE = re.compile(r"VerifyEachNodeIsAssignedToAnEp\]\s{3}(\w+) \(")
+
+
+def placements(console: list) -> dict:
+    """{execution provider: (node count, Counter of op types)} from the session's verbose placement log
+    (summed over subgraphs)."""
+    import collections
+
+    found: dict = {}
+    current = None
+    for line in console:
+        m = _PLACED.search(line)
+        if m:
+            current = m.group(1)
+            count, ops = found.get(current, (0, collections.Counter()))
+            found[current] = (count + int(m.group(2)), ops)
+            continue
+        m = _NODE.search(line)
+        if m and current:
+            found[current][1][m.group(1)] += 1
+    return found
+
+
+def placement_text(placed: dict) -> str:
+    """'WebGpuExecutionProvider 88, CPUExecutionProvider 1 (Cast)': ops named for the minority providers."""
+    parts = []
+    for i, (ep, (count, ops)) in enumerate(sorted(placed.items(), key=lambda kv: -kv[1][0])):
+        names = f" ({', '.join(f'{op}x{n}' if n > 1 else op for op, n in ops.most_common(8))})" if i and ops else ""
+        parts.append(f"{ep} {count}{names}")
+    return ", ".join(parts)
 
 
 def adapter_text(gpu: dict) -> str:

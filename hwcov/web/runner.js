@@ -7,6 +7,8 @@ const ort = await import(`./ort/${bundle}`);
 ort.env.wasm.wasmPaths = new URL('./ort/', location.href).href;
 ort.env.wasm.numThreads = Number(params.get('threads') || 1);
 ort.env.wasm.proxy = false;
+// 'verbose' lets the session log its node placements (which execution provider got each node): the evidence
+// hwcov checks. Runs log at 'error' only.
 ort.env.logLevel = params.get('log') || 'warning';
 
 const ARRAYS = {
@@ -72,11 +74,11 @@ window.hwcov = {
     };
   },
 
-  // spec: {model: url, externalData: [{path, data}], provider: 'wasm'|'webgpu'|'webnn'}
+  // spec: {model: url, externalData: [{path, data}], provider: 'wasm'|'webgpu'|'webnn', severity: 0..4}
   async create(spec) {
     provider = spec.provider;
     const options = { executionProviders: [spec.provider], graphOptimizationLevel: 'all',
-                      logSeverityLevel: Number(params.get('severity') ?? 2) };
+                      logSeverityLevel: spec.severity ?? 2 };
     if (spec.externalData && spec.externalData.length) options.externalData = spec.externalData;
     const t0 = performance.now();
     session = await ort.InferenceSession.create(spec.model, options);
@@ -105,7 +107,7 @@ window.hwcov = {
     let results = null;
     for (let i = 0; i < Math.max(1, iterations); i++) {
       const t0 = performance.now();
-      results = await session.run(inputs);
+      results = await session.run(inputs, { logSeverityLevel: 3 });
       times.push(performance.now() - t0);
     }
     const outputs = session.outputNames.map((name) => {

@@ -1,0 +1,113 @@
+"""Browser backends for real: headless Chromium (Playwright), onnxruntime-web from npm, tiny models.
+
+Skipped, with the reason, where Chromium or the npm packages are absent (run .ci/setup)."""
+import os
+import urllib.error
+import urllib.request
+
+import numpy as np
+import pytest
+
+from hwcov import generate, validate
+from hwcov.backends import get_backend
+from hwcov.backends import browser
+from hwcov.backends.exported import reference_outputs
+from hwcov.build import build_case, reference_path
+
+pytestmark = pytest.mark.skipif(
+    not (os.path.exists(browser.CHROMIUM) and browser.ORT_DIST.is_dir()),
+    reason=f"needs {browser.CHROMIUM} and {browser.ORT_DIST} (run .ci/setup)")
+
+
+@pytest.fixture(scope="module")
+def export_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("exports")
+
+
+def test_page_server_serves_only_its_files_with_isolation_headers(tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("no")
+    model = tmp_path / "model.onnx"
+    model.write_bytes(b"onnx")
+    with browser.PageServer() as server:
+        url = server.add(model)
+        with urllib.request.urlopen(server.origin + url) as resp:
+            assert resp.read() == b"onnx"
+            assert resp.headers["Cross-Origin-Opener-Policy"] == "same-origin"
+            assert resp.headers["Cross-Origin-Embedder-Policy"] == "require-corp"
+        with urllib.request.urlopen(server.origin + "/ort/ort.wasm.min.mjs") as resp:
+            assert resp.headers["Content-Type"] == "text/javascript"
+        for bad in (url.replace("model.onnx", "secret.txt"), "/ort/../package.json", "/files/x/secret.txt"):
+            with pytest.raises(urllib.error.HTTPError):
+                urllib.request.urlopen(server.origin + bad)
+        origin = server.origin
+    with pytest.raises(urllib.error.URLError):  # torn down
+        urllib.request.urlopen(origin + "/", timeout=5)
+
+
+def test_a_hung_job_is_killed_and_fails_alone():
+    import time
+
+    with pytest.raises(browser.BrowserJobError, match="timed out"):
+        browser.in_fork(time.sleep, 60, timeout_s=1)
+    assert browser.in_fork(sum, [1, 2]) == 3
+
+
+def test_versions_are_cheap_and_name_browser_and_runtime():
+    v = get_backend("wasm").versions()
+    assert v.startswith("Chromium ") and "onnxruntime-web 1." in v and "transformers" in v
+
+
+def test_probes_report_browser_adapter_and_webnn_error():
+    wasm = get_backend("wasm").probe()
+    assert wasm.available and "Chromium" in wasm.device_name and "crossOriginIsolated=True" in wasm.device_name
+    gpu = get_backend("webgpu").probe()
+    assert gpu.available, gpu.error
+    assert "WebGPU adapter" in gpu.device_name and "fallback=" in gpu.device_name
+    nn = get_backend("webnn").probe()
+    assert not nn.available and "NotSupportedError" in nn.error and "createContext" in nn.error
+
+
+def test_webnn_rows_are_unavailable_with_the_browsers_words(archs):
+    row = get_backend("webnn").run(generate.case_for(archs["bert"]), "fp32", 1)
+    assert row["status"] == "unavailable" and "NotSupportedError" in row["error_message"]
+
+
+def test_webgpu_fp16_needs_shader_f16(archs):
+    gate = get_backend("webgpu").gate("fp16")
+    features = browser.BrowserBackend("webgpu").page_probe()["webgpu"]["features"]
+    if "shader-f16" in features:
+        assert gate is None
+    else:
+        assert gate["status"] == "not_applicable" and "shader-f16" in gate["error_message"]
+    assert get_backend("webgpu").gate("int8")["status"] == "not_applicable"
+
+
+@pytest.mark.parametrize("hardware", ["wasm", "webgpu"])
+@pytest.mark.parametrize("model_type", ["bert", "vit"])
+def test_runs_match_the_reference_with_evidence(archs, export_dir, hardware, model_type):
+    row = browser.BrowserBackend(hardware, export_dir).run(generate.case_for(archs[model_type]), "fp32", 1)
+    assert row["status"] == "pass", row["error_message"]
+    assert row["max_abs_diff"] <= row["tolerance"] == validate.tolerance(hardware, "fp32").value
+    ep = {"wasm": "CPUExecutionProvider", "webgpu": "WebGpuExecutionProvider"}[hardware]
+    assert f"executionProviders=['{hardware}']" in row["device_name"] and f"nodes on {ep}" in row["device_name"]
+    assert "Chromium" in row["device_name"] and "first run" in row["device_name"]
+    if hardware == "webgpu":
+        assert "WebGPU adapter" in row["device_name"]
+    assert "onnxruntime-web 1." in row["runtime_version"] and row["export_route"] in row["runtime_version"]
+    assert len(row["output_checksum"]) == 16 and row["output_shapes"] and row["inputs"]
+    assert row["execution_time_ms"] > 0 and row["session_create_ms"] > 0
+
+
+def test_perturbed_reference_fails_accuracy_through_the_browser(archs, export_dir, tmp_path):
+    bert = generate.case_for(archs["bert"])
+    reference, _ = reference_outputs(build_case(bert, 1), bert, 1, None)
+    path = reference_path(tmp_path, bert, 1)
+    path.parent.mkdir(parents=True)
+    np.savez(path, **{k: v + 1e-2 for k, v in reference.items()})
+    backend = browser.BrowserBackend("wasm", export_dir)
+    backend.routes = ("hf-onnx",)  # one route keeps the test short; the route loop is the shared one
+    row = backend.run(bert, "fp32", 1, reference_dir=tmp_path)
+    assert row["status"] == "fail_accuracy" and row["max_abs_diff"] == pytest.approx(1e-2, rel=1e-3)
+    assert "max |diff|" in row["error_message"] and row["reference_path"] == str(path)
+    assert "CPUExecutionProvider" in row["device_name"]
