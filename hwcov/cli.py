@@ -59,6 +59,8 @@ def parser() -> argparse.ArgumentParser:
     plat = p.add_argument_group("hardware platforms")
     plat.add_argument("--define-hardware", metavar="KEY", help="add a hardware platform from --properties FILE.json")
     plat.add_argument("--properties", help="platform JSON in the seed's format (for --define-hardware)")
+    plat.add_argument("--generate-schedule-config", action="store_true",
+                      help="write the default schedule config (the seed's daily/weekly/monthly) to --output")
     rep = p.add_argument_group("reports and analysis (read the database; --output writes to a file)")
     for flag, text in [
         ("--report", "coverage report: status per hardware, pass rates, failures, gaps by priority"),
@@ -172,7 +174,8 @@ def define_hardware(key: str, properties: str | None) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     verbs = [v for v in READ_VERBS if getattr(args, v)]
-    if not (args.hardware or args.all or verbs or args.generate_tests or args.define_hardware):
+    if not (args.hardware or args.all or verbs or args.generate_tests or args.define_hardware
+            or args.generate_schedule_config):
         parser().print_help()
         return 0
     if args.db_path:
@@ -181,6 +184,15 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["HWCOV_GENERATED_DIR"] = str(Path(args.generated_dir).resolve())
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     try:
+        if args.generate_schedule_config:
+            from hwcov import schedules
+
+            if not args.output:
+                raise UsageError("--generate-schedule-config needs --output (e.g. schedule.json)")
+            path = schedules.write_default(Path(args.output))
+            print(f"schedule config written to {path}; the Dagster definitions read ./{schedules.DEFAULT_FILE} "
+                  f"or ${schedules.SCHEDULE_ENV}")
+            return 0
         if args.define_hardware:
             define_hardware(args.define_hardware, args.properties)
             if not (args.hardware or args.all or verbs or args.generate_tests):

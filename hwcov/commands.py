@@ -44,24 +44,13 @@ def _materialize(defs, inst, selection, **kwargs) -> bool:
 FINGERPRINT_TAG = "hwcov/inventory_fingerprint"
 
 
-def inventory_fingerprint() -> str:
-    """What the inventory and generated tests depend on: transformers, templates, hwcov, destinations."""
-    import hashlib
-    from importlib.metadata import version
-
-    from hwcov import data
-
-    templates = sorted(p for p in paths.TEMPLATES_DIR.rglob("*") if p.is_file())
-    parts = [version("transformers"), version("hwcov"), data.file_digest(*templates), str(paths.db_path()),
-             str(paths.generated_dir())]
-    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
-
-
 def _last_fingerprint(inst) -> str | None:
     """The fingerprint tag of the last successful inventory run on this instance, if any."""
     from dagster import DagsterRunStatus, RunsFilter
 
-    runs = inst.get_runs(RunsFilter(tags={FINGERPRINT_TAG: inventory_fingerprint()},
+    from hwcov.generate import fingerprint
+
+    runs = inst.get_runs(RunsFilter(tags={FINGERPRINT_TAG: fingerprint()},
                                     statuses=[DagsterRunStatus.SUCCESS]), limit=1)
     return runs[0].tags.get(FINGERPRINT_TAG) if runs else None
 
@@ -77,6 +66,8 @@ def run_pipeline(hardware: list[str], models: list[str], category: str | None, *
     defs = build_defs()
     defs.resources["torch_backend"] = TorchBackendResource(workers=workers, timeout_s=timeout)
     inst = instance()
+    from hwcov.generate import fingerprint as inventory_fingerprint
+
     fingerprint = inventory_fingerprint()
     if not regenerate and _last_fingerprint(inst) == fingerprint and paths.generated_dir().is_dir():
         print("hwcov: inventory and generated tests are up to date", file=sys.stderr)

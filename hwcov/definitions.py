@@ -3,9 +3,10 @@
 Import-cheap on purpose: partitions need only the category and hardware names, so
 torch and transformers load in the runs, not when the webserver loads the code.
 """
-from dagster import Definitions, define_asset_job, load_assets_from_modules
+from dagster import Definitions, load_assets_from_modules
 
 from hwcov.assets import coverage, error_patterns, generated_tests, inventory, run_results
+from hwcov.assets.automation import JOBS, SENSORS, build_schedules
 from hwcov.resources.io import duckdb_io_manager
 from hwcov.resources.settings import HwcovSettings
 from hwcov.resources.backends import (
@@ -15,15 +16,6 @@ from hwcov.resources.backends import (
     QualcommBackendResource,
     TorchBackendResource,
 )
-
-inventory_job = define_asset_job(
-    "inventory_job", selection=["hwcov/model_inventory", "hwcov/generated_tests"],
-    description="Refresh the inventory and regenerate tests.")
-hardware_job = define_asset_job(
-    "hardware_job", selection=["hwcov/run_results", "hwcov/error_patterns"],
-    description="Run every generated test on one hardware partition.")
-report_job = define_asset_job("report_job", selection=["hwcov/coverage_report"],
-                              description="Rebuild the coverage matrix and markdown report.")
 
 
 def build_defs(db_path: str | None = None, generated_dir: str = "", artifacts_dir: str = "") -> Definitions:
@@ -39,7 +31,9 @@ def build_defs(db_path: str | None = None, generated_dir: str = "", artifacts_di
             "qualcomm_backend": QualcommBackendResource(),
             "coreml_backend": CoreMLBackendResource(),
         },
-        jobs=[inventory_job, hardware_job, report_job],
+        jobs=JOBS,
+        schedules=build_schedules(),
+        sensors=SENSORS,
     )
 
 

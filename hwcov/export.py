@@ -5,6 +5,7 @@ Routes (tried in order by the backends; the row records the one that produced th
   torch-onnx-legacy  torch.onnx.export(dynamo=False) of a wrapper returning the flattened outputs by name
   hf-openvino        transformers.exporters.OpenVINOExporter (torch.export -> openvino.convert_model)
   ov-from-onnx       openvino.convert_model on this case's ONNX export (first ONNX route that exports)
+  ov-from-torch      openvino.convert_model on the torch module itself (OpenVINO's TorchScript frontend)
 
 An export directory holds the program, `feed.pt` (the forward kwargs as exported: HF's exporters add
 e.g. `position_ids` to the dict in place, and the graph expects them) and `hwcov.json` (route, exporter,
@@ -22,12 +23,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ONNX_ROUTES = ("hf-onnx", "torch-onnx-legacy")
-OPENVINO_ROUTES = ("hf-openvino", "ov-from-onnx")
+OPENVINO_ROUTES = ("hf-openvino", "ov-from-onnx", "ov-from-torch")
 EXPORTER = {
     "hf-onnx": "transformers.exporters.OnnxExporter",
     "torch-onnx-legacy": "torch.onnx.export(dynamo=False)",
     "hf-openvino": "transformers.exporters.OpenVINOExporter",
     "ov-from-onnx": "openvino.convert_model(onnx)",
+    "ov-from-torch": "openvino.convert_model(torch.nn.Module)",
 }
 MANIFEST = "hwcov.json"
 FEED = "feed.pt"
@@ -35,11 +37,17 @@ FEED = "feed.pt"
 # Fresh exports made in this process, per route: tests check a rerun hits the cache.
 EXPORT_CALLS: collections.Counter = collections.Counter()
 
-# How exporters and converters name an operator they can't handle.
-_UNSUPPORTED = re.compile(
-    r"(?:unsupported|not supported|no conversion rule|no translation|is not implemented|cannot be converted|"
-    r"no decomposition|couldn't find|not registered|opconversionfailure)", re.I)
-_OP_NAME = re.compile(r"\b(aten(?:::|\.)[A-Za-z_][\w.]*|prim::\w+|onnx::\w+|[A-Z][A-Za-z]+(?=\s*\(?opset))")
+# How exporters, converters and runtimes name an operator they can't handle, most specific first.
+_OP = r"((?:aten|prim|onnx)(?:::|\.)[A-Za-z_][\w.]*)"
+_UNSUPPORTED = [re.compile(p, re.I) for p in (
+    r"No conversion rule found for operations?:\s*" + _OP,
+    r"No ONNX function found for <OpOverload\(op='([\w.:]+)'",
+    r"operator '?" + _OP + r"'? to ONNX opset version \d+ is not supported",
+    r"Could not find an implementation for (\w+)\(\d+\) node",
+    r"(?:unsupported|not supported|no decomposition|is not implemented|not registered|no translation)[^\n]{0,120}?"
+    + _OP,
+    _OP + r"[^\n]{0,120}?(?:unsupported|not supported|is not implemented|no decomposition|not registered)",
+)]
 
 
 class ExportError(Exception):
@@ -68,11 +76,12 @@ class Exported:
 
 
 def unsupported_op(message: str) -> str:
-    """The operator an export error names as unsupported, or ''."""
-    if not _UNSUPPORTED.search(message):
-        return ""
-    match = _OP_NAME.search(message)
-    return match.group(1) if match else ""
+    """The operator an export or runtime error names as unsupported, or ''."""
+    for pattern in _UNSUPPORTED:
+        match = pattern.search(message)
+        if match:
+            return match.group(1)
+    return ""
 
 
 def versions() -> str:
@@ -136,17 +145,29 @@ def export(built, case, batch: int, route: str, export_dir) -> Exported:
     except Exception as exc:  # noqa: BLE001 - every exporter failure becomes an ExportError with the op named
         shutil.rmtree(staging, ignore_errors=True)
         message = f"{type(exc).__name__}: {_root_message(exc)}"
-        raise ExportError(route, message[:2000], unsupported_op(message)) from exc
+        raise ExportError(route, message[:2000], unsupported_op(_full_text(exc))) from exc
     return Exported(route, EXPORTER[route], target, feed, fresh=True)
 
 
-def _root_message(exc: BaseException) -> str:
-    """The chain's messages, innermost last: exporters wrap the converter's own words."""
-    parts, seen = [], set()
+def _chain(exc: BaseException):
+    seen = set()
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))
-        parts.append(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
+        yield exc
         exc = exc.__cause__ or exc.__context__
+
+
+def _full_text(exc: BaseException) -> str:
+    return "\n".join(str(e) for e in _chain(exc))
+
+
+def _root_message(exc: BaseException) -> str:
+    """The chain's first lines, innermost last (exporters wrap the converter's own words), and a converter's
+    summary where it wrote one (OpenVINO lists the operators it had no rule for)."""
+    parts = [str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__ for e in _chain(exc)]
+    text = _full_text(exc)
+    if "Summary:" in text:
+        parts.append(" ".join(text.split("Summary:", 1)[1].split()))
     return " <- ".join(parts)
 
 
@@ -160,7 +181,8 @@ def _hf(exporter_cls: str, config_cls: str):
     return run
 
 
-def _torch_onnx_legacy(built, case, batch, feed, staging: Path, export_dir) -> dict:
+def _flat(built, feed):
+    """The model as positional tensors in -> its flattened outputs as a tuple, with both name lists."""
     import torch
 
     from hwcov import outputs
@@ -179,8 +201,33 @@ def _torch_onnx_legacy(built, case, batch, feed, staging: Path, export_dir) -> d
         def forward(self, *tensors):
             return tuple(outputs.flatten(self.model(**dict(zip(names, tensors)), **constants)).values())
 
-    torch.onnx.export(Flat(built.model).eval(), tuple(feed[k] for k in names), str(staging / "model.onnx"),
+    return Flat(built.model).eval(), names, output_names
+
+
+def _torch_onnx_legacy(built, case, batch, feed, staging: Path, export_dir) -> dict:
+    import torch
+
+    module, names, output_names = _flat(built, feed)
+    torch.onnx.export(module, tuple(feed[k] for k in names), str(staging / "model.onnx"),
                       input_names=names, output_names=output_names, dynamo=False, opset_version=17)
+    return {"format": "named", "inputs": names, "outputs": output_names}
+
+
+def _ov_from_torch(built, case, batch, feed, staging: Path, export_dir) -> dict:
+    import openvino as ov
+    import torch
+
+    module, names, output_names = _flat(built, feed)
+    with torch.no_grad():
+        model = ov.convert_model(module, example_input=tuple(feed[k] for k in names))
+    if (len(model.inputs), len(model.outputs)) != (len(names), len(output_names)):
+        raise ExportError("ov-from-torch", f"converted graph has {len(model.inputs)} inputs and {len(model.outputs)} "
+                          f"outputs, the model {len(names)} and {len(output_names)}: can't name them")
+    for port, name in zip(model.inputs, names):
+        port.get_tensor().set_names({name})
+    for port, name in zip(model.outputs, output_names):
+        port.get_tensor().set_names({name})
+    ov.save_model(model, str(staging / "openvino_model.xml"), compress_to_fp16=False)
     return {"format": "named", "inputs": names, "outputs": output_names}
 
 
@@ -192,7 +239,7 @@ def _ov_from_onnx(built, case, batch, feed, staging: Path, export_dir) -> dict:
         try:
             source = export(built, case, batch, route, export_dir)
         except ExportError as exc:
-            errors.append(str(exc))
+            errors.append(exc)
             continue
         ov.save_model(ov.convert_model(str(source.onnx_file)), str(staging / "openvino_model.xml"),
                       compress_to_fp16=False)
@@ -208,7 +255,8 @@ def _ov_from_onnx(built, case, batch, feed, staging: Path, export_dir) -> dict:
             (staging / "export.json").write_text(json.dumps(hf, indent=2))
         return {"format": meta["format"], "source_route": route, "inputs": meta.get("inputs"),
                 "outputs": meta.get("outputs")}
-    raise ExportError("ov-from-onnx", "no ONNX export to convert: " + " | ".join(errors))
+    raise ExportError("ov-from-onnx", "no ONNX export to convert: " + " | ".join(map(str, errors)),
+                      next((e.op for e in errors if e.op), ""))
 
 
 _EXPORTERS = {
@@ -216,4 +264,5 @@ _EXPORTERS = {
     "torch-onnx-legacy": _torch_onnx_legacy,
     "hf-openvino": _hf("OpenVINOExporter", "OpenVINOConfig"),
     "ov-from-onnx": _ov_from_onnx,
+    "ov-from-torch": _ov_from_torch,
 }

@@ -19,7 +19,7 @@ from hwcov import inputs, tiny
 from hwcov.backends import HARDWARE
 from hwcov.case import ArchCase
 from hwcov.inventory import NAME_RE, Architecture
-from hwcov.paths import TEMPLATES_DIR
+from hwcov.paths import templates_dir
 
 _LITERAL_TYPES = (str, int, float, bool, type(None))
 
@@ -44,7 +44,7 @@ def pyliteral(value) -> str:
 
 
 def _environment() -> jinja2.Environment:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES_DIR / "tests"),
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(templates_dir() / "tests"),
                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
                              autoescape=False)
     env.filters["pyliteral"] = pyliteral
@@ -104,6 +104,19 @@ def generate(archs: list[Architecture], out_dir: Path) -> list[dict]:
             tmp.write_text(content, encoding="utf-8")
             tmp.replace(path)
         rows.append({"model_type": arch.model_type, "category": arch.category, "family": arch.family,
-                     "path": str(path), "template_chain": chain, "content_hash": content_hash(content),
+                     "priority": arch.priority, "path": str(path), "template_chain": chain, "content_hash": content_hash(content),
                      "rewritten": written})
     return rows
+
+
+def fingerprint() -> str:
+    """What the inventory and generated tests depend on: transformers, templates, hwcov, destinations.
+    Unchanged fingerprint: regenerating would rewrite nothing."""
+    from importlib.metadata import version
+
+    from hwcov import data, paths
+
+    templates = sorted(p for p in templates_dir().rglob("*") if p.is_file())
+    parts = [version("transformers"), version("hwcov"), data.file_digest(*templates), str(paths.db_path()),
+             str(paths.generated_dir())]
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]

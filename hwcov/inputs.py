@@ -247,6 +247,53 @@ def _boxes(shape, scale: float, gen):
     return box if scale == 1 else (box * scale).long()
 
 
+def _dim(token, config, spec, batch: int, inputs: dict) -> int:
+    """A shape entry of a `tensors` recipe: an int, batch, seq (the text length so far), image_h/w,
+    or a dotted config attribute (vision_config.hidden_size); `a+b` adds entries."""
+    if isinstance(token, int):
+        return token
+    if "+" in str(token):
+        return sum(_dim(int(t) if t.strip().isdigit() else t.strip(), config, spec, batch, inputs)
+                   for t in str(token).split("+"))
+    if token == "batch":
+        return batch
+    if token == "seq":
+        return int(inputs["input_ids"].shape[1]) if "input_ids" in inputs else int(spec["seq_len"])
+    if token in ("image_h", "image_w"):
+        return _image_hw(config, spec)[token == "image_w"]
+    obj = config
+    for part in str(token).removeprefix("config.").split("."):
+        obj = getattr(obj, part)
+    return int(obj)
+
+
+def _named_tensors(config, spec, batch: int, inputs: dict, gen) -> dict:
+    """Extra forward kwargs a spec names under `tensors`: {name: {shape: [...], fill: ...}}."""
+    import torch
+
+    out = {}
+    vocab = _text_vocab(config)
+    for name, rec in (spec.get("tensors") or {}).items():
+        shape = [_dim(t, config, spec, batch, {**inputs, **out}) for t in rec["shape"]]
+        fill = rec.get("fill", "randn")
+        if fill == "ids":
+            high = int(rec.get("high", min(vocab, 1000)))
+            out[name] = torch.randint(min(4, high - 1), high, shape, generator=gen)
+        elif fill == "rand":
+            out[name] = torch.rand(*shape, generator=gen)
+        elif fill == "randn":
+            out[name] = torch.randn(*shape, generator=gen)
+        elif fill in ("zeros_long", "ones_long"):
+            out[name] = (torch.zeros if fill == "zeros_long" else torch.ones)(*shape, dtype=torch.long)
+        elif fill in ("zeros", "ones"):
+            out[name] = (torch.zeros if fill == "zeros" else torch.ones)(*shape)
+        elif fill == "true":
+            out[name] = torch.ones(*shape, dtype=torch.bool)
+        else:
+            raise ValueError(f"unknown tensors fill '{fill}' for {name}")
+    return out
+
+
 def synthesize(model, config, spec: dict, batch: int = 1, seed: int = 0) -> dict:
     import torch
 
@@ -299,6 +346,7 @@ def synthesize(model, config, spec: dict, batch: int = 1, seed: int = 0) -> dict
         inputs["bbox"] = _boxes(inputs["input_ids"].shape, float(spec.get("bbox_scale", 1000)), gen)
     if "decoder_input_ids" in wanted and getattr(config, "is_encoder_decoder", False):
         inputs["decoder_input_ids"] = ids(int(spec["decoder_seq_len"]))
+    inputs.update(_named_tensors(config, spec, batch, inputs, gen))
     for k, v in (spec.get("fixed") or {}).items():
         inputs[k] = v
     if "use_cache" in params and "use_cache" not in inputs:

@@ -102,7 +102,7 @@ def discover() -> list[Architecture]:
 
     from hwcov import paths
 
-    rules = data.file_digest(paths.TEMPLATES_DIR / "inventory.yaml")
+    rules = data.file_digest(paths.templates_dir() / "inventory.yaml")
     cache = paths.artifacts_dir() / "inventory" / f"{transformers.__version__}-{rules}.json"
     if cache.exists():
         return [Architecture.from_row(r) for r in json.loads(cache.read_text(encoding="utf-8"))]

@@ -7,6 +7,7 @@ from pathlib import Path
 PACKAGE_DIR = Path(__file__).resolve().parent
 TEMPLATES_DIR = PACKAGE_DIR / "templates"
 
+TEMPLATES_ENV = "HWCOV_TEMPLATES_DIR"
 DEFAULT_DB_PATH = "benchmark_db.duckdb"
 DB_ENV = "HWCOV_DB_PATH"
 GENERATED_ENV = "HWCOV_GENERATED_DIR"
@@ -25,3 +26,8 @@ def artifacts_dir() -> Path:
     """Result journals and reference outputs live beside the database they feed."""
     default = db_path().parent / ".hwcov"
     return Path(os.environ.get(ARTIFACTS_ENV, default)).resolve()
+
+
+def templates_dir() -> Path:
+    """The templates in use: the shipped ones, or a customized copy named by $HWCOV_TEMPLATES_DIR."""
+    return Path(os.environ.get(TEMPLATES_ENV) or TEMPLATES_DIR).resolve()

@@ -77,3 +77,33 @@ def history(con):
 
         return pd.DataFrame(columns=["snapshot_at", "hardware", "category", "architectures", "passed", "pass_rate"])
     return con.execute("SELECT * FROM hwcov.coverage_history ORDER BY snapshot_at").df()
+
+
+GENERATOR_UPDATES_DDL = """
+CREATE TABLE IF NOT EXISTS hwcov.generator_updates (
+    id BIGINT, generator_name VARCHAR, hardware_platform VARCHAR, update_timestamp TIMESTAMP,
+    patch_description VARCHAR, affected_models BIGINT, success_rate_before DOUBLE, success_rate_after DOUBLE,
+    model_types VARCHAR, run_id VARCHAR)
+"""
+
+STALE_SQL = """
+SELECT r.hardware, r.model_type, r.status, t.family
+FROM hwcov.run_results r JOIN hwcov.generated_tests t USING (model_type)
+WHERE r.test_hash <> t.content_hash AND r.status <> 'unavailable'
+ORDER BY r.hardware, r.model_type
+"""
+
+
+def stale_results(con):
+    """Results whose generated test has changed since they ran, per hardware: what a template change affects."""
+    return con.execute(STALE_SQL).df()
+
+
+def record_generator_update(con, row: dict) -> None:
+    con.execute("CREATE SCHEMA IF NOT EXISTS hwcov")
+    con.execute(GENERATOR_UPDATES_DDL)
+    next_id = con.execute("SELECT coalesce(max(id), 0) + 1 FROM hwcov.generator_updates").fetchall()[0][0]
+    con.execute("INSERT INTO hwcov.generator_updates VALUES (?, ?, ?, now(), ?, ?, ?, ?, ?, ?)",
+                [next_id, row["generator_name"], row["hardware_platform"], row["patch_description"],
+                 row["affected_models"], row["success_rate_before"], row["success_rate_after"],
+                 row["model_types"], row["run_id"]])

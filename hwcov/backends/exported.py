@@ -134,8 +134,10 @@ class ExportBackend:
             result = infer(exported.feed)
             elapsed_ms = (time.perf_counter() - t0) * 1000
         except Exception as exc:  # noqa: BLE001 - a runtime error is this route's result
-            return {**base, "status": "fail_to_run",
-                    "error_message": f"{route}: {self.runtime} run: {type(exc).__name__}: {str(exc)[:1500]}"}
+            op = export.unsupported_op(str(exc))
+            return {**base, "status": "unsupported_op" if op else "fail_to_run",
+                    "error_message": f"{route}: {self.runtime} run: {type(exc).__name__}: {str(exc)[:1500]}"
+                                     + (f" [unsupported operator {op}]" if op else "")}
         verdict = validate.compare(reference, result, tol)
         from hwcov.outputs import checksum
 
