@@ -27,6 +27,7 @@ from hwcov.resources.backends import RESOURCE_KEYS, resource_key
 class RunResultsConfig(Config):
     models: list[str] = []  # model types; empty = every architecture
     categories: list[str] = []  # model categories; empty = all
+    max_priority: int = 0  # only architectures of this seed phase or higher (1 = highest); 0 = all
     force: bool = False  # rerun even when an unchanged result exists
     precision: str = "fp32"
     batch_size: int = 1
@@ -65,7 +66,7 @@ def check_results(df: pd.DataFrame, inventory_types: set[str], previous: dict) -
             for name, (ok, text, d) in outcomes.items()]
 
 
-def select_tests(tests: pd.DataFrame, models: list[str], categories: list[str]) -> pd.DataFrame:
+def select_tests(tests: pd.DataFrame, models: list[str], categories: list[str], max_priority: int = 0) -> pd.DataFrame:
     unknown = sorted(set(models) - set(tests["model_type"]))
     if unknown:
         raise Failure(f"unknown model type(s) {', '.join(unknown)}; accepted: the {len(tests)} generated "
@@ -74,6 +75,8 @@ def select_tests(tests: pd.DataFrame, models: list[str], categories: list[str]) 
         tests = tests[tests["model_type"].isin(models)]
     if categories:
         tests = tests[tests["category"].isin(categories)]
+    if max_priority:
+        tests = tests[tests["priority"] <= max_priority]
     return tests
 
 
@@ -86,7 +89,7 @@ def select_tests(tests: pd.DataFrame, models: list[str], categories: list[str]) 
        description="One row per (architecture, hardware, precision, batch) with status and evidence.")
 def run_results(context: AssetExecutionContext, config: RunResultsConfig,
                 generated_tests: pd.DataFrame):
-    tests = select_tests(generated_tests, config.models, config.categories)
+    tests = select_tests(generated_tests, config.models, config.categories, config.max_priority)
     artifacts = context.resources.settings.artifacts_path()
     frames = []
     for hardware in context.partition_keys:

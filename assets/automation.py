@@ -1,0 +1,167 @@
+"""Schedules from the seed's schedule config, and the sensors that close the generator loop.
+
+- each schedule requests its hardware partitions of hardware_job (absent hardware records `unavailable`);
+- `inventory_change_sensor`: transformers or templates changed (fingerprint) -> regenerate (one run);
+- `rerun_changed_tests_sensor`: after a regeneration, rerun only the architectures whose generated test
+  changed, on every hardware that had results, noting the success rate before;
+- `generator_update_sensor`: when such a rerun succeeds, record before/after in hwcov.generator_updates;
+- `report_after_run_sensor`: a scheduled run that asks for a report gets one;
+- `patterns_after_failure_sensor`: a failed hardware run still refreshes its error patterns.
+"""
+from __future__ import annotations
+
+import json
+
+from dagster import (
+    DagsterRunStatus,
+    DefaultSensorStatus,
+    RunRequest,
+    ScheduleDefinition,
+    SensorEvaluationContext,
+    SkipReason,
+    define_asset_job,
+    run_failure_sensor,
+    run_status_sensor,
+    schedule,
+    sensor,
+)
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+
+from hwcov.inventory import CATEGORIES
+
+RUN_RESULTS_OP = "hwcov__run_results"
+UPDATE_TAG, BEFORE_TAG, FAMILIES_TAG = "hwcov/generator_update", "hwcov/rate_before", "hwcov/families"
+REPORT_TAG, SCHEDULE_TAG = "hwcov/report", "hwcov/schedule"
+
+inventory_job = define_asset_job(
+    "inventory_job", selection=["hwcov/model_inventory", "hwcov/generated_tests"],
+    description="Refresh the inventory and regenerate tests.")
+hardware_job = define_asset_job(
+    "hardware_job", selection=["hwcov/run_results", "hwcov/error_patterns"],
+    description="Run every generated test on one hardware partition.")
+report_job = define_asset_job("report_job", selection=["hwcov/coverage_report"],
+                              description="Rebuild the coverage matrix, markdown report and history.")
+patterns_job = define_asset_job("patterns_job", selection=["hwcov/error_patterns"],
+                                description="Reclassify a hardware partition's failures.")
+JOBS = [inventory_job, hardware_job, report_job, patterns_job]
+
+
+def _run_config(models=(), categories=(), max_priority=0) -> dict:
+    return {"ops": {RUN_RESULTS_OP: {"config": {"models": list(models), "categories": list(categories),
+                                                 "max_priority": max_priority}}}}
+
+
+def make_schedule(spec) -> ScheduleDefinition:
+    @schedule(name=spec.name, cron_schedule=spec.cron, job=hardware_job,
+              description=f"{spec.name}: {', '.join(spec.hardware)} ({spec.cron})")
+    def _schedule(context):
+        when = context.scheduled_execution_time.isoformat()
+        tags = {SCHEDULE_TAG: spec.name, REPORT_TAG: "1" if spec.generate_report or spec.update_dashboard else ""}
+        if spec.notification_email:
+            tags["hwcov/notify"] = spec.notification_email
+        for hw in spec.hardware:
+            yield RunRequest(run_key=f"{spec.name}:{hw}:{when}", partition_key=hw, tags=tags,
+                             run_config=_run_config(categories=[spec.category] if spec.category else (),
+                                                    max_priority=spec.max_priority))
+
+    return _schedule
+
+
+def build_schedules() -> list[ScheduleDefinition]:
+    from hwcov import schedules
+    from hwcov.backends import all_hardware
+
+    return [make_schedule(spec) for spec in schedules.load(all_hardware(), CATEGORIES)]
+
+
+@sensor(job=inventory_job, minimum_interval_seconds=300, default_status=DefaultSensorStatus.STOPPED)
+def inventory_change_sensor(context: SensorEvaluationContext):
+    """Regenerate when the installed transformers, the templates or hwcov itself changed."""
+    from hwcov.commands import FINGERPRINT_TAG
+    from hwcov.generate import fingerprint
+
+    current = fingerprint()
+    if context.cursor == current:
+        return SkipReason(f"inventory fingerprint {current} unchanged")
+    context.update_cursor(current)
+    return RunRequest(run_key=f"inventory:{current}", tags={
+        ASSET_PARTITION_RANGE_START_TAG: CATEGORIES[0], ASSET_PARTITION_RANGE_END_TAG: CATEGORIES[-1],
+        FINGERPRINT_TAG: current})
+
+
+def stale_requests(db_path, run_id: str) -> list[RunRequest]:
+    """One run per hardware for the architectures whose generated test changed since their result."""
+    from hwcov import store
+
+    with store.connect(db_path, read_only=True) as con:
+        stale = store.stale_results(con)
+    requests = []
+    for hw, part in stale.groupby("hardware"):
+        before = round(float((part["status"] == "pass").mean()), 4)
+        requests.append(RunRequest(
+            run_key=f"rerun:{run_id}:{hw}", partition_key=hw, run_config=_run_config(sorted(part["model_type"])),
+            tags={UPDATE_TAG: run_id, BEFORE_TAG: str(before),
+                  FAMILIES_TAG: ",".join(sorted(part["family"].unique()))[:200]}))
+    return requests
+
+
+@run_status_sensor(run_status=DagsterRunStatus.SUCCESS, monitored_jobs=[inventory_job], request_job=hardware_job,
+                   default_status=DefaultSensorStatus.STOPPED)
+def rerun_changed_tests_sensor(context):
+    from hwcov import paths
+
+    requests = stale_requests(paths.db_path(), context.dagster_run.run_id)
+    return requests or SkipReason("no generated test changed for any stored result")
+
+
+def generator_update_row(run, db_path) -> dict | None:
+    """before/after success rates of a rerun requested by rerun_changed_tests_sensor."""
+    from hwcov import store
+
+    if UPDATE_TAG not in run.tags:
+        return None
+    models = run.run_config["ops"][RUN_RESULTS_OP]["config"]["models"]
+    hw = run.tags["dagster/partition"]
+    with store.connect(db_path, read_only=True) as con:
+        after = con.execute("SELECT avg(CASE WHEN status = 'pass' THEN 1.0 ELSE 0.0 END) FROM hwcov.run_results "
+                            f"WHERE hardware = ? AND model_type IN ({', '.join('?' * len(models))})",
+                            [hw, *models]).fetchall()[0][0]
+    return {"generator_name": f"templates for {run.tags.get(FAMILIES_TAG, '')}", "hardware_platform": hw,
+            "patch_description": f"regenerated after inventory run {run.tags[UPDATE_TAG]}; reran changed tests",
+            "affected_models": len(models), "success_rate_before": float(run.tags[BEFORE_TAG]),
+            "success_rate_after": round(float(after or 0.0), 4), "model_types": json.dumps(models),
+            "run_id": run.run_id}
+
+
+@run_status_sensor(run_status=DagsterRunStatus.SUCCESS, monitored_jobs=[hardware_job],
+                   default_status=DefaultSensorStatus.STOPPED)
+def generator_update_sensor(context):
+    from hwcov import paths, store
+
+    row = generator_update_row(context.dagster_run, paths.db_path())
+    if row is None:
+        return SkipReason("not a rerun after a template change")
+    with store.connect(paths.db_path()) as con:
+        store.record_generator_update(con, row)
+    return SkipReason(f"recorded generator update: {row['success_rate_before']} -> {row['success_rate_after']}")
+
+
+@run_status_sensor(run_status=DagsterRunStatus.SUCCESS, monitored_jobs=[hardware_job], request_job=report_job,
+                   default_status=DefaultSensorStatus.STOPPED)
+def report_after_run_sensor(context):
+    if not context.dagster_run.tags.get(REPORT_TAG):
+        return SkipReason("the run did not ask for a report")
+    return RunRequest(run_key=f"report:{context.dagster_run.run_id}")
+
+
+@run_failure_sensor(monitored_jobs=[hardware_job], request_job=patterns_job,
+                    default_status=DefaultSensorStatus.STOPPED)
+def patterns_after_failure_sensor(context):
+    partition = context.dagster_run.tags.get("dagster/partition")
+    if not partition:
+        return SkipReason("failed run had no hardware partition")
+    return RunRequest(run_key=f"patterns:{context.dagster_run.run_id}", partition_key=partition)
+
+
+SENSORS = [inventory_change_sensor, rerun_changed_tests_sensor, generator_update_sensor, report_after_run_sensor,
+           patterns_after_failure_sensor]

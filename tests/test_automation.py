@@ -1,0 +1,105 @@
+"""Schedules from the seed's config and the generator loop the sensors drive, on real components."""
+import datetime
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+from dagster import DagsterInstance, build_schedule_context, build_sensor_context, materialize
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+
+from hwcov import schedules, store
+from hwcov.assets import automation
+from hwcov.backends import HARDWARE
+from hwcov.inventory import CATEGORIES
+
+HWCOV = str(Path(sys.executable).with_name("hwcov"))
+
+
+def test_default_schedules_follow_the_seed():
+    specs = {s.name: s for s in schedules.parse(schedules.DEFAULT_CONFIG, "d", HARDWARE, CATEGORIES)}
+    assert specs["daily_tests"].cron == "0 1 * * *" and specs["daily_tests"].max_priority == 2
+    assert specs["weekly_tests"].cron == "0 2 * * 6" and specs["weekly_tests"].hardware == ("cpu", "cuda", "rocm", "openvino")
+    assert specs["monthly_tests"].cron == "0 3 1 * *" and specs["monthly_tests"].hardware == HARDWARE
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"run_time": "25:00"}, "daily_tests.run_time '25:00'"),
+    ({"hardware_platforms": ["cpu", "tpu"]}, "daily_tests.hardware_platforms"),
+    ({"model_subset": "favourites"}, "daily_tests.model_subset 'favourites'"),
+    ({"notification_email": "nobody"}, "daily_tests.notification_email 'nobody'"),
+    ({"generate_report": "yes"}, "daily_tests.generate_report must be true or false"),
+    ({"colour": "red"}, "unknown field(s) colour"),
+])
+def test_bad_schedule_fields_are_named(change, message):
+    config = {"daily_tests": {**schedules.DEFAULT_CONFIG["daily_tests"], **change}}
+    with pytest.raises(schedules.ScheduleError) as exc:
+        schedules.parse(config, "s.json", HARDWARE, CATEGORIES)
+    assert message in str(exc.value)
+
+
+def test_cli_writes_the_default_and_a_bad_file_fails_the_load_naming_the_field(tmp_path):
+    out = subprocess.run([HWCOV, "--generate-schedule-config", "--output", "schedule.json"], cwd=tmp_path,
+                         capture_output=True, text=True)
+    assert out.returncode == 0 and json.loads((tmp_path / "schedule.json").read_text()) == schedules.DEFAULT_CONFIG
+    bad = {"nightly": {"model_subset": "all", "hardware_platforms": "all", "run_time": "Someday 01:00"}}
+    (tmp_path / "schedule.json").write_text(json.dumps(bad))
+    load = subprocess.run([sys.executable, "-c", "import hwcov.definitions"], cwd=tmp_path, capture_output=True,
+                          text=True)
+    assert load.returncode != 0 and "nightly.run_time 'Someday 01:00'" in load.stderr
+
+
+def test_a_schedule_requests_each_hardware_partition():
+    spec = schedules.parse(schedules.DEFAULT_CONFIG, "d", HARDWARE, CATEGORIES)[0]
+    when = datetime.datetime(2026, 11, 28, 1, 0, tzinfo=datetime.timezone.utc)
+    requests = list(automation.make_schedule(spec)(build_schedule_context(scheduled_execution_time=when)))
+    assert [r.partition_key for r in requests] == ["cpu", "cuda"]
+    assert requests[0].run_config["ops"]["hwcov__run_results"]["config"]["max_priority"] == 2
+
+
+def test_template_change_reruns_only_that_family_and_records_the_update(tmp_path, monkeypatch):
+    templates = tmp_path / "templates"
+    shutil.copytree(Path(schedules.__file__).parent / "templates", templates)
+    for key, value in {"HWCOV_TEMPLATES_DIR": templates, "HWCOV_DB_PATH": tmp_path / "db.duckdb",
+                       "HWCOV_GENERATED_DIR": tmp_path / "gen", "HWCOV_ARTIFACTS_DIR": tmp_path / "art"}.items():
+        monkeypatch.setenv(key, str(value))
+    from hwcov.definitions import build_defs
+
+    defs = build_defs(str(tmp_path / "db.duckdb"))
+    instance = DagsterInstance.ephemeral()
+
+    def run(selection, **kwargs):
+        result = materialize(list(defs.assets), instance=instance, resources=defs.resources,
+                             selection=selection, **kwargs)
+        assert result.success
+        return result
+
+    sensor_context = build_sensor_context(instance=instance)
+    first = automation.inventory_change_sensor(sensor_context)
+    run(["hwcov/model_inventory", "hwcov/generated_tests"], tags=first.tags)
+    run(["hwcov/run_results"], partition_key="cpu", run_config=automation._run_config(["bert", "t5", "bart", "vit"]))
+    assert automation.inventory_change_sensor(build_sensor_context(instance=instance, cursor=sensor_context.cursor)
+                                              ).__class__.__name__ == "SkipReason"
+
+    # Edit the seq2seq family template: only t5 and bart render differently.
+    family = templates / "tests" / "family" / "seq2seq.py.j2"
+    family.write_text(family.read_text().replace("{%- endblock %}", "    # seq2seq tweak\n{%- endblock %}"))
+    second = automation.inventory_change_sensor(build_sensor_context(instance=instance, cursor=sensor_context.cursor))
+    regen = run(["hwcov/model_inventory", "hwcov/generated_tests"], tags={
+        ASSET_PARTITION_RANGE_START_TAG: CATEGORIES[0], ASSET_PARTITION_RANGE_END_TAG: CATEGORIES[-1],
+        **second.tags})
+    (request,) = automation.stale_requests(tmp_path / "db.duckdb", regen.run_id)
+    assert request.partition_key == "cpu"
+    assert request.run_config["ops"]["hwcov__run_results"]["config"]["models"] == ["bart", "t5"]
+    rerun = run(["hwcov/run_results"], partition_key="cpu", run_config=request.run_config, tags=request.tags)
+    row = automation.generator_update_row(instance.get_run_by_id(rerun.run_id), tmp_path / "db.duckdb")
+    with store.connect(tmp_path / "db.duckdb") as con:
+        store.record_generator_update(con, row)
+    with duckdb.connect(str(tmp_path / "db.duckdb"), read_only=True) as con:
+        (update,) = con.execute("SELECT generator_name, hardware_platform, affected_models, success_rate_before, "
+                                "success_rate_after FROM hwcov.generator_updates").fetchall()
+        assert not con.execute(store.STALE_SQL).fetchall()  # nothing left stale
+    assert update == ("templates for seq2seq", "cpu", 2, 1.0, 1.0)
