@@ -52,6 +52,13 @@ def test_unsupported_op_is_named_from_the_exporters_words():
     assert export.unsupported_op("Unsupported: ONNX export of operator aten::histc") == "aten::histc"
     assert export.unsupported_op("No conversion rule found for operations: aten.grid_sampler_3d.default")
     assert export.unsupported_op("RuntimeError: shapes don't match") == ""
+    openvino_summary = ("Model wasn't fully converted. Failed operations detailed log:\n-- prim::Constant with a "
+                        "message:\nNone constant cannot be converted\nSummary:\n-- No conversion rule found for "
+                        "operations: aten::diff\n-- Conversion is failed for: prim::Constant")
+    assert export.unsupported_op(openvino_summary) == "aten::diff"
+    assert export.unsupported_op("Exporting the operator 'aten::diff' to ONNX opset version 17 is not supported")
+    assert export.unsupported_op("NOT_IMPLEMENTED : Could not find an implementation for GridSample(20) node") \
+        == "GridSample"
 
 
 @pytest.mark.parametrize("model_type", ["bert", "gpt2", "t5", "vit"])

@@ -34,12 +34,13 @@ def test_fp32_matches_the_reference_with_evidence(archs, export_dir, model_type)
     assert len(row["output_checksum"]) == 16 and row["output_shapes"]
 
 
-def test_the_route_from_onnx_passes_and_is_recorded(archs, export_dir):
+@pytest.mark.parametrize("route", ["ov-from-onnx", "ov-from-torch"])
+def test_the_other_routes_pass_and_are_recorded(archs, export_dir, route):
     backend = OpenVinoBackend("openvino", export_dir)
-    backend.routes = ("ov-from-onnx",)
+    backend.routes = (route,)
     row = backend.run(case(archs, "bert"), "fp32", 1)
-    assert row["status"] == "pass" and row["export_route"] == "ov-from-onnx", row["error_message"]
-    assert "openvino.convert_model(onnx)" in row["runtime_version"] and row["max_abs_diff"] <= 1e-4
+    assert row["status"] == "pass" and row["export_route"] == route, row["error_message"]
+    assert export.EXPORTER[route] in row["runtime_version"] and row["max_abs_diff"] <= 1e-4
 
 
 def test_perturbed_reference_fails_accuracy_and_rerun_reuses_the_exports(archs, export_dir, tmp_path):
