@@ -53,6 +53,42 @@ def test_a_hung_job_is_killed_and_fails_alone():
     assert browser.in_fork(sum, [1, 2]) == 3
 
 
+def test_a_job_whose_starter_dies_is_reaped_with_its_group(tmp_path):
+    import signal
+    import time
+    from pathlib import Path
+
+    pidfile = tmp_path / "pid"
+
+    def job():
+        pidfile.write_text(str(os.getpid()))
+        time.sleep(60)
+
+    starter = os.fork()
+    if starter == 0:  # stands in for a runner worker killed at its timeout
+        try:
+            browser.in_fork(job, timeout_s=120)
+        finally:
+            os._exit(0)
+    deadline = time.monotonic() + 20
+    while not pidfile.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.kill(starter, signal.SIGKILL)
+    os.waitpid(starter, 0)
+    job_pid = int(pidfile.read_text())
+
+    def alive():
+        status = Path(f"/proc/{job_pid}/status")
+        try:
+            return "State:\tZ" not in status.read_text()
+        except OSError:
+            return False
+
+    while alive() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not alive()
+
+
 def test_versions_are_cheap_and_name_browser_and_runtime():
     v = get_backend("wasm").versions()
     assert v.startswith("Chromium ") and "onnxruntime-web 1." in v and "transformers" in v

@@ -60,6 +60,7 @@ PLACEMENT_EPS = {"wasm": ("CPUExecutionProvider",), "webgpu": ("WebGpuExecutionP
                  "webnn": ("WebNNExecutionProvider",)}
 JOB_TIMEOUT_S = float(os.environ.get("HWCOV_BROWSER_TIMEOUT_S", "150"))
 STEADY_RUNS = 5  # timed runs after the first (cold) one; execution_time_ms is their median
+STEADY_BUDGET_MS = 3000  # ... stopping early (after at least one) once they took this long: slow software GPUs
 
 # torch dtype name -> onnxruntime-web tensor type; and back from the page to numpy
 _ORT_TYPES = {"float32": "float32", "float16": "float16", "float64": "float64", "int64": "int64",
@@ -178,11 +179,13 @@ def in_fork(fn, *args, timeout_s: float = JOB_TIMEOUT_S):
 
     fd, result_path = tempfile.mkstemp(prefix="hwcov-browser-", suffix=".pkl")
     os.close(fd)
+    parent = os.getpid()
     pid = os.fork()
     if pid == 0:  # child
         code = 0
         try:
             os.setpgid(0, 0)
+            _reap_group_when_orphaned(parent, timeout_s + 10)
             try:
                 lift_address_space_cap()
                 value = ("ok", fn(*args))
@@ -222,6 +225,19 @@ def in_fork(fn, *args, timeout_s: float = JOB_TIMEOUT_S):
         except ChildProcessError:
             pass
         os.unlink(result_path)
+
+
+def _reap_group_when_orphaned(parent: int, deadline_s: float) -> None:
+    """Kill this process group (the job, Playwright's driver, Chromium) if the process that started it dies (a
+    worker killed at the runner's timeout) or the job outlives its deadline: nothing is left running."""
+    end = time.monotonic() + deadline_s
+
+    def watch():
+        while os.getppid() == parent and time.monotonic() < end:
+            time.sleep(0.5)
+        os.killpg(0, signal.SIGKILL)
+
+    threading.Thread(target=watch, name="hwcov-browser-reaper", daemon=True).start()
 
 
 def lift_address_space_cap() -> None:
@@ -289,8 +305,9 @@ def _session_job(hardware: str, model: Path, external: list, feeds: list, thread
                     "externalData": [{"path": name, "data": server.add(model.parent / name)} for name in external]}
             try:
                 created = page.evaluate("spec => window.hwcov.create(spec)", spec)
-                first = page.evaluate("([f, n]) => window.hwcov.run(f, n)", [feeds, 1])
-                steady = page.evaluate("([f, n]) => window.hwcov.run(f, n)", [feeds, STEADY_RUNS])
+                first = page.evaluate("([f, n, b]) => window.hwcov.run(f, n, b)", [feeds, 1, 0])
+                steady = page.evaluate("([f, n, b]) => window.hwcov.run(f, n, b)",
+                                       [feeds, STEADY_RUNS, STEADY_BUDGET_MS])
             except Exception as exc:  # noqa: BLE001 - the page's own words, plus what it logged
                 tail = " | ".join(c for c in console if "[V:" not in c)[-1500:]
                 raise RuntimeError(f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
@@ -482,7 +499,8 @@ def graph_io(model: Path) -> tuple[list, list]:
     import onnx
 
     proto = onnx.load(str(model), load_external_data=False)
-    external = sorted({entry.value for init in proto.graph.initializer if init.data_location == onnx.TensorProto.EXTERNAL
+    external = sorted({entry.value for init in proto.graph.initializer
+                       if init.data_location == onnx.TensorProto.EXTERNAL
                        for entry in init.external_data if entry.key == "location"})
     initializers = {i.name for i in proto.graph.initializer}
     return [i.name for i in proto.graph.input if i.name not in initializers], external

@@ -96,8 +96,9 @@ window.hwcov = {
     return result;
   },
 
-  // feeds: [{name, dtype, dims, b64}]; runs `iterations` times, returns the last outputs and every run's time
-  async run(feeds, iterations) {
+  // feeds: [{name, dtype, dims, b64}]; runs `iterations` times (stopping early, after one, once `budgetMs` is spent),
+  // returns the last outputs and every run's time
+  async run(feeds, iterations, budgetMs) {
     const inputs = {};
     for (const f of feeds) {
       const data = new ARRAYS[f.dtype](fromBase64(f.b64));
@@ -105,10 +106,12 @@ window.hwcov = {
     }
     const times = [];
     let results = null;
+    const start = performance.now();
     for (let i = 0; i < Math.max(1, iterations); i++) {
       const t0 = performance.now();
       results = await session.run(inputs, { logSeverityLevel: 3 });
       times.push(performance.now() - t0);
+      if (budgetMs && performance.now() - start >= budgetMs) break;
     }
     const outputs = session.outputNames.map((name) => {
       const t = results[name];
