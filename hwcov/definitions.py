@@ -10,6 +10,7 @@ from hwcov.assets.automation import JOBS, SENSORS, build_schedules
 from hwcov.resources.io import duckdb_io_manager
 from hwcov.resources.settings import HwcovSettings
 from hwcov.resources.backends import (
+    BrowserBackendResource,
     CoreMLBackendResource,
     OnnxRuntimeBackendResource,
     OpenVinoBackendResource,
@@ -28,6 +29,7 @@ def build_defs(db_path: str | None = None, generated_dir: str = "", artifacts_di
             "torch_backend": TorchBackendResource(),
             "onnxruntime_backend": OnnxRuntimeBackendResource(),
             "openvino_backend": OpenVinoBackendResource(),
+            "browser_backend": BrowserBackendResource(),
             "qualcomm_backend": QualcommBackendResource(),
             "coreml_backend": CoreMLBackendResource(),
         },

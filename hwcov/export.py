@@ -44,6 +44,7 @@ _UNSUPPORTED = [re.compile(p, re.I) for p in (
     r"No ONNX function found for <OpOverload\(op='([\w.:]+)'",
     r"operator '?" + _OP + r"'? to ONNX opset version \d+ is not supported",
     r"Could not find an implementation for (\w+)\(\d+\) node",
+    r"data type is not supported with (\w+)",
     r"(?:unsupported|not supported|no decomposition|is not implemented|not registered|no translation)[^\n]{0,120}?"
     + _OP,
     _OP + r"[^\n]{0,120}?(?:unsupported|not supported|is not implemented|no decomposition|not registered)",

@@ -211,17 +211,30 @@ def _time_series_inputs(config, spec, params, batch, gen) -> dict:
     return out
 
 
+def _feature_fn(model, name: str):
+    """get_image_features / get_audio_features on the model, its inner model or its encoder."""
+    for owner in (model, getattr(model, "model", None), getattr(model, "vlm", None), getattr(model, "encoder", None)):
+        if owner is not None and hasattr(owner, name):
+            return getattr(owner, name)
+    return None
+
+
+def _placeholder_id(config, names):
+    """A placeholder token id on the config or its wrapped VLM / text config."""
+    return _attr(config, names, _attr(_sub(config, "vlm_config", "encoder"), names))
+
+
 def _placeholder_tokens(model, config, inputs: dict, batch: int):
     """(token id, count per sample) for each modality placeholder whose features this feed carries."""
     found = []
-    image_token = _attr(config, ("image_token_id", "image_token_index"))
-    if image_token is not None and any(k in inputs for k in ("pixel_values", "pixel_values_videos")) \
-            and hasattr(model, "get_image_features"):
-        found.append((int(image_token), _features_per_sample(model.get_image_features, inputs, batch)))
-    audio_token = _attr(config, ("audio_token_id", "audio_token_index"))
-    if audio_token is not None and {"input_features", "input_values"} & set(inputs) \
-            and hasattr(model, "get_audio_features"):
-        found.append((int(audio_token), _features_per_sample(model.get_audio_features, inputs, batch)))
+    image_token = _placeholder_id(config, ("image_token_id", "image_token_index"))
+    image_fn = _feature_fn(model, "get_image_features")
+    if image_token is not None and any(k in inputs for k in ("pixel_values", "pixel_values_videos")) and image_fn:
+        found.append((int(image_token), _features_per_sample(image_fn, inputs, batch)))
+    audio_token = _placeholder_id(config, ("audio_token_id", "audio_token_index"))
+    audio_fn = _feature_fn(model, "get_audio_features")
+    if audio_token is not None and {"input_features", "input_values"} & set(inputs) and audio_fn:
+        found.append((int(audio_token), _features_per_sample(audio_fn, inputs, batch)))
     return found
 
 
@@ -333,7 +346,7 @@ def synthesize(model, config, spec: dict, batch: int = 1, seed: int = 0) -> dict
         inputs.update(_time_series_inputs(config, spec, wanted, batch, gen))
     if "input_ids" in wanted:
         text = ids(seq)
-        image_token = _attr(config, ("image_token_id", "image_token_index"))
+        image_token = _placeholder_id(config, ("image_token_id", "image_token_index"))
         if spec.get("image_tokens", True):
             for token, n in _placeholder_tokens(model, config, inputs, batch):
                 text = torch.cat([torch.full((batch, n), token), text], dim=1)

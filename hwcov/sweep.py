@@ -40,8 +40,11 @@ def test_class(module):
     raise LookupError(f"{module.__name__} defines no ArchCaseTests subclass")
 
 
-def result_key(content_hash: str, hardware: str, precision: str, batch: int, versions: str) -> str:
-    blob = "|".join([content_hash, hardware, precision, str(batch), versions, HWCOV_VERSION])
+def result_key(content_hash: str, hardware: str, precision: str, batch: int, versions: str,
+               limits: Limits | None = None) -> str:
+    """Everything an outcome depends on; the memory cap and timeout too, since they decide oom/timeout."""
+    bounds = f"{limits.memory_mb}MB/{limits.timeout_s}s" if limits else ""
+    blob = "|".join([content_hash, hardware, precision, str(batch), versions, HWCOV_VERSION, bounds])
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
 
@@ -57,12 +60,13 @@ def sweep(tests: list[dict], hardware: str, artifacts: Path, *, precision: str =
           log: Callable[[str], None] = print) -> list[dict]:
     """Rows for `tests` (dicts with model_type, path, content_hash) on one hardware."""
     backend = get_backend(hardware)
+    limits = limits or Limits()
     versions = backend.versions()  # cheap: the probe (which may import torch) waits until there is work
     journal = ResultJournal(artifacts, hardware)
     known = {} if force else journal.by_key()
     rows, todo = [], []
     for test in tests:
-        key = result_key(test["content_hash"], hardware, precision, batch, versions)
+        key = result_key(test["content_hash"], hardware, precision, batch, versions, limits)
         if key in known:
             rows.append(known[key])
         else:
@@ -100,7 +104,6 @@ def sweep(tests: list[dict], hardware: str, artifacts: Path, *, precision: str =
         from tqdm import tqdm
 
         bar = tqdm(total=len(todo), desc=f"{hardware} sweep", unit="arch", file=sys.stderr)
-    limits = limits or Limits()
     if not limits.log_path:
         limits.log_path = str(Path(artifacts) / "logs" / f"{hardware}.log")
     try:
