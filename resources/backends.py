@@ -45,6 +45,17 @@ class OpenVinoBackendResource(BackendResource):
     """OpenVINO (from torch or from ONNX) on the devices Core() reports; CPU here."""
 
 
+class BrowserBackendResource(BackendResource):
+    """wasm, webgpu, webnn: onnxruntime-web in headless Chromium, one browser per case. One at a time:
+    a browser already uses several threads (SwiftShader for WebGPU here). No address-space cap:
+    Chromium reserves far more virtual memory than it uses and won't start under RLIMIT_AS."""
+
+    memory_mb: int = 0
+
+    def cpu_bound(self, hardware: str) -> bool:
+        return False
+
+
 class QualcommBackendResource(BackendResource):
     """ONNX Runtime QNN execution provider: one NPU stream."""
 
@@ -62,6 +73,7 @@ class CoreMLBackendResource(BackendResource):
 # hardware key -> the resource key that serves it (bound in hwcov/definitions.py)
 RESOURCE_KEYS = {"cpu": "torch_backend", "cuda": "torch_backend", "rocm": "torch_backend", "mps": "torch_backend",
                  "onnxruntime": "onnxruntime_backend", "openvino": "openvino_backend",
+                 "wasm": "browser_backend", "webgpu": "browser_backend", "webnn": "browser_backend",
                  "qualcomm": "qualcomm_backend", "apple_ane": "coreml_backend"}
 
 
