@@ -104,6 +104,15 @@ def test_probes_report_browser_adapter_and_webnn_error():
     assert not nn.available and "NotSupportedError" in nn.error and "createContext" in nn.error
 
 
+def test_missing_chromium_is_unavailable_with_the_launch_error(monkeypatch, archs):
+    monkeypatch.setattr(browser, "CHROMIUM", "/nonexistent/chromium")
+    monkeypatch.setattr(browser, "_PROBES", {})
+    probe = get_backend("wasm").probe()
+    assert not probe.available and "/nonexistent/chromium" in probe.error and "launch" in probe.error
+    row = get_backend("webgpu").run(generate.case_for(archs["bert"]), "fp32", 1)
+    assert row["status"] == "unavailable" and "/nonexistent/chromium" in row["error_message"]
+
+
 def test_webnn_rows_are_unavailable_with_the_browsers_words(archs):
     row = get_backend("webnn").run(generate.case_for(archs["bert"]), "fp32", 1)
     assert row["status"] == "unavailable" and "NotSupportedError" in row["error_message"]

@@ -262,8 +262,8 @@ def _launch(playwright):
 
 
 def _keep(console: list, text: str) -> None:
-    """Console lines worth keeping: all but onnxruntime's verbose chatter, except its node placements."""
-    if "[V:" not in text or "VerifyEachNodeIsAssignedToAnEp" in text:
+    """Console lines worth keeping: all but onnxruntime's verbose and info chatter, except its node placements."""
+    if not ("[V:" in text or "[I:" in text) or "VerifyEachNodeIsAssignedToAnEp" in text:
         console.append(text)
 
 
@@ -276,14 +276,15 @@ def _open_page(browser, server: PageServer, bundle: str, threads: int, console: 
     return page
 
 
-def _probe_job(hardware: str) -> dict:
+def _probe_job() -> dict:
+    """The page's report (browser, WebGPU adapter, WebNN context): the same for the three hardware keys."""
     from playwright.sync_api import sync_playwright
 
     with PageServer() as server, sync_playwright() as p:
         browser = _launch(p)
         try:
             console: list = []
-            page = _open_page(browser, server, PROVIDERS[hardware][1], 1, console)
+            page = _open_page(browser, server, PROVIDERS["wasm"][1], 1, console)
             info = page.evaluate("() => window.hwcov.probe()")
             info["browser"] = f"Chromium {browser.version}"
             return info
@@ -319,7 +320,7 @@ def _session_job(hardware: str, model: Path, external: list, feeds: list, thread
             browser.close()
 
 
-# module-level so a sweep's parent probes once and its forked workers inherit the answer
+# module-level so a sweep's parent probes once (for all three keys) and its forked workers inherit the answer
 _PROBES: dict = {}
 
 
@@ -339,16 +340,16 @@ class BrowserBackend(ExportBackend):
     # -- probe -------------------------------------------------------------------------------------
     def page_probe(self) -> dict:
         """What the page reports (browser, WebGPU adapter, WebNN context), or {'error': launch error}."""
-        if self.hardware not in _PROBES:
+        if "page" not in _PROBES:
             if not ORT_DIST.is_dir():
-                _PROBES[self.hardware] = {"error": f"onnxruntime-web not installed in {ORT_DIST.parent.parent} "
-                                                   f"(run: npm ci --prefix {WEB_DIR})"}
+                _PROBES["page"] = {"error": f"onnxruntime-web not installed in {ORT_DIST.parent.parent} "
+                                            f"(run: npm ci --prefix {WEB_DIR})"}
             else:
                 try:
-                    _PROBES[self.hardware] = in_fork(_probe_job, self.hardware, timeout_s=120)
+                    _PROBES["page"] = in_fork(_probe_job, timeout_s=120)
                 except BrowserJobError as exc:
-                    _PROBES[self.hardware] = {"error": f"Chromium ({CHROMIUM}) via Playwright: {exc}"[:2000]}
-        return _PROBES[self.hardware]
+                    _PROBES["page"] = {"error": f"Chromium ({CHROMIUM}) via Playwright: {exc}"[:2000]}
+        return _PROBES["page"]
 
     def probe(self) -> Probe:
         info = self.page_probe()
@@ -372,8 +373,6 @@ class BrowserBackend(ExportBackend):
         if precision not in self.precisions:
             return {"status": "not_applicable",
                     "error_message": f"{self.hardware} runs {list(self.precisions)}, not {precision}"}
-        if self.hardware == "wasm":
-            return None
         probe = self.probe()
         if not probe.available:
             return {"status": "unavailable", "error_message": probe.error, "runtime_version": versions()}
