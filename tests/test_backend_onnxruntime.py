@@ -59,6 +59,8 @@ def test_unsupported_op_is_named_from_the_exporters_words():
     assert export.unsupported_op("Exporting the operator 'aten::diff' to ONNX opset version 17 is not supported")
     assert export.unsupported_op("NOT_IMPLEMENTED : Could not find an implementation for GridSample(20) node") \
         == "GridSample"
+    assert export.unsupported_op("CPU execution provider: MLFloat16 data type is not supported with "
+                                 "ScatterElements opset 16 when reduction is 'add'.") == "ScatterElements"
 
 
 @pytest.mark.parametrize("model_type", ["bert", "gpt2", "t5", "vit"])
