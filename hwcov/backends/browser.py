@@ -8,12 +8,18 @@ A localhost server (stdlib, threaded, COOP/COEP headers for threaded wasm) serve
 the npm package's dist/ files (no CDN) and the registered model files. Every Playwright use happens in a
 forked process of its own, in its own process group: a page crash or a hung shader compile ends that job
 (killed with its Chromium) and fails that case only, and a process that later forks workers never has
-Playwright state. One Chromium per case; a fresh page per export route.
+Playwright state. One Chromium per export route tried (the first route usually passes: one per case).
+Chromium can't start under an RLIMIT_AS cap: run these keys with the runner's memory_mb=0.
 
 The session runs with exactly one execution provider: onnxruntime-web refuses to create it when that
-provider can't start (no silent fallback to another backend), and for webgpu the page also reports the
-adapter onnxruntime-web itself opened. Precisions: fp32 everywhere; fp16 where the provider runs it (on
-webgpu only with the adapter's `shader-f16`, else not_applicable); int8 on wasm.
+provider can't start (no silent fallback to another backend). Node-level fallback is checked from the
+session's own placement log ("Node(s) placed on [WebGpuExecutionProvider]. Number of nodes: 88"): a row
+whose nodes all went elsewhere is not a pass, and the placements are part of the evidence. For webgpu the
+page also reports the adapter of the device onnxruntime-web itself opened. Timings: session create, first
+(cold) run, median of the steady runs (execution_time_ms).
+
+Precisions: fp32 everywhere; fp16 where the provider runs it (on webgpu only with the adapter's
+`shader-f16`, else not_applicable); int8 on wasm. fp16/int8 graphs are the onnxruntime backend's conversions.
 """
 from __future__ import annotations
 
