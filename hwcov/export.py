@@ -34,7 +34,7 @@ EXPORTER = {
 MANIFEST = "hwcov.json"
 FEED = "feed.pt"
 
-# Fresh exports made in this process, per route: tests check a rerun hits the cache.
+# Export attempts made in this process, per route: tests check a rerun hits the cache.
 EXPORT_CALLS: collections.Counter = collections.Counter()
 
 # How exporters, converters and runtimes name an operator they can't handle, most specific first.
@@ -56,7 +56,7 @@ class ExportError(Exception):
 
     def __init__(self, route: str, message: str, op: str = ""):
         super().__init__(f"{route}: {message}")
-        self.route, self.op = route, op
+        self.route, self.message, self.op = route, message, op
 
 
 @dataclass
@@ -120,13 +120,19 @@ def cache_path(export_dir, case, batch: int, route: str, built=None) -> Path:
 
 
 def export(built, case, batch: int, route: str, export_dir) -> Exported:
-    """The cached export of `built` by `route`, exporting it first when absent."""
+    """The cached export of `built` by `route`, exporting it first when absent. A failed export is cached
+    too (its error, beside where the export would be), so a rerun or another precision doesn't retry it."""
     import torch
 
     target = cache_path(export_dir, case, batch, route, built)
+    failed = target.with_name(target.name + ".failed.json")
     if (target / MANIFEST).exists():
         feed = torch.load(target / FEED, weights_only=False)
         return Exported(route, EXPORTER[route], target, feed, fresh=False)
+    if failed.exists():
+        record = json.loads(failed.read_text())
+        raise ExportError(route, record["message"], record["op"])
+    EXPORT_CALLS[route] += 1
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
@@ -135,18 +141,21 @@ def export(built, case, batch: int, route: str, export_dir) -> Exported:
         torch.save(feed, staging / FEED)
         manifest = {"route": route, "exporter": EXPORTER[route], "versions": versions(), **extra}
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=1))
-        EXPORT_CALLS[route] += 1
         if target.exists():  # a concurrent export won: keep its files
             shutil.rmtree(staging)
         else:
             staging.rename(target)
-    except ExportError:
+    except MemoryError:
         shutil.rmtree(staging, ignore_errors=True)
-        raise
+        raise  # the machine's state, not the export's: not cached
     except Exception as exc:  # noqa: BLE001 - every exporter failure becomes an ExportError with the op named
         shutil.rmtree(staging, ignore_errors=True)
-        message = f"{type(exc).__name__}: {_root_message(exc)}"
-        raise ExportError(route, message[:2000], unsupported_op(_full_text(exc))) from exc
+        error = exc if isinstance(exc, ExportError) else ExportError(
+            route, f"{type(exc).__name__}: {_root_message(exc)}"[:2000], unsupported_op(_full_text(exc)))
+        failed.write_text(json.dumps({"message": error.message, "op": error.op}))
+        if error is exc:
+            raise
+        raise error from exc
     return Exported(route, EXPORTER[route], target, feed, fresh=True)
 
 

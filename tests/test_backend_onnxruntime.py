@@ -126,3 +126,18 @@ def test_export_cache_key_follows_the_built_model_not_only_the_case(archs, tmp_p
     built.feed["input_ids"] = built.feed["input_ids"].flip(-1)  # e.g. a changed input recipe
     assert export.cache_path(tmp_path, bert, 1, "hf-onnx", built) != same
     assert export.cache_path(tmp_path, bert, 2, "hf-onnx", built) != export.cache_path(tmp_path, bert, 1, "hf-onnx", built)
+
+
+def test_a_failed_export_is_cached_with_its_operator(archs, tmp_path, monkeypatch):
+    def broken(built, case, batch, feed, staging, export_dir):
+        raise RuntimeError("Exporting the operator 'aten::histc' to ONNX opset version 17 is not supported")
+
+    monkeypatch.setitem(export._EXPORTERS, "broken", broken)
+    monkeypatch.setitem(export.EXPORTER, "broken", "a test exporter")
+    bert = case(archs, "bert")
+    built = build_case(bert, 1)
+    for attempt in range(2):
+        with pytest.raises(export.ExportError) as info:
+            export.export(built, bert, 1, "broken", tmp_path)
+        assert info.value.op == "aten::histc" and "not supported" in str(info.value)
+    assert export.EXPORT_CALLS["broken"] == 1  # the second call read the recorded failure
