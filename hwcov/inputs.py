@@ -241,10 +241,15 @@ def _placeholder_tokens(model, config, inputs: dict, batch: int):
 def _features_per_sample(fn, feed: dict, batch: int) -> int:
     import torch
 
-    names = set(inspect.signature(fn).parameters)
+    sig = inspect.signature(fn).parameters
+    names = set(sig)
     if "args" in names:
         names |= {"input_features"}
     kwargs = {k: v for k, v in feed.items() if k in names and k not in ("input_ids", "attention_mask")}
+    audio = feed.get("input_features", feed.get("input_values"))
+    for k, p in sig.items():  # a required mask over the audio frames: every frame is valid
+        if "mask" in k and k not in kwargs and p.default is inspect.Parameter.empty and audio is not None:
+            kwargs[k] = feed.setdefault(k, torch.ones(audio.shape[0], audio.shape[-1], dtype=torch.long))
     with torch.no_grad():
         return _count_features(fn(**kwargs), batch)
 

@@ -248,6 +248,8 @@ def _shrink_one(d: dict, rules: dict, widths: set, ffns: set) -> dict:
     _derive_head_dims(d, before, rules)
     heads = next((d[k] for k in rules["head_keys"] if _is_int(d.get(k))), None)
     for k in rules["kv_head_keys"]:
+        if heads and k in d and d[k] is None and _is_int(before.get(rules["head_keys"][0])):
+            d[k] = heads  # unset means "as many as query heads"; some modeling code reads it unguarded
         if heads and _is_int(d.get(k)) and heads % d[k]:
             d[k] = 1
     for k, v in _sub_dicts(d):

@@ -6,6 +6,7 @@ evidence: ONNX Runtime falls back to CPU silently, so a row never claims a provi
 """
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 from hwcov.backends import Probe
@@ -14,6 +15,9 @@ from hwcov import export
 
 # hardware key -> the execution provider that must head the session's list.
 PROVIDER = {"onnxruntime": "CPUExecutionProvider"}
+# Ops the fp16 conversion keeps in float32 (with casts around them), beyond onnxruntime's own default list:
+# the CPU provider has no float16 ScatterElements with reduction 'add' (every MoE router's scatter_add).
+FP16_KEEP_FP32 = ("ScatterElements",)
 
 
 def versions() -> str:
@@ -47,16 +51,18 @@ class OnnxRuntimeBackend(ExportBackend):
         source = exported.onnx_file
         if precision == "fp32":
             return source
-        target = exported.directory / f"model.{precision}.onnx"
+        tag = "-".join(FP16_KEEP_FP32) if precision == "fp16" else "qint8-dynamic"
+        target = exported.directory / f"model.{precision}.{hashlib.sha256(tag.encode()).hexdigest()[:8]}.onnx"
         if target.exists():
             return target
         import onnx
 
         tmp = target.with_suffix(".tmp.onnx")
         if precision == "fp16":
-            from onnxruntime.transformers.float16 import convert_float_to_float16
+            from onnxruntime.transformers.float16 import DEFAULT_OP_BLOCK_LIST, convert_float_to_float16
 
-            model = convert_float_to_float16(onnx.load(str(source)), keep_io_types=True)
+            model = convert_float_to_float16(onnx.load(str(source)), keep_io_types=True,
+                                             op_block_list=list(DEFAULT_OP_BLOCK_LIST) + list(FP16_KEEP_FP32))
             onnx.save(model, str(tmp))  # tiny models: weights inline
         else:
             from onnxruntime.quantization import QuantType, quantize_dynamic
