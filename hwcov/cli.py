@@ -107,8 +107,10 @@ def _validate_db_path(path: Path, must_exist: bool) -> None:
     if path.exists():
         import duckdb
 
+        from hwcov import store
+
         try:
-            duckdb.connect(str(path), read_only=True).close()
+            store.connect(path, read_only=True).close()
         except duckdb.Error as exc:
             raise UsageError(f"--db-path {path} is not a usable DuckDB database: {str(exc).splitlines()[0]}")
 

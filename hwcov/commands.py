@@ -93,9 +93,9 @@ def run_pipeline(hardware: list[str], models: list[str], category: str | None, *
 
 
 def _connect():
-    import duckdb
+    from hwcov import store
 
-    return duckdb.connect(str(paths.db_path()), read_only=True)
+    return store.connect(paths.db_path(), read_only=True)
 
 
 def _read(sql: str, params: list | None = None):

@@ -43,10 +43,23 @@ SEED_VIEWS = {
 }
 
 
-def connect(db_path: Path, read_only: bool = False):
+def connect(db_path: Path, read_only: bool = False, wait_s: float = 120.0):
+    """A connection, waiting while another process holds the file's lock (DuckDB is single-writer
+    across processes; hwcov's writes are short, so waiting beats failing a concurrent run)."""
+    import random
+    import time
+
     import duckdb
 
-    return duckdb.connect(str(db_path), read_only=read_only)
+    deadline, delay = time.monotonic() + wait_s, 0.05
+    while True:
+        try:
+            return duckdb.connect(str(db_path), read_only=read_only)
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+                raise
+            time.sleep(delay * (1 + random.random()))  # jitter: concurrent waiters don't retry in step
+            delay = min(delay * 2, 2.0)
 
 
 def refresh_views(con) -> None:

@@ -88,6 +88,21 @@ def _lower_head_lists(d: dict, rules: dict) -> None:
 _STAGE_KEYS = ("stage_names", "out_features", "out_indices")
 
 
+def _scale_stage_widths(d: dict, before: dict, rules: dict) -> None:
+    """Per-stage width lists that start at this config's own width (embed_dim_per_stage: [96, 192, …]
+    with embed_dim 96) scale with it, so stage 1 still matches the embedding."""
+    names = rules["linked_size"]["width_names"]
+    for wk in rules["width_keys"]:
+        old, new = before.get(wk), d.get(wk)
+        if not (_is_int(old) and _is_int(new) and new < old):
+            continue
+        for k, v in before.items():
+            if k in rules["width_keys"] or not any(x in k for x in names):
+                continue
+            if isinstance(v, list) and len(v) > 1 and all(_is_int(x) for x in v) and v[0] == old and len(set(v)) > 1:
+                d[k] = [max(1, x * new // old) for x in v]
+
+
 def _stage_index(name, names: list) -> int | None:
     if name in names:
         return names.index(name)
@@ -235,6 +250,7 @@ def _shrink_one(d: dict, rules: dict, widths: set, ffns: set) -> dict:
     _fit_image_to_patches(d, before, rules)
     _lower(d, rules["query_keys"], rules["queries"])
     _lower_head_lists(d, rules)
+    _scale_stage_widths(d, before, rules)
     _map_linked_sizes(d, rules, widths, ffns)
     for k, old in layers_before.items():
         _shrink_lists(d, k, old, d[k])

@@ -179,8 +179,8 @@ class BrowserJobError(RuntimeError):
 
 
 def in_fork(fn, *args, timeout_s: float = JOB_TIMEOUT_S):
-    """fn(*args) in a forked child leading its own process group (Playwright's driver and Chromium join it);
-    on timeout the whole group is killed. Returns fn's (picklable) result; raises BrowserJobError otherwise."""
+    """fn(*args) in a forked child leading its own process group; on timeout it is killed with every process
+    group below it (Playwright's driver; Chromium, which the driver starts in a group of its own). Returns fn's (picklable) result; raises BrowserJobError otherwise."""
     import tempfile
 
     fd, result_path = tempfile.mkstemp(prefix="hwcov-browser-", suffix=".pkl")
@@ -222,10 +222,7 @@ def in_fork(fn, *args, timeout_s: float = JOB_TIMEOUT_S):
             raise BrowserJobError(value)
         return value
     finally:
-        try:
-            os.killpg(pid, signal.SIGKILL)  # the driver and Chromium, whatever state they are in
-        except (ProcessLookupError, PermissionError):
-            pass
+        kill_groups({pid} | groups_below(pid))  # the job, the driver and Chromium, whatever state they are in
         try:
             os.waitpid(pid, 0)
         except ChildProcessError:
@@ -233,14 +230,42 @@ def in_fork(fn, *args, timeout_s: float = JOB_TIMEOUT_S):
         os.unlink(result_path)
 
 
+def groups_below(root: int) -> set:
+    """Process groups of `root`'s descendants: Playwright starts Chromium detached, in a group of its own."""
+    parents, groups = {}, {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", encoding="utf-8", errors="replace") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(entry.name)], groups[int(entry.name)] = int(fields[1]), int(fields[2])
+    found, frontier = set(), {root}
+    while frontier:
+        frontier = {pid for pid, ppid in parents.items() if ppid in frontier} - found
+        found |= frontier
+    return {groups[pid] for pid in found if groups[pid] != 0}
+
+
+def kill_groups(groups) -> None:
+    for group in groups:
+        try:
+            os.killpg(group, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
 def _reap_group_when_orphaned(parent: int, deadline_s: float) -> None:
-    """Kill this process group (the job, Playwright's driver, Chromium) if the process that started it dies (a
-    worker killed at the runner's timeout) or the job outlives its deadline: nothing is left running."""
+    """Kill this job's process groups (the job, Playwright's driver, Chromium's) if the process that started it
+    dies (a worker killed at the runner's timeout) or the job outlives its deadline: nothing is left running."""
     end = time.monotonic() + deadline_s
 
     def watch():
         while os.getppid() == parent and time.monotonic() < end:
             time.sleep(0.5)
+        kill_groups(groups_below(os.getpid()) - {os.getpgid(0)})
         os.killpg(0, signal.SIGKILL)
 
     threading.Thread(target=watch, name="hwcov-browser-reaper", daemon=True).start()
@@ -413,7 +438,7 @@ class BrowserBackend(ExportBackend):
             result = decode_outputs(exported, job["outputs"])
             device_name = self.device_text(job)
         except Exception as exc:  # noqa: BLE001 - a runtime error is this route's result
-            return {**base, "status": "fail_to_run",
+            return {**base, "status": job_status(str(exc)),
                     "error_message": f"{route}: {self.runtime} {self.hardware}: {str(exc)[:1800]}"}
         verdict = validate.compare(reference, result, tol)
         import statistics
@@ -452,6 +477,16 @@ class BrowserBackend(ExportBackend):
                    f"steady median {sorted(job['times'])[len(job['times']) // 2]:.2f} ms")
         return (f"onnxruntime-web {provider} EP (session executionProviders=['{provider}']) in {where} | "
                 f"nodes on {placement_text(placed)} | {timings}")
+
+
+# what a failed browser job's message says happened -> the row's status (else fail_to_run)
+_JOB_STATUS = (("timeout", re.compile(r"browser job timed out")),
+               ("crash", re.compile(r"Target crashed|Page crashed|browser job died|Browser closed|has been closed")),
+               ("oom", re.compile(r"Out of memory|Array buffer allocation failed|out of memory", re.I)))
+
+
+def job_status(message: str) -> str:
+    return next((status for status, pattern in _JOB_STATUS if pattern.search(message)), "fail_to_run")
 
 
 _PLACED = re.compile(r"(?:All nodes|Node\(s\)) placed on \[(\w+)\]\. Number of nodes: (\d+)")
