@@ -53,16 +53,35 @@ def test_a_hung_job_is_killed_and_fails_alone():
     assert browser.in_fork(sum, [1, 2]) == 3
 
 
-def test_a_job_whose_starter_dies_is_reaped_with_its_group(tmp_path):
-    import signal
-    import time
+def _live_in_groups(groups) -> list:
     from pathlib import Path
 
-    pidfile = tmp_path / "pid"
+    live = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and os.getpgid(int(proc.name)) in groups \
+                    and "State:\tZ" not in (proc / "status").read_text():
+                live.append(int(proc.name))
+        except OSError:
+            pass
+    return live
+
+
+def test_a_job_whose_starter_dies_is_reaped_with_its_browser(tmp_path):
+    import signal
+    import time
+
+    from playwright.sync_api import sync_playwright
+
+    groups = tmp_path / "groups"
 
     def job():
-        pidfile.write_text(str(os.getpid()))
-        time.sleep(60)
+        with sync_playwright() as p:
+            browser._launch(p)
+            staged = tmp_path / "groups.tmp"
+            staged.write_text(" ".join(map(str, browser.groups_below(os.getpid()) | {os.getpgid(0)})))
+            staged.rename(groups)
+            time.sleep(60)
 
     starter = os.fork()
     if starter == 0:  # stands in for a runner worker killed at its timeout
@@ -70,23 +89,54 @@ def test_a_job_whose_starter_dies_is_reaped_with_its_group(tmp_path):
             browser.in_fork(job, timeout_s=120)
         finally:
             os._exit(0)
-    deadline = time.monotonic() + 20
-    while not pidfile.exists() and time.monotonic() < deadline:
+    deadline = time.monotonic() + 30
+    while not groups.exists() and time.monotonic() < deadline:
         time.sleep(0.05)
+    launched = {int(g) for g in groups.read_text().split()}
+    assert len(launched) >= 2 and _live_in_groups(launched)  # the job's group and Chromium's
     os.kill(starter, signal.SIGKILL)
     os.waitpid(starter, 0)
-    job_pid = int(pidfile.read_text())
-
-    def alive():
-        status = Path(f"/proc/{job_pid}/status")
-        try:
-            return "State:\tZ" not in status.read_text()
-        except OSError:
-            return False
-
-    while alive() and time.monotonic() < deadline:
+    while _live_in_groups(launched) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not alive()
+    assert not _live_in_groups(launched)
+
+
+def _kill_renderers():
+    """SIGKILL the renderers of the Chromium this process started: what a tab crash is."""
+    import signal
+
+    for group in browser.groups_below(os.getpid()):
+        for pid in os.listdir("/proc"):
+            try:
+                if pid.isdigit() and os.getpgid(int(pid)) == group \
+                        and b"--type=renderer" in open(f"/proc/{pid}/cmdline", "rb").read():
+                    os.kill(int(pid), signal.SIGKILL)
+            except OSError:
+                pass
+
+
+def _crash_a_tab():
+    import threading
+
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = browser._launch(p)
+        try:
+            page = chromium.new_page()
+            threading.Timer(1.0, _kill_renderers).start()
+            page.evaluate("() => new Promise(resolve => setTimeout(resolve, 30000))")
+        finally:
+            chromium.close()
+
+
+def test_a_crashed_tab_is_a_crash_row_not_a_crashed_run():
+    with pytest.raises(browser.BrowserJobError) as err:
+        browser.in_fork(_crash_a_tab, timeout_s=60)
+    assert browser.job_status(str(err.value)) == "crash", str(err.value)
+    assert browser.job_status("browser job timed out after 1 s") == "timeout"
+    assert browser.job_status("RangeError: Array buffer allocation failed") == "oom"
+    assert browser.job_status("Error: [WebGPU] Kernel failed") == "fail_to_run"
 
 
 def test_versions_are_cheap_and_name_browser_and_runtime():
