@@ -139,6 +139,26 @@ def test_a_crashed_tab_is_a_crash_row_not_a_crashed_run():
     assert browser.job_status("Error: [WebGPU] Kernel failed") == "fail_to_run"
 
 
+def test_placements_are_read_from_the_session_log_and_judged():
+    import collections
+
+    log = ["error: 2026 [V:onnxruntime:, session_state.cc:1383 VerifyEachNodeIsAssignedToAnEp]  Node(s) placed on "
+           "[CPUExecutionProvider]. Number of nodes: 2",
+           "error: [V:onnxruntime:, session_state.cc:1385 VerifyEachNodeIsAssignedToAnEp]   Cast (node__to_copy)",
+           "error: [V:onnxruntime:, session_state.cc:1385 VerifyEachNodeIsAssignedToAnEp]   MatMul (node_mm)",
+           "error: [V:onnxruntime:, session_state.cc:1383 VerifyEachNodeIsAssignedToAnEp]  Node(s) placed on "
+           "[WebGpuExecutionProvider]. Number of nodes: 3"]
+    placed = browser.placements(log)
+    assert placed["CPUExecutionProvider"] == (2, collections.Counter({"Cast": 1, "MatMul": 1}))
+    assert placed["WebGpuExecutionProvider"][0] == 3
+    assert browser.placement_fallback("webgpu", placed) == ""
+    assert browser.placement_text(placed) == "WebGpuExecutionProvider 3, CPUExecutionProvider 2 (Cast, MatMul)"
+    mostly_cpu = dict(placed, CPUExecutionProvider=(9, collections.Counter({"Conv": 9})))
+    assert "only 3 of 12 nodes ran on WebGpuExecutionProvider" in browser.placement_fallback("webgpu", mostly_cpu)
+    assert "Conv" in browser.placement_fallback("webgpu", mostly_cpu)
+    assert browser.placement_fallback("wasm", placed) != ""  # 3 of 5 nodes elsewhere than wasm's CPU provider
+
+
 def test_versions_are_cheap_and_name_browser_and_runtime():
     v = get_backend("wasm").versions()
     assert v.startswith("Chromium ") and "onnxruntime-web 1." in v and "transformers" in v
