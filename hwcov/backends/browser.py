@@ -61,8 +61,8 @@ PROVIDERS = {
 # what the provider runs, and what the adapter must offer for it (webgpu fp16 needs shader-f16)
 PRECISIONS = {"wasm": ("fp32", "fp16", "int8"), "webgpu": ("fp32", "fp16"), "webnn": ("fp32", "fp16")}
 NEEDS_FEATURE = {("webgpu", "fp16"): "shader-f16"}
-# the onnxruntime execution providers whose node placements prove the session ran on the hardware
 MIN_PLACED_SHARE = 0.5  # of the graph's nodes on the provider, for a row to count as run on it
+# the onnxruntime execution providers whose node placements prove the session ran on the hardware
 PLACEMENT_EPS = {"wasm": ("CPUExecutionProvider",), "webgpu": ("WebGpuExecutionProvider", "JsExecutionProvider"),
                  "webnn": ("WebNNExecutionProvider",)}
 JOB_TIMEOUT_S = float(os.environ.get("HWCOV_BROWSER_TIMEOUT_S", "150"))
