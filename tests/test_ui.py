@@ -1,0 +1,97 @@
+"""The Dagster UI as a user drives it: dagster dev, a browser, a one-partition launch, checked over GraphQL."""
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import duckdb
+import pytest
+from playwright.sync_api import sync_playwright
+
+BIN = Path(sys.executable).parent
+CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _gql(port: int, query: str) -> dict:
+    req = urllib.request.Request(f"http://127.0.0.1:{port}/graphql", data=json.dumps({"query": query}).encode(),
+                                 headers={"content-type": "application/json"})
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        return json.load(resp)["data"]
+
+
+@pytest.fixture
+def dagster_dev(tmp_path):
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path / ".dagster"), "HF_HUB_OFFLINE": "1"}
+    gen = subprocess.run([str(BIN / "hwcov"), "--generate-tests"], cwd=tmp_path, env=env, capture_output=True,
+                         text=True, timeout=600)
+    assert gen.returncode == 0, gen.stderr
+    port = _free_port()
+    proc = subprocess.Popen([str(BIN / "dagster"), "dev", "-m", "hwcov.definitions", "-h", "127.0.0.1", "-p", str(port)],
+                            cwd=tmp_path, env=env, stdout=open(tmp_path / "dev.log", "w"), stderr=subprocess.STDOUT,
+                            start_new_session=True)  # its own process group: webserver, daemon, code servers
+    try:
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=5)
+                break
+            except OSError:
+                assert proc.poll() is None, (tmp_path / "dev.log").read_text()[-2000:]
+                time.sleep(1)
+        yield port, tmp_path
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def test_launch_one_hardware_partition_from_the_ui(dagster_dev):
+    port, cwd = dagster_dev
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(f"http://127.0.0.1:{port}/assets/hwcov/run_results")
+        materialize = page.get_by_role("button", name="Materialize…")
+        materialize.wait_for(timeout=60000)
+        page.wait_for_timeout(2000)
+        if page.get_by_role("button", name="Skip").is_visible():  # the first-visit community dialog
+            page.get_by_role("button", name="Skip").click()
+        materialize.click()
+        page.get_by_text("Select a partition or create one").click()
+        page.locator("[role=dialog]").last.get_by_text("cuda", exact=True).first.click()
+        page.keyboard.press("Escape")
+        assert "1 partition" in page.locator(".bp5-dialog").inner_text()
+        page.get_by_role("button", name=re.compile(r"^Launch")).click()
+        page.wait_for_timeout(1000)
+        browser.close()
+
+    query = "{ runsOrError { ... on Runs { results { runId status tags { key value } } } } }"
+    deadline, status = time.monotonic() + 300, None
+    while time.monotonic() < deadline and status not in ("SUCCESS", "FAILURE", "CANCELED"):
+        time.sleep(2)
+        runs = [r for r in _gql(port, query)["runsOrError"]["results"]
+                if {"key": "dagster/partition", "value": "cuda"} in r["tags"]]
+        status = runs[0]["status"] if runs else None
+    assert status == "SUCCESS", (cwd / "dev.log").read_text()[-3000:]
+    stats = _gql(port, '{ assetNodeOrError(assetKey: {path: ["hwcov", "run_results"]}) '
+                       "{ ... on AssetNode { partitionStats { numMaterialized } } } }")
+    assert stats["assetNodeOrError"]["partitionStats"]["numMaterialized"] == 1
+    with duckdb.connect(str(cwd / "benchmark_db.duckdb"), read_only=True) as con:
+        statuses = con.execute("SELECT DISTINCT status FROM hwcov.run_results WHERE hardware = 'cuda'").fetchall()
+    assert statuses == [("unavailable",)]  # truthful rows, cheaply, for absent hardware
