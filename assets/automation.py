@@ -163,5 +163,29 @@ def patterns_after_failure_sensor(context):
     return RunRequest(run_key=f"patterns:{context.dagster_run.run_id}", partition_key=partition)
 
 
-SENSORS = [inventory_change_sensor, rerun_changed_tests_sensor, generator_update_sensor, report_after_run_sensor,
+def _notify(context, status: str):
+    from hwcov import notify, paths
+
+    run = context.dagster_run
+    to = run.tags.get("hwcov/notify")
+    if not to:
+        return SkipReason("no notification_email for this run")
+    subject, body = notify.run_summary(run, status, paths.db_path())
+    sent = notify.send(to, subject, body)
+    return SkipReason(f"mailed {to}" if sent else "HWCOV_SMTP_HOST not set: nothing sent")
+
+
+@run_status_sensor(run_status=DagsterRunStatus.SUCCESS, monitored_jobs=[hardware_job], name="notify_success_sensor",
+                   default_status=DefaultSensorStatus.STOPPED)
+def notify_success_sensor(context):
+    return _notify(context, "succeeded")
+
+
+@run_failure_sensor(monitored_jobs=[hardware_job], name="notify_failure_sensor",
+                    default_status=DefaultSensorStatus.STOPPED)
+def notify_failure_sensor(context):
+    return _notify(context, "failed")
+
+
+SENSORS = [notify_success_sensor, notify_failure_sensor, inventory_change_sensor, rerun_changed_tests_sensor, generator_update_sensor, report_after_run_sensor,
            patterns_after_failure_sensor]

@@ -103,3 +103,61 @@ def test_template_change_reruns_only_that_family_and_records_the_update(tmp_path
                                 "success_rate_after FROM hwcov.generator_updates").fetchall()
         assert not con.execute(store.STALE_SQL).fetchall()  # nothing left stale
     assert update == ("templates for seq2seq", "cpu", 2, 1.0, 1.0)
+
+
+def test_run_notification_reaches_a_local_smtp_server(tmp_path, monkeypatch):
+    """A real SMTP conversation with a server on 127.0.0.1 (stdlib socketserver, no network)."""
+    import socketserver
+    import threading
+
+    from dagster import DagsterRun
+
+    from hwcov import notify
+
+    received = []
+
+    class Handler(socketserver.StreamRequestHandler):
+        def handle(self):
+            def say(line):
+                self.wfile.write(line.encode() + b"\r\n")
+
+            say("220 localhost test smtp")
+            data, in_data = [], False
+            for raw in self.rfile:
+                line = raw.decode().rstrip("\r\n")
+                if in_data:
+                    if line == ".":
+                        received.append("\n".join(data))
+                        in_data = False
+                        say("250 queued")
+                    else:
+                        data.append(line)
+                elif line.upper().startswith(("EHLO", "HELO")):
+                    say("250 localhost")
+                elif line.upper() == "DATA":
+                    in_data = True
+                    say("354 go ahead")
+                elif line.upper() == "QUIT":
+                    say("221 bye")
+                    return
+                else:
+                    say("250 ok")
+
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setenv("HWCOV_SMTP_HOST", "127.0.0.1")
+        monkeypatch.setenv("HWCOV_SMTP_PORT", str(server.server_address[1]))
+        run = DagsterRun(job_name="hardware_job", run_id="r1",
+                         tags={"dagster/partition": "cpu", "hwcov/notify": "ml-alerts@example.com",
+                               "hwcov/schedule": "daily_tests"})
+        subject, body = notify.run_summary(run, "succeeded", tmp_path / "missing.duckdb")
+        assert notify.send("ml-alerts@example.com", subject, body)
+    finally:
+        server.shutdown()
+        server.server_close()
+    (mail,) = received
+    assert "Subject: [hwcov] cpu succeeded" in mail and "To: ml-alerts@example.com" in mail
+    assert "schedule: daily_tests" in mail
+    monkeypatch.delenv("HWCOV_SMTP_HOST")
+    assert notify.send("x@example.com", "s", "b") is False
