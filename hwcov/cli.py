@@ -56,6 +56,12 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--workers", type=int, default=0, help="parallel workers (default: one per CPU core)")
     run.add_argument("--timeout", type=float, default=180.0, help="seconds per case before it is a timeout")
     run.add_argument("--generate-tests", action="store_true", help="only refresh the inventory and regenerate tests")
+    run.add_argument("--ci-mode", action="store_true",
+                     help="run --priority on the hardware present (or --hardware); exit 1 on regressions")
+    run.add_argument("--priority", default="high", help="for --ci-mode and --generate-ci-config: highest (seed "
+                     "phase 1), high (phases 1-2), medium, all (default high)")
+    run.add_argument("--generate-ci-config", action="store_true",
+                     help="write a CI workflow running --ci-mode to --output")
     plat = p.add_argument_group("hardware platforms")
     plat.add_argument("--define-hardware", metavar="KEY", help="add a hardware platform from --properties FILE.json")
     plat.add_argument("--properties", help="platform JSON in the seed's format (for --define-hardware)")
@@ -173,11 +179,25 @@ def define_hardware(key: str, properties: str | None) -> None:
     print(f"hardware platform '{key}' defined in {target}; run it with: hwcov --hardware {key}")
 
 
+def ci(args) -> int:
+    from hwcov import commands
+
+    if args.priority not in commands.PRIORITIES:
+        raise UsageError(f"unknown priority {args.priority!r}; accepted: {', '.join(commands.PRIORITIES)}")
+    if args.generate_ci_config:
+        if not args.output:
+            raise UsageError("--generate-ci-config needs --output (e.g. .github/workflows/hwcov.yml)")
+        commands.write_ci_config(Path(args.output), args.priority)
+        return 0
+    chosen = validate(args, [])
+    return commands.ci_mode(chosen["hardware"], args.priority, args.workers, args.timeout)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     verbs = [v for v in READ_VERBS if getattr(args, v)]
     if not (args.hardware or args.all or verbs or args.generate_tests or args.define_hardware
-            or args.generate_schedule_config):
+            or args.generate_schedule_config or args.ci_mode or args.generate_ci_config):
         parser().print_help()
         return 0
     if args.db_path:
@@ -195,6 +215,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"schedule config written to {path}; the Dagster definitions read ./{schedules.DEFAULT_FILE} "
                   f"or ${schedules.SCHEDULE_ENV}")
             return 0
+        if args.ci_mode or args.generate_ci_config:
+            return ci(args)
         if args.define_hardware:
             define_hardware(args.define_hardware, args.properties)
             if not (args.hardware or args.all or verbs or args.generate_tests):

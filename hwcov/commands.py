@@ -56,7 +56,7 @@ def _last_fingerprint(inst) -> str | None:
 
 
 def run_pipeline(hardware: list[str], models: list[str], category: str | None, *, force: bool = False,
-                 workers: int = 0, timeout: float = 180.0, regenerate: bool = False) -> bool:
+                 workers: int = 0, timeout: float = 180.0, regenerate: bool = False, max_priority: int = 0) -> bool:
     from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
     from hwcov.definitions import build_defs
@@ -78,7 +78,8 @@ def run_pipeline(hardware: list[str], models: list[str], category: str | None, *
                             tags={ASSET_PARTITION_RANGE_START_TAG: CATEGORIES[0],
                                   ASSET_PARTITION_RANGE_END_TAG: CATEGORIES[-1], FINGERPRINT_TAG: fingerprint}):
             return False
-    config = {"models": models, "categories": [category] if category else [], "force": force}
+    config = {"models": models, "categories": [category] if category else [], "force": force,
+              "max_priority": max_priority}
     for hw in hardware:
         print(f"hwcov: running on {hw} (results stream to {paths.artifacts_dir() / 'results'})", file=sys.stderr)
         run_config = {**QUIET, "ops": {"hwcov__run_results": {"config": config}}}
@@ -90,6 +91,82 @@ def run_pipeline(hardware: list[str], models: list[str], category: str | None, *
     if hardware:
         print_summary(hardware, models, category)
     return True
+
+
+PRIORITIES = {"highest": 1, "high": 2, "medium": 3, "all": 0}
+
+
+def available_hardware() -> list[str]:
+    """Runnable hardware whose probe finds the device here."""
+    from hwcov.backends import RUNNABLE, custom_platforms, get_backend
+
+    return [hw for hw in list(RUNNABLE) + list(custom_platforms()) if get_backend(hw).probe().available]
+
+
+def _statuses(hardware: list[str]) -> dict:
+    from hwcov import store
+
+    if not paths.db_path().exists():
+        return {}
+    with store.connect(paths.db_path(), read_only=True) as con:
+        try:
+            rows = con.execute("SELECT model_type, hardware, status FROM hwcov.run_results WHERE hardware IN "
+                               f"({', '.join('?' * len(hardware))})", hardware).fetchall()
+        except Exception:  # noqa: BLE001 - a first run has nothing to regress from
+            return {}
+    return {(m, h): s for m, h, s in rows}
+
+
+def ci_mode(hardware: list[str], priority: str, workers: int, timeout: float) -> int:
+    """Run the chosen priority on the hardware present; exit 1 if a cell that passed no longer does."""
+    hardware = hardware or available_hardware()
+    print(f"hwcov ci-mode: priority {priority} on {', '.join(hardware)}", file=sys.stderr)
+    before = _statuses(hardware)
+    if not run_pipeline(hardware, [], None, workers=workers, timeout=timeout, max_priority=PRIORITIES[priority]):
+        return 1
+    after = _statuses(hardware)
+    regressions = sorted(k for k, s in before.items() if s == "pass" and after.get(k, "pass") != "pass")
+    for model, hw in regressions:
+        print(f"REGRESSION {model} on {hw}: pass -> {after[(model, hw)]}")
+    print(f"ci-mode: {len(regressions)} regressions")
+    return 1 if regressions else 0
+
+
+CI_WORKFLOW = """# Written by `hwcov --generate-ci-config`: install hwcov and fail on coverage regressions.
+name: hwcov
+on:
+  push:
+  schedule:
+    - cron: "0 1 * * *"
+jobs:
+  hwcov:
+    runs-on: ubuntu-latest
+    timeout-minutes: 90
+    steps:
+      - uses: actions/checkout@v4
+      - uses: actions/setup-python@v5
+        with:
+          python-version: "3.11"
+      - name: Set up hwcov (chromium, venv with pinned CPU torch, onnxruntime-web)
+        run: sudo bash .ci/setup
+      - name: Highest-priority architectures on the hardware present
+        env:
+          HF_HUB_OFFLINE: "1"
+        run: . .venv/bin/activate && hwcov --ci-mode --priority {priority}
+      - uses: actions/upload-artifact@v4
+        if: always()
+        with:
+          name: hwcov-results
+          path: |
+            benchmark_db.duckdb
+            .hwcov/coverage_report.md
+"""
+
+
+def write_ci_config(output: Path, priority: str) -> None:
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(CI_WORKFLOW.replace("{priority}", priority), encoding="utf-8")
+    print(f"CI workflow written to {output}")
 
 
 def _connect():

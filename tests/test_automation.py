@@ -161,3 +161,23 @@ def test_run_notification_reaches_a_local_smtp_server(tmp_path, monkeypatch):
     assert "schedule: daily_tests" in mail
     monkeypatch.delenv("HWCOV_SMTP_HOST")
     assert notify.send("x@example.com", "s", "b") is False
+
+
+def test_ci_mode_fails_on_a_regression(tmp_path):
+    templates = tmp_path / "templates"
+    shutil.copytree(Path(schedules.__file__).parent / "templates", templates)
+    env = {**__import__("os").environ, "HWCOV_TEMPLATES_DIR": str(templates), "HF_HUB_OFFLINE": "1"}
+    args = [HWCOV, "--ci-mode", "--priority", "highest", "--hardware", "cpu"]
+    first = subprocess.run(args, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert first.returncode == 0 and "0 regressions" in first.stdout, first.stderr[-2000:]
+    # Break bert's tiny config through template data: heads no longer divide the width.
+    overrides = templates / "tiny" / "overrides.yaml"
+    import yaml
+
+    data = yaml.safe_load(overrides.read_text())
+    data.setdefault("model_types", {})["bert"] = {"hidden_size": 30, "why": "test: a broken override"}
+    overrides.write_text(yaml.safe_dump(data))
+    second = subprocess.run(args, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert second.returncode == 1 and "REGRESSION bert on cpu: pass -> fail_to_run" in second.stdout, second.stdout
+    ci = subprocess.run([HWCOV, "--generate-ci-config", "--output", "wf.yml"], cwd=tmp_path, capture_output=True)
+    assert ci.returncode == 0 and "hwcov --ci-mode --priority high" in (tmp_path / "wf.yml").read_text()
