@@ -305,8 +305,8 @@ def _named_tensors(config, spec, batch: int, inputs: dict, gen) -> dict:
             out[name] = (torch.zeros if fill == "zeros_long" else torch.ones)(*shape, dtype=torch.long)
         elif fill in ("zeros", "ones"):
             out[name] = (torch.zeros if fill == "zeros" else torch.ones)(*shape)
-        elif fill == "true":
-            out[name] = torch.ones(*shape, dtype=torch.bool)
+        elif fill in ("true", "false"):
+            out[name] = (torch.ones if fill == "true" else torch.zeros)(*shape, dtype=torch.bool)
         else:
             raise ValueError(f"unknown tensors fill '{fill}' for {name}")
     return out
