@@ -143,7 +143,8 @@ class Dashboard:
         cols = ["hardware", "precision", "batch_size", "status", "max_abs_diff", "tolerance", "execution_time_ms",
                 "memory_usage_mb", "device_name", "runtime_version", "error_pattern", "error_message"]
         arch = self.inv[self.inv["model_type"] == model_type].head(1)
-        facts = _table(arch[["model_type", "category", "family", "priority", "base_class"]]) if len(arch) else ""
+        columns = [c for c in ("model_type", "category", "family", "priority", "base_class", "tasks") if c in arch]
+        facts = _table(arch[columns]) if len(arch) else ""
         self.page(f"models/{model_type}.html", model_type,
                   facts + "<h2>Results across hardware</h2>" + _table(rows[cols].sort_values(["hardware", "precision"])))
 

@@ -15,6 +15,7 @@ CATEGORIES = (
     "text-encoder", "text-decoder", "encoder-decoder", "vision", "audio", "vision-language",
     "multimodal", "video", "speech-text", "time-series", "other",
 )
+CACHE_FORMAT = 2  # bump when Architecture's fields change
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.\-]*$")  # model types like kosmos-2.5
 
 
@@ -28,18 +29,21 @@ class Architecture:
     modality: str
     family: str
     priority: int
+    tasks: tuple[str, ...] = ()
 
     @classmethod
     def from_row(cls, row: dict) -> "Architecture":
         """Inverse of row(): rebuild from a stored inventory row without rediscovering."""
         fields = {k: row[k] for k in cls.__dataclass_fields__}
         fields["head_classes"] = tuple(filter(None, str(row["head_classes"]).split(",")))
+        fields["tasks"] = tuple(filter(None, str(row["tasks"]).split(",")))
         fields["priority"] = int(row["priority"])
         return cls(**fields)
 
     def row(self) -> dict:
         d = asdict(self)
         d["head_classes"] = ",".join(self.head_classes)
+        d["tasks"] = ",".join(self.tasks)
         return d
 
 
@@ -57,6 +61,23 @@ def _mappings() -> dict[str, dict[str, tuple[str, ...]]]:
             if isinstance(mapping, dict):
                 out[name] = {k: _class_names(v) for k, v in mapping.items()}
     return out
+
+
+def _tasks_by_type() -> dict[str, tuple[str, ...]]:
+    """Pipeline task names per model type, from optimum's task -> auto-class table joined with
+    transformers' auto mappings. AutoModel stands behind several tasks; only feature-extraction keeps it."""
+    import transformers
+    from optimum.exporters.tasks import TasksManager
+
+    out: dict[str, set] = {}
+    for task, loaders in TasksManager._TRANSFORMERS_TASKS_TO_MODEL_LOADERS.items():
+        for loader in loaders if isinstance(loaders, tuple) else (loaders,):
+            if loader == "AutoModel" and task != "feature-extraction":
+                continue
+            auto = getattr(transformers, loader, None)
+            for model_type in getattr(getattr(auto, "_model_mapping", None), "_model_mapping", {}):
+                out.setdefault(model_type, set()).add(task)
+    return {k: tuple(sorted(v)) for k, v in out.items()}
 
 
 def _first_rule(model_type: str, rules: list[dict], key: str, mappings: dict) -> str | None:
@@ -103,7 +124,7 @@ def discover() -> list[Architecture]:
     from hwcov import paths
 
     rules = data.file_digest(paths.templates_dir() / "inventory.yaml")
-    cache = paths.artifacts_dir() / "inventory" / f"{transformers.__version__}-{rules}.json"
+    cache = paths.artifacts_dir() / "inventory" / f"{transformers.__version__}-{rules}-v{CACHE_FORMAT}.json"
     if cache.exists():
         return [Architecture.from_row(r) for r in json.loads(cache.read_text(encoding="utf-8"))]
     archs = _discover()
@@ -121,6 +142,7 @@ def _discover() -> list[Architecture]:
     mappings = _mappings()
     base = mappings["MODEL_MAPPING_NAMES"]
     phases = spec["priority"]
+    tasks = _tasks_by_type()
     archs = []
     for model_type, config_class in sorted(CONFIG_MAPPING_NAMES.items()):
         heads = sorted({c for name, m in mappings.items() if name != "MODEL_MAPPING_NAMES"
@@ -146,6 +168,7 @@ def _discover() -> list[Architecture]:
             modality=spec["modality"][category],
             family=family,
             priority=priority,
+            tasks=tasks.get(model_type, ()),
         ))
     return archs
 

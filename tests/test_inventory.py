@@ -35,3 +35,10 @@ def test_categories_follow_the_auto_mappings(archs):
 
 def test_model_types_matches_discover(archs):
     assert inventory.model_types() >= set(archs)
+
+
+def test_tasks_come_from_optimums_task_table(archs):
+    assert "fill-mask" in archs["bert"].tasks and "text-generation" in archs["gpt2"].tasks
+    assert "automatic-speech-recognition" in archs["whisper"].tasks
+    assert "image-classification" in archs["vit"].tasks and "feature-extraction" in archs["vit"].tasks
+    assert archs["bert"].row()["tasks"].split(",") == list(archs["bert"].tasks)
