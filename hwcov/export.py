@@ -145,6 +145,7 @@ def export(built, case, batch: int, route: str, export_dir) -> Exported:
             shutil.rmtree(staging)
         else:
             staging.rename(target)
+        _prune_stale(target)
     except MemoryError:
         shutil.rmtree(staging, ignore_errors=True)
         raise  # the machine's state, not the export's: not cached
@@ -157,6 +158,18 @@ def export(built, case, batch: int, route: str, export_dir) -> Exported:
             raise
         raise error from exc
     return Exported(route, EXPORTER[route], target, feed, fresh=True)
+
+
+def _prune_stale(target: Path) -> None:
+    """Drop this route's exports of the same case and batch under other keys (older versions, changed model):
+    nothing reads them again, and some tiny models still weigh hundreds of MB."""
+    prefix = target.name.rsplit("-", 1)[0] + "-"
+    for old in target.parent.glob(prefix + "*"):
+        if old.name != target.name and not old.name.startswith("."):
+            if old.is_dir():
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                old.unlink(missing_ok=True)
 
 
 def _chain(exc: BaseException):

@@ -143,3 +143,17 @@ def test_a_failed_export_is_cached_with_its_operator(archs, tmp_path, monkeypatc
             export.export(built, bert, 1, "broken", tmp_path)
         assert info.value.op == "aten::histc" and "not supported" in str(info.value)
     assert export.EXPORT_CALLS["broken"] == 1  # the second call read the recorded failure
+
+
+def test_a_new_export_replaces_stale_ones_of_the_same_case(archs, tmp_path, monkeypatch):
+    monkeypatch.setitem(export._EXPORTERS, "quick", lambda *args: {"format": "named", "outputs": []})
+    monkeypatch.setitem(export.EXPORTER, "quick", "a test exporter")
+    bert = case(archs, "bert")
+    built = build_case(bert, 1)
+    target = export.cache_path(tmp_path, bert, 1, "quick", built)
+    stale, other_batch = target.with_name("quick-b1-0123456789abcdef"), target.with_name("quick-b2-0123456789abcdef")
+    stale.mkdir(parents=True)
+    other_batch.mkdir()
+    assert export.export(built, bert, 1, "quick", tmp_path).fresh
+    assert target.is_dir() and not stale.exists() and other_batch.exists()
+    assert not export.export(built, bert, 1, "quick", tmp_path).fresh
