@@ -169,6 +169,19 @@ def _remap_layer_indexes(d: dict, layers_before: dict, rules: dict) -> None:
         _ = old_n
 
 
+def _bound_layer_counts(d: dict, layers_before: dict, rules: dict) -> None:
+    """Counts of some of the layers (num_kv_shared_layers, first_k_dense_replace …): "all of them" stays
+    all of them; any other count stays below the tiny layer count so both kinds of layer exist."""
+    count_key = next((k for k in rules["layer_keys"] if k in layers_before), None)
+    if not count_key:
+        return
+    old, new = layers_before[count_key], d[count_key]
+    for k in rules["layer_count_keys"]:
+        v = d.get(k)
+        if _is_int(v) and k != count_key:
+            d[k] = new if v == old else min(v, max(new - 1, 0))
+
+
 def _trim_layer_dicts(d: dict, layers_before: dict, rules: dict) -> None:
     """Dicts keyed by layer index (per_layer_config: {"05": …, "11": …}) keep only the layers that still
     exist; their entries are re-keyed onto the tiny stack so each kind of layer stays represented."""
@@ -257,6 +270,7 @@ def _shrink_one(d: dict, rules: dict, widths: set, ffns: set) -> dict:
     _keep_stages_consistent(d, before, rules)
     _remap_layer_indexes(d, layers_before, rules)
     _trim_layer_dicts(d, layers_before, rules)
+    _bound_layer_counts(d, layers_before, rules)
     experts = min((d[k] for k in rules["expert_keys"] if _is_int(d.get(k))), default=None)
     if experts:
         _lower(d, rules["experts_per_token_keys"], experts)
