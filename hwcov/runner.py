@@ -51,8 +51,11 @@ def _child(conn, fn, task, limits: Limits) -> None:
         if limits.log_path:
             _redirect_output(limits.log_path)
         if limits.memory_mb:
+            # Soft limit only: the case is capped, yet a case that must (Chromium reserves far more
+            # address space than it uses) can lift it again for a subprocess of its own.
             cap = limits.memory_mb * 1024 * 1024
-            resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+            _, hard = resource.getrlimit(resource.RLIMIT_AS)
+            resource.setrlimit(resource.RLIMIT_AS, (min(cap, hard) if hard != resource.RLIM_INFINITY else cap, hard))
         import torch
 
         torch.set_num_threads(limits.torch_threads)
