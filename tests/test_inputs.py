@@ -39,3 +39,21 @@ def test_synthesis_is_deterministic(archs):
 def test_multimodal_inputs_carry_the_image(archs):
     _, feed = _feed(archs, "clip")
     assert inputs.has_non_text_input(feed) and "input_ids" in feed
+
+
+@pytest.mark.parametrize("model_type, expect", [
+    ("qwen2_vl", "image_grid_thw"),  # grid recipe: flattened patches + grid sizes
+    ("llava", "pixel_values"),  # image tokens counted from the vision features
+    ("swin", "pixel_values"),  # backbone stages kept consistent after shrinking
+    ("whisper", "input_features"),  # mel frames follow max_source_positions
+])
+def test_recipes_run_a_full_modality_forward_at_batch_2(archs, model_type, expect):
+    from hwcov import generate
+    from hwcov.build import build_case
+
+    built = build_case(generate.case_for(archs[model_type]), batch=2)
+    assert expect in built.feed
+    with torch.no_grad():
+        out = built.model(**built.feed)
+    first = next(v for v in out.values() if torch.is_tensor(v))
+    assert first.shape[0] == 2
