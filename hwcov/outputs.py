@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
 
 
 def flatten(output, prefix: str = "") -> dict:

@@ -8,9 +8,10 @@ from __future__ import annotations
 RESULT_COLUMNS: dict[str, str] = {
     "model_type": "str", "category": "str", "family": "str", "model_class": "str", "hardware": "str",
     "precision": "str", "batch_size": "int", "status": "str", "error_pattern": "str", "error_message": "str",
-    "max_abs_diff": "float", "tolerance": "float", "device_name": "str", "runtime_version": "str",
+    "max_abs_diff": "float", "tolerance": "float", "tolerance_kind": "str", "device_name": "str", "runtime_version": "str",
     "output_checksum": "str", "output_shapes": "str", "inputs": "str", "execution_time_ms": "float",
     "memory_usage_mb": "float", "wall_time_s": "float", "reference_path": "str", "test_timestamp": "str",
+    "export_route": "str", "exporter": "str", "session_create_ms": "float", "first_run_ms": "float",
     "case_key": "str", "test_hash": "str", "traceback": "str",
 }
 

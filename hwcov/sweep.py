@@ -5,6 +5,7 @@ worker, so the sweep executes exactly what `pytest <file>` executes.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 import sys
@@ -17,7 +18,18 @@ from hwcov.case import base_row
 from hwcov.journal import ResultJournal
 from hwcov.runner import Limits, preload, run_isolated
 
-HWCOV_VERSION = "0.1.0"
+ENGINE_FILES = ("build.py", "case.py", "inputs.py", "outputs.py", "testing.py", "tiny.py", "validate.py", "export.py")
+
+
+@functools.cache
+def engine_digest() -> str:
+    """hwcov's own code results depend on (case building, validation, export, every backend): a fix
+    there reruns the cases it could change instead of reusing their old rows."""
+    root = Path(__file__).resolve().parent
+    h = hashlib.sha256()
+    for f in [root / name for name in ENGINE_FILES] + sorted((root / "backends").glob("*.py")):
+        h.update(f.read_bytes())
+    return h.hexdigest()[:12]
 
 
 def load_module(path: str):
@@ -44,7 +56,7 @@ def result_key(content_hash: str, hardware: str, precision: str, batch: int, ver
                limits: Limits | None = None) -> str:
     """Everything an outcome depends on; the memory cap and timeout too, since they decide oom/timeout."""
     bounds = f"{limits.memory_mb}MB/{limits.timeout_s}s" if limits else ""
-    blob = "|".join([content_hash, hardware, precision, str(batch), versions, HWCOV_VERSION, bounds])
+    blob = "|".join([content_hash, hardware, precision, str(batch), versions, bounds])
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
 
@@ -61,7 +73,8 @@ def sweep(tests: list[dict], hardware: str, artifacts: Path, *, precision: str =
     """Rows for `tests` (dicts with model_type, path, content_hash) on one hardware."""
     backend = get_backend(hardware)
     limits = limits or Limits()
-    versions = backend.versions()  # cheap: the probe (which may import torch) waits until there is work
+    # Cheap: the probe (which may import torch) waits until there is work.
+    versions = f"{backend.versions()}; hwcov engine {engine_digest()}"
     journal = ResultJournal(artifacts, hardware)
     known = {} if force else journal.by_key()
     rows, todo = [], []

@@ -38,11 +38,16 @@ class TorchBackendResource(BackendResource):
 
 
 class OnnxRuntimeBackendResource(BackendResource):
-    """Exported ONNX models on ONNX Runtime's CPU execution provider."""
+    """Exported ONNX models on ONNX Runtime's CPU execution provider. Exports take time: 300 s a case."""
+
+    timeout_s: float = 300.0
 
 
 class OpenVinoBackendResource(BackendResource):
-    """OpenVINO (from torch or from ONNX) on the devices Core() reports; CPU here."""
+    """OpenVINO (from torch or from ONNX) on the devices Core() reports; CPU here. Up to three export
+    routes a case: 300 s."""
+
+    timeout_s: float = 300.0
 
 
 class BrowserBackendResource(BackendResource):
@@ -51,6 +56,7 @@ class BrowserBackendResource(BackendResource):
     Chromium reserves far more virtual memory than it uses and won't start under RLIMIT_AS."""
 
     memory_mb: int = 0
+    timeout_s: float = 300.0  # SwiftShader WebGPU compiles shaders slowly on CPU
 
     def cpu_bound(self, hardware: str) -> bool:
         return False

@@ -12,6 +12,20 @@ class Probe:
     error: str = ""
 
 
+def cpu_name() -> str:
+    """The processor's model name, as evidence of what a CPU-side backend ran on."""
+    import platform
+
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 HARDWARE = ("cpu", "cuda", "rocm", "mps", "openvino", "onnxruntime", "qualcomm", "webnn", "webgpu", "wasm",
             "apple_ane")
 

@@ -41,8 +41,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from hwcov import export, validate
-from hwcov.backends import Probe
-from hwcov.backends.exported import ExportBackend, cpu_name, hf_metadata, named_outputs
+from hwcov.backends import Probe, cpu_name
+from hwcov.backends.exported import ExportBackend, hf_metadata, named_outputs
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 ORT_DIST = WEB_DIR / "node_modules" / "onnxruntime-web" / "dist"

@@ -7,23 +7,11 @@ The first route that passes gives the row; when none does, the row reports the m
 """
 from __future__ import annotations
 
-import platform
 import tempfile
 import time
 from pathlib import Path
 
 from hwcov import export, validate
-
-
-def cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def reference_outputs(built, case, batch: int, reference_dir) -> tuple[dict, str]:

@@ -9,8 +9,8 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from hwcov.backends import Probe
-from hwcov.backends.exported import ExportBackend, cpu_name, hf_metadata, named_outputs
+from hwcov.backends import Probe, cpu_name
+from hwcov.backends.exported import ExportBackend, hf_metadata, named_outputs
 from hwcov import export
 
 # hardware key -> the execution provider that must head the session's list.

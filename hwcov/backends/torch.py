@@ -1,24 +1,12 @@
 """torch eager backend: cpu, cuda, rocm (torch.version.hip; device type is still 'cuda'), mps."""
 from __future__ import annotations
 
-import platform
 import resource
 import time
 
-from hwcov.backends import Probe
+from hwcov.backends import Probe, cpu_name
 
 DTYPES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
-
-
-def _cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def versions() -> str:
@@ -38,7 +26,7 @@ class TorchBackend:
         try:
             if self.hardware == "cpu":
                 cap = torch.backends.cpu.get_cpu_capability()
-                return Probe(True, f"cpu: {_cpu_name()} ({cap})", versions())
+                return Probe(True, f"cpu: {cpu_name()} ({cap})", versions())
             if self.hardware in ("cuda", "rocm"):
                 want_hip = self.hardware == "rocm"
                 if (torch.version.hip is not None) != want_hip:
