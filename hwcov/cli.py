@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from hwcov.platforms import PlatformError
+from hwcov.schedules import ScheduleError
 
 EPILOG = """examples:
   hwcov --hardware cpu                          full CPU sweep: inventory -> tests -> results -> patterns -> report
@@ -232,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
                 return 1
         for verb in verbs:
             getattr(commands, READ_VERBS[verb])(args=args, **{k: chosen[k] for k in ("hardware", "models")})
-    except (UsageError, PlatformError) as exc:
+    except (UsageError, PlatformError, ScheduleError) as exc:
         print(f"hwcov: error: {exc}", file=sys.stderr)
         return 2
     return 0

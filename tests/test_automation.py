@@ -50,6 +50,9 @@ def test_cli_writes_the_default_and_a_bad_file_fails_the_load_naming_the_field(t
     load = subprocess.run([sys.executable, "-c", "import hwcov.definitions"], cwd=tmp_path, capture_output=True,
                           text=True)
     assert load.returncode != 0 and "nightly.run_time 'Someday 01:00'" in load.stderr
+    cli = subprocess.run([HWCOV, "--model", "bert", "--hardware", "cpu"], cwd=tmp_path, capture_output=True, text=True)
+    assert cli.returncode == 2 and len(cli.stderr.strip().splitlines()) == 1 and "nightly.run_time" in cli.stderr
+    assert not (tmp_path / "benchmark_db.duckdb").exists()
 
 
 def test_a_schedule_requests_each_hardware_partition():
