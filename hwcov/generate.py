@@ -78,7 +78,7 @@ def render(arch: Architecture, env: jinja2.Environment | None = None) -> tuple[s
     stem = re.sub(r"[^0-9a-zA-Z]+", " ", arch.model_type).title().replace(" ", "")
     content = template.render(
         arch={**asdict(case), "class_stem": stem}, hardware=HARDWARE, filename=filename(arch.model_type),
-        template_chain=chain, modality_template=f"modality/{arch.modality}.py.j2",
+        template_chain=chain, modality_template=env.select_template([f"modality/{arch.modality}.py.j2", "base.py.j2"]),
     )
     return content, chain
 

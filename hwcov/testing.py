@@ -20,13 +20,16 @@ class ArchCaseTests:
     batch_size = 1
 
     @classmethod
-    def input_problem(cls, fed: set) -> str:
-        """Why the fed inputs don't cover this modality/family, or ''."""
-        missing = [k for k in cls.required_inputs + cls.family_required_inputs if k not in fed]
+    def input_problem(cls, fed: set, accepted: set) -> str:
+        """Why the fed inputs leave out a modality input forward() accepts, or ''. Inputs the model
+        doesn't take (a text-to-speech model has no audio input) are not required."""
+        required = [k for k in cls.required_inputs + cls.family_required_inputs if k in accepted]
+        missing = [k for k in required if k not in fed]
         if missing:
             return f"inputs {sorted(fed)} lack {missing}"
-        if cls.required_any_inputs and not fed & set(cls.required_any_inputs):
-            return f"inputs {sorted(fed)} include none of {list(cls.required_any_inputs)}"
+        wanted = set(cls.required_any_inputs) & accepted
+        if wanted and not fed & wanted:
+            return f"inputs {sorted(fed)} include none of {sorted(wanted)}"
         return ""
 
     @classmethod
@@ -35,7 +38,10 @@ class ArchCaseTests:
         """Execute the case and apply this file's modality/family checks: the sweep calls this too."""
         row = execute(cls.case, hardware, precision, batch or cls.batch_size, reference_dir=reference_dir)
         if row["status"] == "pass":
-            problem = cls.input_problem(set(filter(None, row["inputs"].split(","))))
+            from hwcov.inventory import forward_inputs
+
+            accepted = set(forward_inputs(cls.case.model_class))
+            problem = cls.input_problem(set(filter(None, row["inputs"].split(","))), accepted)
             if problem:
                 row.update(status="fail_to_run", error_message=f"modality not exercised: {problem}")
         return row

@@ -53,3 +53,20 @@ def test_a_generated_file_runs_under_plain_pytest(archs, tmp_path):
     absent = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(path),
                              "--hardware", "cuda", "-rs"], capture_output=True, text=True, cwd=tmp_path)
     assert absent.returncode == 0 and "1 skipped" in absent.stdout and "unavailable" in absent.stdout
+
+
+def test_modality_checks_require_what_the_model_accepts():
+    from hwcov.testing import ArchCaseTests
+
+    class Multimodal(ArchCaseTests):
+        required_any_inputs = ("pixel_values", "input_features")
+
+    class Seq2Seq(ArchCaseTests):
+        family_required_inputs = ("decoder_input_ids",)
+
+    text_only = {"input_ids", "attention_mask"}
+    assert "include none of ['pixel_values']" in Multimodal.input_problem(text_only, text_only | {"pixel_values"})
+    assert Multimodal.input_problem(text_only | {"pixel_values"}, text_only | {"pixel_values"}) == ""
+    assert Multimodal.input_problem(text_only, text_only) == ""  # a text-to-speech model takes no audio
+    assert "lack ['decoder_input_ids']" in Seq2Seq.input_problem(text_only, text_only | {"decoder_input_ids"})
+    assert Seq2Seq.input_problem(text_only, text_only) == ""  # a decoder-only audio LM has no decoder ids
