@@ -1,0 +1,76 @@
+"""Latency measurement the way optimum-benchmark does it: warmup, then both a minimum iteration
+count and a minimum duration, a device sync before every clock read, percentiles, and peak RSS
+sampled from a side thread. Every figure returned is measured; none is derived from a guess.
+"""
+from __future__ import annotations
+
+import statistics
+import threading
+import time
+from typing import Callable
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/status", encoding="utf-8") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+class RssSampler:
+    """Peak resident memory of this process while the block runs (sampled every `period_s`)."""
+
+    def __init__(self, period_s: float = 0.005):
+        self.period_s, self.peak_mb, self._stop = period_s, 0.0, threading.Event()
+
+    def __enter__(self):
+        self.peak_mb = _rss_mb()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def _run(self):
+        while not self._stop.wait(self.period_s):
+            self.peak_mb = max(self.peak_mb, _rss_mb())
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self.peak_mb = max(self.peak_mb, _rss_mb())
+
+
+def percentile(sorted_values: list[float], q: float) -> float:
+    """Linear interpolation between closest ranks (numpy's default)."""
+    if not sorted_values:
+        raise ValueError("no samples")
+    pos = (len(sorted_values) - 1) * q
+    lo, hi = int(pos), min(int(pos) + 1, len(sorted_values) - 1)
+    return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (pos - lo)
+
+
+def measure(fn: Callable[[], object], *, batch: int = 1, sync: Callable[[], None] | None = None,
+            warmup: int = 5, min_iters: int = 10, min_duration_s: float = 1.0, max_iters: int = 100_000) -> dict:
+    """Time fn() until both min_iters and min_duration_s are reached; latencies in ms."""
+    sync = sync or (lambda: None)
+    for _ in range(warmup):
+        fn()
+        sync()
+    samples: list[float] = []
+    with RssSampler() as rss:
+        started = time.perf_counter()
+        while (len(samples) < min_iters or time.perf_counter() - started < min_duration_s) and len(samples) < max_iters:
+            sync()
+            t0 = time.perf_counter()
+            fn()
+            sync()
+            samples.append((time.perf_counter() - t0) * 1000)
+    ordered = sorted(samples)
+    mean = statistics.fmean(samples)
+    return {
+        "iterations": len(samples), "warmup": warmup, "mean_ms": mean,
+        "p50_ms": percentile(ordered, 0.50), "p90_ms": percentile(ordered, 0.90),
+        "p95_ms": percentile(ordered, 0.95), "p99_ms": percentile(ordered, 0.99),
+        "stdev_pct": 100 * statistics.stdev(samples) / mean if len(samples) > 1 and mean else 0.0,
+        "throughput_items_s": batch / (mean / 1000), "peak_rss_mb": rss.peak_mb,
+    }
