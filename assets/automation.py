@@ -43,7 +43,9 @@ report_job = define_asset_job("report_job", selection=["hwcov/coverage_report"],
                               description="Rebuild the coverage matrix, markdown report and history.")
 patterns_job = define_asset_job("patterns_job", selection=["hwcov/error_patterns"],
                                 description="Reclassify a hardware partition's failures.")
-JOBS = [inventory_job, hardware_job, report_job, patterns_job]
+benchmark_job = define_asset_job("benchmark_job", selection=["hwcov/benchmark_results"],
+                                 description="Measure the passing architectures on one hardware partition.")
+JOBS = [inventory_job, hardware_job, report_job, patterns_job, benchmark_job]
 
 
 def _run_config(models=(), categories=(), max_priority=0) -> dict:

@@ -24,8 +24,10 @@ def test_asset_graph_snapshot():
         "hwcov/run_results": (HARDWARE, ["hwcov/generated_tests"]),
         "hwcov/error_patterns": (HARDWARE, ["hwcov/run_results"]),
         "hwcov/coverage_report": (None, ["hwcov/model_inventory", "hwcov/run_results"]),
+        "hwcov/benchmark_results": (HARDWARE, ["hwcov/generated_tests", "hwcov/run_results"]),
     }
-    assert {j.name for j in defs.jobs} == {"inventory_job", "hardware_job", "report_job", "patterns_job"}
+    assert {j.name for j in defs.jobs} == {"inventory_job", "hardware_job", "report_job", "patterns_job",
+                                           "benchmark_job"}
     assert {s.name for s in defs.schedules} == {"daily_tests", "weekly_tests", "monthly_tests"}
     assert {s.name for s in defs.sensors} == {"inventory_change_sensor", "rerun_changed_tests_sensor",
                                               "generator_update_sensor", "report_after_run_sensor",
