@@ -30,13 +30,6 @@ class ArchCase:
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def case_key(case: ArchCase, hardware: str, precision: str, batch: int, backend_versions: str,
-             test_digest: str = "") -> str:
-    """Content hash of everything a result depends on; nothing changed -> same key -> reuse."""
-    blob = "|".join([case.digest(), test_digest, hardware, precision, str(batch), backend_versions])
-    return hashlib.sha256(blob.encode()).hexdigest()[:20]
-
-
 def base_row(case: ArchCase, hardware: str, precision: str, batch: int) -> dict:
     return {
         "model_type": case.model_type, "category": case.category, "family": case.family,

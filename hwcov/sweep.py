@@ -14,7 +14,7 @@ from typing import Callable
 
 from hwcov import patterns
 from hwcov.backends import get_backend
-from hwcov.case import base_row
+from hwcov.case import STATUSES, base_row
 from hwcov.journal import ResultJournal
 from hwcov.runner import Limits, preload, run_isolated
 
@@ -61,6 +61,8 @@ def result_key(content_hash: str, hardware: str, precision: str, batch: int, ver
 
 
 def _finish(row: dict, key: str, test: dict) -> dict:
+    if row["status"] not in STATUSES:  # one vocabulary everywhere: an engine bug, not a result
+        raise ValueError(f"{test['model_type']}: status {row['status']!r} is not one of {STATUSES}")
     row["case_key"] = key
     row["test_hash"] = test["content_hash"]
     row["error_pattern"] = patterns.classify(row["status"], row.get("error_message", ""))
