@@ -422,14 +422,9 @@ class BrowserBackend(ExportBackend):
     def _try_route(self, built, case, batch, route, precision, reference, tol, export_dir) -> dict:
         from hwcov.backends.onnxruntime import OnnxRuntimeBackend
 
-        base = {"export_route": route, "exporter": export.EXPORTER[route],
-                "runtime_version": f"{versions()}; route {route} ({export.EXPORTER[route]})"}
-        try:
-            exported = export.export(built, case, batch, route, export_dir)
-        except export.ExportError as exc:
-            status = "unsupported_op" if exc.op else "fail_to_run"
-            op = f" [unsupported operator {exc.op}]" if exc.op else ""
-            return {**base, "status": status, "error_message": f"export {exc}{op}"}
+        base, exported, failed = self._export(built, case, batch, route, export_dir)
+        if failed:
+            return failed
         try:
             model = OnnxRuntimeBackend.model_file(self, exported, precision)  # fp16/int8 converted once, cached
             graph_inputs, external = graph_io(model)

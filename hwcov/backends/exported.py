@@ -106,15 +106,21 @@ class ExportBackend:
         worst = dict(worst, error_message=" | ".join(f["error_message"] for f in failures)[:4000])
         return worst
 
-    def _try_route(self, built, case, batch, route, precision, reference, tol, export_dir) -> dict:
+    def _export(self, built, case, batch, route, export_dir) -> tuple[dict, object, dict | None]:
+        """(row fields naming the route, the export or None, the failure row or None)."""
         base = {"export_route": route, "exporter": export.EXPORTER[route],
                 "runtime_version": f"{self.versions()}; route {route} ({export.EXPORTER[route]})"}
         try:
-            exported = export.export(built, case, batch, route, export_dir)
+            return base, export.export(built, case, batch, route, export_dir), None
         except export.ExportError as exc:
             status = "unsupported_op" if exc.op else "fail_to_run"
             op = f" [unsupported operator {exc.op}]" if exc.op else ""
-            return {**base, "status": status, "error_message": f"export {exc}{op}"}
+            return base, None, {**base, "status": status, "error_message": f"export {exc}{op}"}
+
+    def _try_route(self, built, case, batch, route, precision, reference, tol, export_dir) -> dict:
+        base, exported, failed = self._export(built, case, batch, route, export_dir)
+        if failed:
+            return failed
         try:
             infer, device_name = self.load(exported, precision)
             result = infer(exported.feed)
