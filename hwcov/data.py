@@ -16,8 +16,23 @@ def load(name: str) -> dict:
 
 @functools.cache
 def _load(folder: str, name: str) -> dict:
-    with open(Path(folder) / name, encoding="utf-8") as fh:
-        return yaml.safe_load(fh) or {}
+    """`name` plus the drop-in files of `<stem>.d/*.yaml` beside it (one per family group, so groups of
+    overrides stay small and separately owned); an entry defined twice is an error, not a silent win."""
+    path = Path(folder) / name
+    with open(path, encoding="utf-8") as fh:
+        out = yaml.safe_load(fh) or {}
+    for extra in sorted(path.with_suffix(".d").glob("*.yaml")):
+        with open(extra, encoding="utf-8") as fh:
+            more = yaml.safe_load(fh) or {}
+        for section, entries in more.items():
+            have = out.setdefault(section, {})
+            if not isinstance(entries, dict) or not isinstance(have, dict):
+                raise ValueError(f"{extra}: top-level {section!r} must be a mapping")
+            twice = sorted(set(have) & set(entries))
+            if twice:
+                raise ValueError(f"{extra}: {section} {', '.join(twice)} already defined in {name} or an earlier drop-in")
+            have.update(entries)
+    return out
 
 
 def file_digest(*paths: Path) -> str:
