@@ -65,6 +65,11 @@ def measure(fn: Callable[[], object], *, batch: int = 1, sync: Callable[[], None
             fn()
             sync()
             samples.append((time.perf_counter() - t0) * 1000)
+    return summarize(samples, batch=batch, warmup=warmup, peak_rss_mb=rss.peak_mb)
+
+
+def summarize(samples: list[float], *, batch: int, warmup: int, peak_rss_mb: float = float("nan")) -> dict:
+    """Statistics of measured latencies (ms): also for samples timed elsewhere (a browser page's own clock)."""
     ordered = sorted(samples)
     mean = statistics.fmean(samples)
     return {
@@ -72,5 +77,5 @@ def measure(fn: Callable[[], object], *, batch: int = 1, sync: Callable[[], None
         "p50_ms": percentile(ordered, 0.50), "p90_ms": percentile(ordered, 0.90),
         "p95_ms": percentile(ordered, 0.95), "p99_ms": percentile(ordered, 0.99),
         "stdev_pct": 100 * statistics.stdev(samples) / mean if len(samples) > 1 and mean else 0.0,
-        "throughput_items_s": batch / (mean / 1000), "peak_rss_mb": rss.peak_mb,
+        "throughput_items_s": batch / (mean / 1000), "peak_rss_mb": peak_rss_mb,
     }

@@ -1,28 +1,62 @@
-"""Benchmark cells (architecture x batch x sequence length) on torch eager, measured with hwcov.bench.
+"""Benchmark cells (architecture x precision x batch x sequence length x variant) on any runnable backend.
 
-The seed's matrix per hardware lives in templates/benchmarks.yaml. A cell the model or device can't
-hold (sequence longer than the model's positions) is `not_applicable`; nothing is estimated.
+torch (cpu/cuda/rocm/mps) times the eager module (or torch.compile'd: a variant); onnxruntime and openvino time
+the exported graph loaded as the sweep loads it (with the variant's one setting changed); wasm/webgpu time
+onnxruntime-web's session.run on the page's own clock. Every timed cell is measured with hwcov.bench's method;
+a cell the model, runtime or device can't hold (sequence longer than the model's positions, a precision the
+runtime lacks, a variant of another backend) is `not_applicable` with the reason. Nothing is estimated.
+
+Per row: build (synthesize the model), load (runtime session/compile; torch: move to the device), first run
+(cold, includes torch.compile) apart from the steady-state statistics; the parity cost, max |diff| of the
+cell's outputs against the CPU fp32 torch reference of the same built model; the machine and versions.
 """
 from __future__ import annotations
 
+import functools
+import os
 import time
 from dataclasses import replace
+from pathlib import Path
 
 from hwcov import data
+from hwcov.journal import ResultJournal
 
+# New columns go at the end: stored tables gain them by ALTER TABLE (store.add_missing_columns).
 BENCH_COLUMNS = {
     "model_type": "str", "category": "str", "family": "str", "hardware": "str", "precision": "str",
     "batch_size": "int", "seq_len": "int", "status": "str", "error_message": "str", "iterations": "int",
     "mean_ms": "float", "p50_ms": "float", "p90_ms": "float", "p95_ms": "float", "p99_ms": "float",
     "stdev_pct": "float", "throughput_items_s": "float", "peak_rss_mb": "float", "load_ms": "float",
     "device_name": "str", "runtime_version": "str", "cpu_threads": "int", "test_timestamp": "str",
+    "variant": "str", "build_ms": "float", "first_run_ms": "float", "max_abs_diff": "float",
+    "export_route": "str", "machine": "str", "run_id": "str",
 }
+CELL = ("model_type", "hardware", "precision", "batch_size", "seq_len", "variant")
 
 
 def matrix(hardware: str) -> dict:
-    """{"batch_sizes": [...], "precisions": [...], "seq_lens": [...]} for a hardware key."""
+    """{"batch_sizes", "precisions", "seq_lens", "variants": {"default", "baseline", "optimized"}} for a hardware
+    key (a custom platform: its base hardware's)."""
     spec = data.load("benchmarks.yaml")
-    return {**spec["defaults"], **(spec.get("hardware", {}).get(hardware) or {})}
+    key = _base_hardware(hardware)
+    return {**spec["defaults"], **(spec.get("hardware", {}).get(key) or {})}
+
+
+def _base_hardware(hardware: str) -> str:
+    from hwcov.backends import HARDWARE, custom_platforms
+
+    if hardware in HARDWARE:
+        return hardware
+    platform = custom_platforms().get(hardware)
+    return platform.base_hardware if platform else hardware
+
+
+def variants_for(hardware: str, which: str = "default") -> list[str]:
+    """The variants a hardware measures: `default` (the main matrix), `baseline`, `optimized`, or `all`."""
+    v = matrix(hardware).get("variants") or {}
+    chosen = {"default": [v.get("default")], "baseline": [v.get("baseline")], "optimized": v.get("optimized", []),
+              "all": [v.get("baseline")] + list(v.get("optimized", []))}[which]
+    return [x for x in dict.fromkeys(chosen) if x]
 
 
 def cells(case, hardware: str) -> list[tuple[str, int, int]]:
@@ -30,40 +64,246 @@ def cells(case, hardware: str) -> list[tuple[str, int, int]]:
     return [(p, b, s) for p in m["precisions"] for b in m["batch_sizes"] for s in m["seq_lens"]]
 
 
-def run_cell(case, hardware: str, precision: str, batch: int, seq_len: int, min_duration_s: float = 1.0) -> dict:
-    """Build the case at this batch/sequence length and measure its forward on the torch device."""
+@functools.cache
+def machine() -> str:
+    """The machine every row ran on: CPU model, logical cores, memory, OS."""
+    import platform
+
+    from hwcov.backends import cpu_name
+
+    mem = ""
+    try:
+        with open("/proc/meminfo", encoding="utf-8") as fh:
+            mem = f"; {int(fh.readline().split()[1]) / 2**20:.0f} GiB"
+    except (OSError, ValueError, IndexError):
+        pass
+    return f"{cpu_name()}; {os.cpu_count()} logical cores{mem}; {platform.system()} {platform.release()}"
+
+
+class BenchJournal(ResultJournal):
+    """Every measured cell, appended as it ends (`<artifacts>/benchmarks/<hardware>.jsonl`): a run filtered to a
+    few models or variants keeps the partition's other cells."""
+
+    def __init__(self, root, hardware: str):
+        self.path = Path(root) / "benchmarks" / f"{hardware}.jsonl"
+
+    def latest_by_cell(self) -> dict[tuple, dict]:
+        return {tuple(r.get(k, "") for k in CELL): r for r in self.rows()}
+
+
+def _positions_exceeded(built) -> str:
+    positions = getattr(built.config, "max_position_embeddings", None)
+    ids = built.feed.get("input_ids")
+    if ids is not None and isinstance(positions, int) and ids.shape[-1] > positions:
+        return f"sequence {ids.shape[-1]} > max_position_embeddings {positions}"
+    return ""
+
+
+def run_cell(case, hardware: str, precision: str, batch: int, seq_len: int, min_duration_s: float = 1.0,
+             variant: str = "", export_dir=None, route: str = "", warmup: int = 5, min_iters: int = 10) -> dict:
+    """Build the case at this batch/sequence length, load it on the hardware's runtime, and measure."""
     import torch
 
-    from hwcov import bench
+    from hwcov import variants
     from hwcov.backends import get_backend
-    from hwcov.backends.torch import DTYPES
-    from hwcov.build import build_case
+    from hwcov.build import TextOnlyMultimodal, build_case
 
+    variant = variant or next(iter(variants_for(hardware)), "")
     row = {"model_type": case.model_type, "category": case.category, "family": case.family, "hardware": hardware,
-           "precision": precision, "batch_size": batch, "seq_len": seq_len, "cpu_threads": torch.get_num_threads(),
+           "precision": precision, "batch_size": batch, "seq_len": seq_len, "variant": variant,
+           "cpu_threads": torch.get_num_threads(), "machine": machine(),
            "test_timestamp": time.strftime("%Y-%m-%d %H:%M:%S")}
     backend = get_backend(hardware)
+    row["runtime_version"] = backend.versions()
     probe = backend.probe()
     if not probe.available:
         return {**row, "status": "unavailable", "error_message": probe.error}
-    if precision not in DTYPES:
-        return {**row, "status": "not_applicable", "error_message": f"torch eager runs {list(DTYPES)}"}
+    try:
+        if not variant:
+            raise variants.VariantNotApplicable(f"templates/benchmarks.yaml defines no variant for {hardware}")
+        variants.check(variant, backend)
+    except variants.VariantNotApplicable as exc:
+        return {**row, "status": "not_applicable", "error_message": str(exc)}
+    gate = _precision_gate(backend, precision)
+    if gate:
+        return {**row, "status": "not_applicable", "error_message": gate}
     started = time.perf_counter()
-    built = build_case(replace(case, input_spec={**case.input_spec, "seq_len": seq_len}), batch)
-    positions = getattr(built.config, "max_position_embeddings", None)
-    if "input_ids" in built.feed and isinstance(positions, int) and built.feed["input_ids"].shape[1] > positions:
-        return {**row, "status": "not_applicable",
-                "error_message": f"sequence {built.feed['input_ids'].shape[1]} > max_position_embeddings {positions}"}
-    device, dtype = torch.device(backend.device()), getattr(torch, DTYPES[precision])
-    model = built.model.to(device=device, dtype=dtype)
-    feed = {k: (v.to(device=device, dtype=dtype) if v.is_floating_point() else v.to(device))
-            if torch.is_tensor(v) else v for k, v in built.feed.items()}
-    load_ms = (time.perf_counter() - started) * 1000
+    try:
+        built = build_case(replace(case, input_spec={**case.input_spec, "seq_len": seq_len}), batch)
+    except TextOnlyMultimodal as exc:
+        return {**row, "status": "fail_to_run", "error_message": str(exc)}
+    row["build_ms"] = (time.perf_counter() - started) * 1000
+    too_long = _positions_exceeded(built)
+    if too_long:
+        return {**row, "status": "not_applicable", "error_message": too_long}
+    from hwcov.backends.exported import reference_outputs
 
-    def forward():
-        with torch.no_grad():
-            model(**feed)
+    reference, _ = reference_outputs(built, case, batch, None)  # CPU fp32 torch, before any dtype move
+    kind = variants.family(backend)
+    try:
+        if kind == "browser":
+            return {**row, **_browser_cell(backend, built, case, batch, precision, reference, export_dir, route,
+                                           min_duration_s, warmup, min_iters)}
+        loaded, extra = _load(backend, kind, built, case, batch, precision, variant, export_dir, route)
+    except variants.VariantNotApplicable as exc:
+        return {**row, "status": "not_applicable", "error_message": str(exc)}
+    row.update(extra)
+    return {**row, **measure_loaded(loaded, batch, reference, min_duration_s, warmup, min_iters, variant)}
 
-    stats = bench.measure(forward, batch=batch, sync=backend._sync, min_duration_s=min_duration_s)
-    return {**row, **stats, "status": "pass", "load_ms": load_ms, "device_name": probe.device_name,
-            "runtime_version": probe.runtime_version}
+
+def _precision_gate(backend, precision: str) -> str:
+    from hwcov import variants
+
+    inner = getattr(backend, "inner", backend)
+    platform = getattr(backend, "platform", None)
+    if platform is not None and precision not in platform.supported_precisions:
+        return f"{precision} not in {platform.platform_key}'s supported_precisions {list(platform.supported_precisions)}"
+    if variants.family(backend) == "torch":
+        from hwcov.backends.torch import DTYPES
+
+        return "" if precision in DTYPES else f"torch eager runs {list(DTYPES)}, not {precision}"
+    if variants.family(backend) == "browser":
+        gate = inner.gate(precision)
+        return gate["error_message"] if gate else ""
+    return "" if precision in inner.precisions else f"{inner.hardware} runs {list(inner.precisions)}, not {precision}"
+
+
+def export_for(backend, built, case, batch: int, export_dir, route: str = ""):
+    """The cached export (the route the sweep passed with, else the first route that exports)."""
+    inner = getattr(backend, "inner", backend)
+    export_dir = Path(export_dir) if export_dir else inner._export_dir(None)
+    errors = []
+    for r in ([route] if route else list(inner.routes)):
+        base, exported, failed = inner._export(built, case, batch, r, export_dir)
+        if exported is not None:
+            return exported
+        errors.append(failed["error_message"])
+    raise RuntimeError(" | ".join(errors)[:3000])
+
+
+def _load(backend, kind, built, case, batch, precision, variant, export_dir, route, **options):
+    from hwcov import variants
+
+    if kind == "torch":
+        return variants.load_torch(backend, built, precision, variant), {}
+    exported = export_for(backend, built, case, batch, export_dir, route)
+    extra = {"export_route": exported.route}
+    if kind == "onnxruntime":
+        return variants.load_onnxruntime(backend, exported, precision, variant, **options), extra
+    return variants.load_openvino(backend, exported, precision, variant, **options), extra
+
+
+def parity(reference: dict, result: dict) -> float:
+    """Max |diff| over the float outputs both hold (NaN when none; inf on a shape mismatch)."""
+    import numpy as np
+
+    worst = float("nan")
+    for name in sorted(set(reference) & set(result)):
+        a, b = np.asarray(reference[name]), np.asarray(result[name])
+        if not (np.issubdtype(a.dtype, np.floating) and np.issubdtype(b.dtype, np.floating)):
+            continue
+        if a.shape != b.shape:
+            return float("inf")
+        d = float(np.max(np.abs(a.astype(np.float64) - b.astype(np.float64)))) if a.size else 0.0
+        worst = d if worst != worst else max(worst, d)
+    return worst
+
+
+def measure_loaded(loaded, batch: int, reference: dict, min_duration_s: float, warmup: int, min_iters: int,
+                   variant: str) -> dict:
+    """First (cold) run timed apart, parity against the reference, then the steady-state statistics."""
+    from hwcov import bench, variants
+
+    try:
+        t0 = time.perf_counter()
+        result = loaded.outputs()
+        first_ms = (time.perf_counter() - t0) * 1000
+    except Exception as exc:  # noqa: BLE001 - the variant's own failure is the cell's result
+        reason = variants.torch_compile_error(exc) if variant == "torch_compile" else ""
+        if reason:
+            return {"status": "not_applicable", "error_message": f"torch.compile can't run here: {reason}",
+                    "device_name": loaded.device_name, "load_ms": loaded.load_ms}
+        raise
+    diff = parity(reference, result)
+    stats = bench.measure(loaded.run, batch=batch, sync=loaded.sync, warmup=warmup, min_iters=min_iters,
+                          min_duration_s=min_duration_s)
+    return {**stats, "status": "pass", "load_ms": loaded.load_ms, "first_run_ms": first_ms,
+            "max_abs_diff": diff, "device_name": loaded.device_name}
+
+
+# -- browser (wasm, webgpu): timed on the page's clock, in a forked Playwright job ------------------------
+def _browser_job(hardware, model, external, feeds, threads, warmup, min_iters, min_duration_ms) -> dict:
+    from playwright.sync_api import sync_playwright
+
+    from hwcov.backends import browser
+
+    provider, bundle = browser.PROVIDERS[hardware]
+    with browser.PageServer() as server, sync_playwright() as p:
+        chromium = browser._launch(p)
+        try:
+            console: list = []
+            page = browser._open_page(chromium, server, bundle, threads, console, log="verbose")
+            spec = {"model": server.add(model), "provider": provider, "severity": 0,
+                    "externalData": [{"path": n, "data": server.add(model.parent / n)} for n in external]}
+            created = page.evaluate("spec => window.hwcov.create(spec)", spec)
+            run = "([f, n, b]) => window.hwcov.run(f, n, b)"
+            first = page.evaluate(run, [feeds, 1, 0])
+            if warmup > 1:
+                page.evaluate(run, [feeds, warmup - 1, 0])
+            times: list = []
+            started = time.perf_counter()
+            while len(times) < min_iters or (time.perf_counter() - started) * 1000 < min_duration_ms:
+                left = max(1.0, min_duration_ms - (time.perf_counter() - started) * 1000)
+                chunk = page.evaluate(run, [feeds, max(1, min_iters - len(times)) if len(times) < min_iters
+                                            else 100_000, left])
+                times += chunk["times"]
+            return {"browser": f"Chromium {chromium.version}", "created": created, "first": first["times"][0],
+                    "times": times, "outputs": chunk["outputs"], "threads": threads,
+                    "placements": browser.placements(console), "rss_mb": _tree_rss_mb(os.getpid())}
+        finally:
+            chromium.close()
+
+
+def _tree_rss_mb(root: int) -> float:
+    """Resident memory of a process and its descendants (the job, Playwright's driver, Chromium's processes)."""
+    parents, rss = {}, {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/status", encoding="utf-8") as fh:
+                fields = dict(line.split(":", 1) for line in fh if ":" in line)
+            parents[int(entry.name)] = int(fields["PPid"])
+            rss[int(entry.name)] = int(fields.get("VmRSS", "0 kB").split()[0]) / 1024
+        except (OSError, ValueError, KeyError):
+            continue
+    tree, frontier = {root}, {root}
+    while frontier:
+        frontier = {pid for pid, ppid in parents.items() if ppid in frontier} - tree
+        tree |= frontier
+    return sum(rss.get(pid, 0.0) for pid in tree)
+
+
+def _browser_cell(backend, built, case, batch, precision, reference, export_dir, route, min_duration_s,
+                  warmup, min_iters) -> dict:
+    from hwcov import bench
+    from hwcov.backends import browser
+    from hwcov.backends.onnxruntime import OnnxRuntimeBackend
+
+    inner = getattr(backend, "inner", backend)
+    exported = export_for(backend, built, case, batch, export_dir, route)
+    model = OnnxRuntimeBackend.model_file(inner, exported, precision)
+    graph_inputs, external = browser.graph_io(model)
+    fed = browser.fed_tensors(exported, graph_inputs)
+    job = browser.in_fork(_browser_job, inner.hardware, model, external,
+                          [browser.encode(k, v) for k, v in fed.items()], browser.threads(), warmup, min_iters,
+                          min_duration_s * 1000, timeout_s=browser.JOB_TIMEOUT_S + 2 * min_duration_s)
+    result = browser.decode_outputs(exported, job["outputs"])
+    fallback = browser.placement_fallback(inner.hardware, job["placements"])
+    diff = parity(reference, result)
+    stats = bench.summarize(job["times"], batch=batch, warmup=warmup, peak_rss_mb=job["rss_mb"])
+    row = {**stats, "load_ms": job["created"]["createMs"], "first_run_ms": job["first"], "max_abs_diff": diff,
+           "device_name": inner.device_text(job), "export_route": exported.route}
+    if fallback:
+        return {**row, "status": "unsupported_op", "error_message": fallback}
+    return {**row, "status": "pass"}

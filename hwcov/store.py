@@ -120,3 +120,85 @@ def record_generator_update(con, row: dict) -> None:
                 [next_id, row["generator_name"], row["hardware_platform"], row["patch_description"],
                  row["affected_models"], row["success_rate_before"], row["success_rate_after"],
                  row["model_types"], row["run_id"]])
+
+
+# -- benchmarks and profiles (hwcov/benchmark.py, hwcov/profiling.py) ---------------------------------------
+_SQL_TYPES = {"str": "VARCHAR", "int": "BIGINT", "float": "DOUBLE"}
+
+LAYER_PROFILE_COLUMNS = {
+    "model_type": "str", "hardware": "str", "precision": "str", "batch_size": "int", "seq_len": "int",
+    "variant": "str", "source": "str", "layer": "str", "layer_type": "str", "depth": "int", "calls": "int",
+    "total_ms": "float", "self_ms": "float", "share_pct": "float", "device_name": "str", "runtime_version": "str",
+    "machine": "str", "profiled_at": "str",
+}
+MEMORY_PROFILE_COLUMNS = {
+    "model_type": "str", "hardware": "str", "precision": "str", "batch_size": "int", "seq_len": "int",
+    "variant": "str", "stage": "str", "rss_before_mb": "float", "peak_rss_mb": "float", "peak_delta_mb": "float",
+    "rss_after_mb": "float", "device_peak_mb": "float", "seconds": "float", "device_name": "str",
+    "runtime_version": "str", "machine": "str", "profiled_at": "str",
+}
+
+
+def table_ddl(table: str, columns: dict) -> str:
+    cols = ", ".join(f"{name} {_SQL_TYPES[kind]}" for name, kind in columns.items())
+    return f"CREATE TABLE IF NOT EXISTS hwcov.{table} ({cols})"
+
+
+def _profile_tables() -> dict:
+    from hwcov.benchmark import BENCH_COLUMNS
+
+    # every measurement of every benchmark cell (benchmark_results holds the latest of each)
+    return {"benchmark_history": BENCH_COLUMNS, "layer_profiles": LAYER_PROFILE_COLUMNS,
+            "memory_profiles": MEMORY_PROFILE_COLUMNS}
+
+
+def add_missing_columns(con, table: str, columns: dict) -> None:
+    """Columns added to a table's schema since it was created, appended (the IO manager inserts by position)."""
+    have = {r[0] for r in con.execute("SELECT column_name FROM information_schema.columns WHERE table_schema = "
+                                      "'hwcov' AND table_name = ?", [table]).fetchall()}
+    if not have:
+        return
+    for name, kind in columns.items():
+        if name not in have:
+            con.execute(f"ALTER TABLE hwcov.{table} ADD COLUMN {name} {_SQL_TYPES[kind]}")
+
+
+def _ensure(con, table: str) -> dict:
+    columns = _profile_tables()[table]
+    con.execute("CREATE SCHEMA IF NOT EXISTS hwcov")
+    con.execute(table_ddl(table, columns))
+    add_missing_columns(con, table, columns)
+    return columns
+
+
+def append_benchmark_history(con, df) -> None:
+    columns = _ensure(con, "benchmark_history")
+    con.register("bench_df", df[list(columns)])
+    con.execute(f"INSERT INTO hwcov.benchmark_history ({', '.join(columns)}) SELECT * FROM bench_df")
+    con.unregister("bench_df")
+
+
+def replace_profile(con, table: str, df) -> None:
+    """Store a profile, replacing the earlier profile of the same (model, hardware, precision, batch, seq, variant)."""
+    columns = _ensure(con, table)
+    keys = ["model_type", "hardware", "precision", "batch_size", "seq_len", "variant"]
+    for key in df[keys].drop_duplicates().itertuples(index=False):
+        con.execute(f"DELETE FROM hwcov.{table} WHERE " + " AND ".join(f"{k} = ?" for k in keys), list(key))
+    con.register("profile_df", df[list(columns)])
+    con.execute(f"INSERT INTO hwcov.{table} ({', '.join(columns)}) SELECT * FROM profile_df")
+    con.unregister("profile_df")
+
+
+def read_table(con, table: str):
+    """A hwcov table as a DataFrame; an empty one with its columns when it doesn't exist yet."""
+    import pandas as pd
+
+    exists = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'hwcov' "
+                         "AND table_name = ?", [table]).fetchall()[0][0]
+    if exists:
+        return con.execute(f"SELECT * FROM hwcov.{table}").df()
+    if table == "benchmark_results":
+        from hwcov.benchmark import BENCH_COLUMNS
+
+        return pd.DataFrame(columns=list(BENCH_COLUMNS))
+    return pd.DataFrame(columns=list(_profile_tables()[table]))
