@@ -132,3 +132,175 @@ def validation_report(results: pd.DataFrame, model_type: str) -> str:
     cols = ["hardware", "precision", "batch_size", "status", "max_abs_diff", "tolerance", "device_name",
             "runtime_version", "output_checksum", "error_pattern"]
     return f"# Validation report: {model_type}\n\n" + report.table(rows[cols].sort_values(["hardware", "precision"]))
+
+
+# -- benchmark analyses (hwcov.benchmark_results, hwcov.benchmark_history) ---------------------------------
+CELL_KEYS = ["model_type", "precision", "batch_size", "seq_len"]
+
+
+def _measured(bench: pd.DataFrame, default_only: bool = True) -> pd.DataFrame:
+    """Passed cells; by default only each hardware's default variant (what the sweep runs)."""
+    from hwcov import benchmark
+
+    ok = bench[bench["status"] == "pass"].copy()
+    if default_only and not ok.empty:
+        defaults = {hw: (benchmark.variants_for(hw) or [""])[0] for hw in ok["hardware"].unique()}
+        ok = ok[ok["variant"] == ok["hardware"].map(defaults)]
+    return ok
+
+
+def _round(df: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
+    return df.round({c: digits for c in df.columns if df[c].dtype.kind == "f"})
+
+
+def compare_hardware_performance(bench: pd.DataFrame, reference: str = "cpu") -> str:
+    """p50 per cell on every hardware, and each hardware's median speedup over the reference on shared cells."""
+    ok = _measured(bench)
+    out = ["# Hardware performance comparison\n",
+           f"Measured p50 latency (ms) per cell, each hardware's default variant; speedup = {reference} p50 / p50.\n"]
+    if ok.empty:
+        return "\n".join(out + ["No measured benchmark cells yet: materialize benchmark_results.\n"])
+    grid = ok.pivot_table(index=CELL_KEYS, columns="hardware", values="p50_ms", aggfunc="first")
+    summary = []
+    for hw in grid.columns:
+        shared = grid[[hw, reference]].dropna() if reference in grid.columns else pd.DataFrame()
+        speed = (shared[reference] / shared[hw]) if not shared.empty else pd.Series(dtype=float)
+        part = ok[ok["hardware"] == hw]
+        summary.append({"hardware": hw, "cells": int(grid[hw].notna().sum()),
+                        "median_p50_ms": part["p50_ms"].median(), "median_throughput_items_s":
+                        part["throughput_items_s"].median(), f"shared_with_{reference}": len(shared),
+                        f"median_speedup_vs_{reference}": speed.median() if len(speed) else float("nan"),
+                        "faster_cells": int((speed > 1).sum())})
+    out += ["## Summary\n", report.table(_round(pd.DataFrame(summary))),
+            "## p50 (ms) per cell\n", report.table(_round(grid.reset_index()))]
+    return "\n".join(out)
+
+
+def optimal_hardware(bench: pd.DataFrame) -> str:
+    """Per architecture, the hardware (and precision) with the lowest p50 at each batch size; wins per category."""
+    ok = _measured(bench)
+    out = ["# Optimal hardware per architecture\n",
+           "Lowest measured p50 per (architecture, batch size) over hardware and precision (each hardware's default "
+           "variant), with its parity cost (max |diff| vs the CPU fp32 reference).\n"]
+    if ok.empty:
+        return "\n".join(out + ["No measured benchmark cells yet: materialize benchmark_results.\n"])
+    seq = ok.groupby("model_type")["seq_len"].transform("min")  # compare at each model's shortest sequence
+    ok = ok[ok["seq_len"] == seq]
+    best = ok.loc[ok.groupby(["model_type", "batch_size"])["p50_ms"].idxmin()]
+    runner_up = ok.groupby(["model_type", "batch_size"])["hardware"].nunique().rename("hardware_measured")
+    best = best.join(runner_up, on=["model_type", "batch_size"])
+    cols = ["model_type", "category", "batch_size", "seq_len", "hardware", "precision", "p50_ms",
+            "throughput_items_s", "max_abs_diff", "hardware_measured"]
+    wins = best.groupby(["category", "hardware"]).agg(architectures=("model_type", "nunique"),
+                                                       median_p50_ms=("p50_ms", "median")).reset_index()
+    return "\n".join(out + ["## Per category: where architectures run fastest\n",
+                            report.table(_round(wins.sort_values(["category", "architectures"],
+                                                                 ascending=[True, False]))),
+                            "## Per architecture\n",
+                            report.table(_round(best[cols].sort_values(["model_type", "batch_size"]), 6))])
+
+
+def batch_scaling(bench: pd.DataFrame) -> str:
+    """Throughput per batch size relative to batch 1, and scaling efficiency (1.0 = linear)."""
+    ok = _measured(bench, default_only=False)
+    out = ["# Batch-size scaling\n", "throughput_x = throughput(batch) / throughput(smallest batch); efficiency = "
+           "throughput_x / (batch / smallest batch). Per hardware, precision, sequence length and variant.\n"]
+    if ok.empty:
+        return "\n".join(out + ["No measured benchmark cells yet: materialize benchmark_results.\n"])
+    keys = ["model_type", "hardware", "precision", "seq_len", "variant"]
+    ok = ok.sort_values(keys + ["batch_size"])
+    first = ok.groupby(keys)[["batch_size", "throughput_items_s"]].transform("first")
+    ok["throughput_x"] = ok["throughput_items_s"] / first["throughput_items_s"]
+    ok["efficiency"] = ok["throughput_x"] / (ok["batch_size"] / first["batch_size"])
+    ok = ok[ok.groupby(keys)["batch_size"].transform("nunique") > 1]
+    if ok.empty:
+        return "\n".join(out + ["No cell was measured at more than one batch size.\n"])
+    per_hw = ok.groupby(["hardware", "batch_size"]).agg(cells=("model_type", "size"),
+                                                        median_efficiency=("efficiency", "median")).reset_index()
+    cols = keys + ["batch_size", "p50_ms", "throughput_items_s", "throughput_x", "efficiency"]
+    return "\n".join(out + ["## Median efficiency per hardware and batch\n", report.table(_round(per_hw)),
+                            "## Per cell\n", report.table(_round(ok[cols]))])
+
+
+def performance_trends(history: pd.DataFrame, threshold: float = 0.10) -> str:
+    """Each cell's latest p50 against its previous measurement: REGRESSION when slower by more than `threshold`."""
+    out = ["# Performance trends\n", f"Latest p50 of every benchmark cell against its previous measurement "
+           f"(hwcov.benchmark_history); REGRESSION when slower by > {threshold:.0%}, IMPROVED when faster by "
+           f"> {threshold:.0%}.\n"]
+    ok = history[history["status"] == "pass"] if not history.empty else history
+    if ok.empty:
+        return "\n".join(out + ["No measured benchmark cells yet: materialize benchmark_results.\n"])
+    keys = CELL_KEYS[:1] + ["hardware"] + CELL_KEYS[1:] + ["variant"]
+    ok = ok.sort_values(keys + ["test_timestamp"])
+    ok["previous_p50_ms"] = ok.groupby(keys)["p50_ms"].shift(1)
+    ok["previous_at"] = ok.groupby(keys)["test_timestamp"].shift(1)
+    ok["runs"] = ok.groupby(keys)["p50_ms"].transform("size")
+    latest = ok.groupby(keys).tail(1).copy()
+    latest["change_pct"] = 100 * (latest["p50_ms"] / latest["previous_p50_ms"] - 1)
+    latest["flag"] = ""
+    latest.loc[latest["change_pct"] > 100 * threshold, "flag"] = "REGRESSION"
+    latest.loc[latest["change_pct"] < -100 * threshold, "flag"] = "IMPROVED"
+    compared = latest[latest["previous_p50_ms"].notna()]
+    regressions = compared[compared["flag"] == "REGRESSION"]
+    cols = keys + ["runs", "previous_at", "previous_p50_ms", "test_timestamp", "p50_ms", "change_pct", "flag"]
+    per_hw = compared.groupby("hardware").agg(cells=("model_type", "size"),
+                                              regressions=("flag", lambda s: int((s == "REGRESSION").sum())),
+                                              improved=("flag", lambda s: int((s == "IMPROVED").sum())),
+                                              median_change_pct=("change_pct", "median")).reset_index()
+    return "\n".join(out + [f"{len(regressions)} regressions in {len(compared)} cells measured at least twice "
+                            f"({len(latest) - len(compared)} measured once).\n",
+                            "## Per hardware\n", report.table(_round(per_hw, 2)),
+                            "## Regressions\n", report.table(_round(regressions[cols], 3)),
+                            "## Every cell measured at least twice\n", report.table(_round(compared[cols], 3))])
+
+
+def regressions(history: pd.DataFrame, threshold: float = 0.10) -> pd.DataFrame:
+    """The cells whose latest p50 is slower than the previous measurement by more than `threshold`."""
+    ok = history[history["status"] == "pass"].sort_values("test_timestamp")
+    keys = ["model_type", "hardware", "precision", "batch_size", "seq_len", "variant"]
+    ok = ok.assign(previous=ok.groupby(keys)["p50_ms"].shift(1))
+    latest = ok.groupby(keys).tail(1)
+    return latest[latest["p50_ms"] > latest["previous"] * (1 + threshold)]
+
+
+def optimization_impact(bench: pd.DataFrame) -> str:
+    """Each variant against its hardware's baseline variant on the same cell: measured speedup and parity cost."""
+    from hwcov import benchmark
+
+    ok = bench[bench["status"] == "pass"]
+    out = ["# Optimization impact\n", "speedup = baseline p50 / variant p50 on the same cell (hardware, precision, "
+           "batch, sequence); parity cost = the variant's max |diff| against the CPU fp32 reference (and its change "
+           "from the baseline's).\n"]
+    rows = []
+    for hw, part in ok.groupby("hardware"):
+        base_name = (benchmark.variants_for(hw, "baseline") or [""])[0]
+        base = part[part["variant"] == base_name].set_index(CELL_KEYS)
+        for variant, vpart in part[part["variant"] != base_name].groupby("variant"):
+            for r in vpart.itertuples(index=False):
+                key = tuple(getattr(r, k) for k in CELL_KEYS)
+                if key not in base.index:
+                    continue
+                b = base.loc[key]
+                b = b.iloc[0] if isinstance(b, pd.DataFrame) else b
+                rows.append({"model_type": r.model_type, "hardware": hw, "precision": r.precision,
+                             "batch_size": r.batch_size, "seq_len": r.seq_len, "baseline": base_name,
+                             "variant": variant, "baseline_p50_ms": b["p50_ms"], "variant_p50_ms": r.p50_ms,
+                             "speedup": b["p50_ms"] / r.p50_ms, "baseline_max_abs_diff": b["max_abs_diff"],
+                             "variant_max_abs_diff": r.max_abs_diff,
+                             "parity_cost": r.max_abs_diff - b["max_abs_diff"]})
+    skipped = bench[(bench["status"] != "pass") & bench["variant"].ne("")]
+    if not rows:
+        out.append("No variant measured beside its baseline: run `hwcov --benchmark-baseline` and "
+                   "`hwcov --benchmark-optimized` for a --model on a --hardware first.\n")
+    else:
+        df = pd.DataFrame(rows)
+        per = df.groupby(["hardware", "variant"]).agg(cells=("speedup", "size"), median_speedup=("speedup", "median"),
+                                                      min_speedup=("speedup", "min"), max_speedup=("speedup", "max"),
+                                                      worst_parity=("variant_max_abs_diff", "max")).reset_index()
+        out += ["## Per variant\n", report.table(_round(per, 4)), "## Per cell\n",
+                report.table(_round(df.sort_values(["hardware", "model_type", "variant", "batch_size"]), 6))]
+    if not skipped.empty:
+        cols = ["model_type", "hardware", "precision", "batch_size", "variant", "status", "error_message"]
+        out += ["## Variants that did not run\n",
+                report.table(skipped[cols].assign(error_message=skipped["error_message"].str[:200]))]
+    return "\n".join(out)
