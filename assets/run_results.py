@@ -29,7 +29,7 @@ class RunResultsConfig(Config):
     categories: list[str] = []  # model categories; empty = all
     max_priority: int = 0  # only architectures of this seed phase or higher (1 = highest); 0 = all
     force: bool = False  # rerun even when an unchanged result exists
-    precision: str = "fp32"
+    precision: str = ""  # one precision; empty = each precision the generated tests declare for the hardware
     batch_size: int = 1
 
 
@@ -94,7 +94,7 @@ def run_results(context: AssetExecutionContext, config: RunResultsConfig,
     frames = []
     for hardware in context.partition_keys:
         backend = getattr(context.resources, resource_key(hardware))
-        rows = sweep.sweep(tests.to_dict("records"), hardware, artifacts, precision=config.precision,
+        rows = sweep.sweep(tests.to_dict("records"), hardware, artifacts, precision=config.precision or None,
                            batch=config.batch_size, force=config.force, limits=backend.limits(hardware),
                            log=context.log.info)
         rows = sweep.assemble(rows, ResultJournal(artifacts, hardware), set(generated_tests["model_type"]))

@@ -69,30 +69,57 @@ def _finish(row: dict, key: str, test: dict) -> dict:
     return row
 
 
-def sweep(tests: list[dict], hardware: str, artifacts: Path, *, precision: str = "fp32", batch: int = 1,
+def declared_precisions(test: dict, hardware: str) -> tuple[str, ...]:
+    """The precisions the generated test declares for `hardware` (its PRECISIONS, from the hardware
+    templates), reference precision first: what `pytest <file> --hardware <hw>` runs."""
+    return tuple(test_class(load_module(test["path"])).precisions.get(hardware, ("fp32",)))
+
+
+def sweep(tests: list[dict], hardware: str, artifacts: Path, *, precision: str | None = "fp32", batch: int = 1,
           force: bool = False, limits: Limits | None = None, progress: bool = True,
           log: Callable[[str], None] = print) -> list[dict]:
-    """Rows for `tests` (dicts with model_type, path, content_hash) on one hardware."""
+    """Rows for `tests` (dicts with model_type, path, content_hash) on one hardware.
+
+    `precision=None` runs every precision each test declares for the hardware: its first (fp32) for every
+    test, then the others (fp16, int8 ...) for the tests whose first passed here, since a failure at the
+    reference precision already says why a lower one can't run."""
     backend = get_backend(hardware)
     limits = limits or Limits()
     # Cheap: the probe (which may import torch) waits until there is work.
     versions = f"{backend.versions()}; hwcov engine {engine_digest()}"
     journal = ResultJournal(artifacts, hardware)
     known = {} if force else journal.by_key()
+    plans = {t["model_type"]: (precision,) if precision else declared_precisions(t, hardware) for t in tests}
+    state = {"probe": None}
+    rows = _run_phase([(t, plans[t["model_type"]][0]) for t in tests], hardware, artifacts, batch, versions,
+                      known, journal, backend, limits, progress, log, state)
+    passed = {r["model_type"] for r in rows if r["status"] == "pass"}
+    later = [(t, p) for t in tests if t["model_type"] in passed for p in plans[t["model_type"]][1:]]
+    if later:
+        rows += _run_phase(later, hardware, artifacts, batch, versions, known, journal, backend, limits,
+                           progress, log, state)
+    return rows
+
+
+def _run_phase(cases: list[tuple[dict, str]], hardware: str, artifacts: Path, batch: int, versions: str,
+               known: dict, journal: ResultJournal, backend, limits: Limits, progress: bool,
+               log: Callable[[str], None], state: dict) -> list[dict]:
     rows, todo = [], []
-    for test in tests:
+    for test, precision in cases:
         key = result_key(test["content_hash"], hardware, precision, batch, versions, limits)
         if key in known:
             rows.append(known[key])
         else:
-            todo.append((test, key))
+            todo.append((test, key, precision))
+    what = ",".join(sorted({p for _, p in cases}))
     if not todo:
-        log(f"{hardware}: all {len(rows)} results unchanged, reused")
+        log(f"{hardware} {what}: all {len(rows)} results unchanged, reused")
         return rows
-    probe = backend.probe()
-    log(f"{hardware}: {len(rows)} unchanged results reused, {len(todo)} to run ({probe.device_name or probe.error})")
+    probe = state["probe"] = state["probe"] or backend.probe()
+    log(f"{hardware} {what}: {len(rows)} unchanged results reused, {len(todo)} to run "
+        f"({probe.device_name or probe.error})")
     if not probe.available:
-        for test, key in todo:  # cheap and truthful: no model is built for absent hardware
+        for test, key, precision in todo:  # cheap and truthful: no model is built for absent hardware
             cls = test_class(load_module(test["path"]))
             row = base_row(cls.case, hardware, precision, batch)
             row.update(status="unavailable", error_message=probe.error, runtime_version=versions)
@@ -103,11 +130,11 @@ def sweep(tests: list[dict], hardware: str, artifacts: Path, *, precision: str =
     reference_dir = Path(artifacts) / "reference"
 
     def run_one(task):
-        test, _ = task
+        test, _, precision = task
         return test_class(load_module(test["path"])).evaluate(hardware, precision, batch, reference_dir)
 
     def on_result(task, result: dict, seconds: float) -> None:
-        test, key = task
+        test, key, precision = task
         row = base_row(test_class(load_module(test["path"])).case, hardware, precision, batch)
         row.update(result)
         row["wall_time_s"] = round(seconds, 3)
@@ -118,7 +145,7 @@ def sweep(tests: list[dict], hardware: str, artifacts: Path, *, precision: str =
     if progress:
         from tqdm import tqdm
 
-        bar = tqdm(total=len(todo), desc=f"{hardware} sweep", unit="arch", file=sys.stderr)
+        bar = tqdm(total=len(todo), desc=f"{hardware} {what} sweep", unit="case", file=sys.stderr)
     if not limits.log_path:
         limits.log_path = str(Path(artifacts) / "logs" / f"{hardware}.log")
     try:
