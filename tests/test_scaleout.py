@@ -1,0 +1,225 @@
+"""The scale-out profile for real (deploy/): Redis and PostgreSQL from Debian packages on 127.0.0.1, owned by
+this test; Celery workers started with deploy/worker.sh for the queues `cpu` and `openvino` plus the writer
+queue `dagster`; a two-partition asset backfill submitted as the UI does and run by dagster-daemon.
+
+Checks: each partition's run got its queue tag from the run coordinator and its device step ran on the
+worker of that queue (as recorded by dagster-celery in the Postgres event log); the device workers run
+without a database (their HWCOV_DB_PATH points nowhere); every row reached DuckDB exactly once.
+Run: python -m pytest -m scaleout tests/test_scaleout.py (needs `apt-get install redis-server postgresql`).
+"""
+import glob
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+
+pytestmark = pytest.mark.scaleout
+
+ROOT = Path(__file__).resolve().parents[1]
+MODELS = ["bert", "gpt2"]
+HARDWARE = ["cpu", "openvino"]
+DEADLINE_S = 480
+
+
+def _bin(name: str) -> str | None:
+    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    return shutil.which(name) or (found[-1] if found else None)
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait(predicate, what: str, timeout: float, procs=()):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        for p, log in procs:
+            if p.poll() is not None:
+                raise AssertionError(f"{what}: a process exited with {p.returncode}:\n{Path(log).read_text()[-3000:]}")
+        time.sleep(1)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """Stop a process group this test started (its own session), politely first."""
+    if proc.poll() is not None:
+        return
+    for sig, wait in ((signal.SIGTERM, 15), (signal.SIGKILL, 5)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+@pytest.fixture(scope="module")
+def services():
+    """redis-server and a throwaway PostgreSQL cluster on free 127.0.0.1 ports, stopped at the end."""
+    for mod in ("dagster_celery", "dagster_postgres", "redis"):
+        pytest.importorskip(mod, reason="pip install -e '.[scale]'")
+    redis_server, initdb, pg_ctl = shutil.which("redis-server"), _bin("initdb"), _bin("pg_ctl")
+    if not (redis_server and initdb and pg_ctl):
+        pytest.skip("needs redis-server and PostgreSQL: apt-get install redis-server postgresql")
+    work = Path(tempfile.mkdtemp(prefix="hwcov-scaleout-"))
+    as_user = []
+    if os.geteuid() == 0:  # PostgreSQL refuses to run as root: use the account its package created
+        as_user = ["runuser", "-u", "postgres", "--"]
+        shutil.chown(work, "postgres")
+    data = work / "pg"
+    redis_port, pg_port = _port(), _port()
+    redis_log = work / "redis.log"
+    redis = subprocess.Popen([redis_server, "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
+                              "--appendonly", "no", "--dir", str(work)],
+                             stdout=open(redis_log, "w"), stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        subprocess.run([*as_user, initdb, "-D", str(data), "-U", "hwcov", "-A", "trust", "-E", "UTF8", "--no-sync"],
+                       check=True, capture_output=True)
+        subprocess.run([*as_user, pg_ctl, "-D", str(data), "-l", str(work / "pg.log"), "-w", "-t", "60", "-o",
+                        f"-p {pg_port} -k {data} -c listen_addresses=127.0.0.1 -c fsync=off", "start"],
+                       check=True, capture_output=True)
+
+        def redis_up():
+            with socket.socket() as s:
+                return s.connect_ex(("127.0.0.1", redis_port)) == 0
+
+        _wait(redis_up, "redis-server", 30, [(redis, redis_log)])
+        yield {"redis": f"redis://127.0.0.1:{redis_port}", "pg": f"postgresql+psycopg2://hwcov@127.0.0.1:{pg_port}/postgres"}
+    finally:
+        if data.exists():
+            subprocess.run([*as_user, pg_ctl, "-D", str(data), "-m", "immediate", "-w", "stop"], capture_output=True)
+        _stop(redis)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _celery_workers(broker: str) -> set[str]:
+    from celery import Celery
+
+    replies = Celery(broker=broker).control.ping(timeout=1.0) or []
+    return {name for reply in replies for name in reply}
+
+
+def _worker_of(instance, run_id: str, step_key: str) -> str:
+    """The Celery worker dagster-celery recorded for a step ("Executing steps ... in celery worker")."""
+    for record in instance.all_logs(run_id):
+        event = record.dagster_event
+        if event and event.step_key == step_key and event.event_type_value == "ENGINE_EVENT":
+            meta = event.engine_event_data.metadata or {}
+            if "Celery worker" in meta:
+                return meta["Celery worker"].value
+    raise AssertionError(f"no celery worker recorded for {step_key} in run {run_id}")
+
+
+def test_two_partition_backfill_runs_on_each_hardware_worker_and_loads_duckdb_once(services, tmp_path, monkeypatch):
+    from dagster import AssetKey, DagsterInstance, DagsterRunStatus, RunsFilter, materialize
+    from dagster._core.execution.backfill import BulkActionStatus, PartitionBackfill
+    from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+    from dagster._core.utils import make_new_backfill_id
+
+    from hwcov.inventory import CATEGORIES
+    from hwcov.remote import Handoff
+    from hwcov.routing import run_hardware
+
+    home, shared, db = tmp_path / "dagster_home", tmp_path / "shared", tmp_path / "orchestrator" / "bench.duckdb"
+    home.mkdir()
+    db.parent.mkdir()
+    shutil.copy(ROOT / "deploy" / "dagster.yaml", home / "dagster.yaml")
+    env = {"DAGSTER_HOME": str(home), "HWCOV_PG_URL": services["pg"], "HWCOV_SHARED_DIR": str(shared),
+           "HWCOV_CELERY_BROKER": services["redis"] + "/0", "HWCOV_CELERY_BACKEND": services["redis"] + "/1",
+           "HWCOV_DB_PATH": str(db), "HF_HUB_OFFLINE": "1"}
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    for key in ("HWCOV_GENERATED_DIR", "HWCOV_ARTIFACTS_DIR", "HWCOV_SCHEDULE_CONFIG"):
+        monkeypatch.delenv(key, raising=False)
+    # Device hosts have no database: if a device step opened DuckDB, it would fail here.
+    device_env = {**os.environ, "HWCOV_DB_PATH": str(tmp_path / "no-database-on-device-hosts" / "bench.duckdb")}
+    writer_env = dict(os.environ)
+
+    from hwcov.definitions_scaleout import build_scaleout_defs
+
+    defs = build_scaleout_defs()
+    instance = DagsterInstance.get()  # the Postgres instance of deploy/dagster.yaml
+
+    procs = []
+    try:
+        for queue, queue_env in (("dagster", writer_env), ("cpu", device_env), ("openvino", device_env)):
+            log = tmp_path / f"worker-{queue}.log"
+            procs.append((subprocess.Popen(["bash", str(ROOT / "deploy" / "worker.sh"), queue], env=queue_env,
+                                           cwd=tmp_path, stdout=open(log, "w"), stderr=subprocess.STDOUT,
+                                           start_new_session=True), log))
+        # While they start: inventory and generated tests, written on the orchestrator host (DuckDB, and the
+        # hand-off copy the device workers read).
+        assert materialize(list(defs.assets), instance=instance, resources=defs.resources,
+                           selection=["hwcov/model_inventory", "hwcov/generated_tests"],
+                           tags={ASSET_PARTITION_RANGE_START_TAG: CATEGORIES[0],
+                                 ASSET_PARTITION_RANGE_END_TAG: CATEGORIES[-1]}).success
+        _wait(lambda: {n.split("@")[0] for n in _celery_workers(env["HWCOV_CELERY_BROKER"])} >= {"dagster", *HARDWARE},
+              "three celery workers", 120, procs)
+
+        # What the UI's "Materialize selected" over two partitions submits: an asset backfill.
+        backfill_id = make_new_backfill_id()
+        instance.add_backfill(PartitionBackfill.from_asset_partitions(
+            backfill_id=backfill_id, asset_graph=defs.resolve_asset_graph(), partition_names=HARDWARE,
+            asset_selection=[AssetKey(["hwcov", "run_results"]), AssetKey(["hwcov", "error_patterns"])],
+            backfill_timestamp=time.time(), tags={}, dynamic_partitions_store=instance, all_partitions=False,
+            title=None, description=None,
+            run_config={"ops": {"hwcov__run_results": {"config": {"models": MODELS}}}}))
+        daemon_log = tmp_path / "daemon.log"
+        procs.append((subprocess.Popen(["dagster-daemon", "run", "-m", "hwcov.definitions_scaleout"], env=writer_env,
+                                       cwd=tmp_path, stdout=open(daemon_log, "w"), stderr=subprocess.STDOUT,
+                                       start_new_session=True), daemon_log))
+
+        def backfill_runs():
+            return instance.get_runs(RunsFilter(tags={"dagster/backfill": backfill_id}))
+
+        def finished():
+            runs = backfill_runs()
+            return len(runs) == len(HARDWARE) and all(r.is_finished for r in runs)
+
+        _wait(finished, "the backfill's runs", DEADLINE_S, procs)
+        runs = backfill_runs()
+    finally:
+        for proc, _ in reversed(procs):
+            _stop(proc)
+
+    logs = "\n".join(f"--- {log.name}\n{log.read_text()[-4000:]}" for _, log in procs)
+    assert instance.get_backfill(backfill_id).status not in (BulkActionStatus.FAILED, BulkActionStatus.COMPLETED_FAILED)
+    # One run per hardware partition, each tagged with its queue and its device step run by that worker.
+    assert sorted(run_hardware(r.tags) for r in runs) == sorted(HARDWARE)
+    for run in runs:
+        hardware = run_hardware(run.tags)
+        assert run.status == DagsterRunStatus.SUCCESS, logs
+        assert run.tags["dagster-celery/queue"] == hardware
+        assert _worker_of(instance, run.run_id, "hwcov__run_results").startswith(f"{hardware}@")
+        assert _worker_of(instance, run.run_id, "hwcov__error_patterns").startswith("dagster@")
+
+    # Every row reached DuckDB exactly once, loaded by the writer; nothing is left staged.
+    with duckdb.connect(str(db), read_only=True) as con:
+        rows = con.execute("SELECT hardware, model_type, precision, batch_size, count(*) FROM hwcov.run_results "
+                           "GROUP BY ALL").fetchall()
+        ledger = con.execute("SELECT asset, partition_key, run_id, rows FROM hwcov.handoff_ledger").fetchall()
+        cpu = dict(con.execute("SELECT model_type, status FROM hwcov.run_results WHERE hardware = 'cpu'").fetchall())
+        patterns = {r[0] for r in con.execute("SELECT DISTINCT hardware FROM hwcov.error_patterns").fetchall()}
+    assert {(hw, m) for hw, m, *_ in rows} == {(hw, m) for hw in HARDWARE for m in MODELS}
+    assert {n for *_, n in rows} == {1}  # one row per (hardware, model, precision, batch): none twice
+    per_hardware = {hw: sum(1 for r in rows if r[0] == hw) for hw in HARDWARE}  # openvino: fp32, fp16, int8
+    assert sorted((a, p, n) for a, p, _, n in ledger) == [("run_results", hw, per_hardware[hw]) for hw in HARDWARE]
+    assert {run_id for *_, run_id, _ in ledger} == {r.run_id for r in runs}
+    assert cpu == {m: "pass" for m in MODELS} and patterns == set(HARDWARE)
+    handoff = Handoff(shared)
+    assert handoff.pending() == []
+    assert handoff.ingest(db, {"run_results": "hardware"}) == []  # loading again loads nothing
