@@ -150,7 +150,9 @@ def _measured(bench: pd.DataFrame, default_only: bool = True) -> pd.DataFrame:
 
 
 def _round(df: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
-    return df.round({c: digits for c in df.columns if df[c].dtype.kind == "f"})
+    """Timings rounded; |diff| and parity columns keep their significant digits (1e-7 is not 0)."""
+    return df.round({c: digits for c in df.columns if df[c].dtype.kind == "f" and "diff" not in c
+                     and "parity" not in c})
 
 
 def compare_hardware_performance(bench: pd.DataFrame, reference: str = "cpu") -> str:
@@ -163,8 +165,11 @@ def compare_hardware_performance(bench: pd.DataFrame, reference: str = "cpu") ->
     grid = ok.pivot_table(index=CELL_KEYS, columns="hardware", values="p50_ms", aggfunc="first")
     summary = []
     for hw in grid.columns:
-        shared = grid[[hw, reference]].dropna() if reference in grid.columns else pd.DataFrame()
-        speed = (shared[reference] / shared[hw]) if not shared.empty else pd.Series(dtype=float)
+        if reference in grid.columns:
+            shared = grid[list(dict.fromkeys([hw, reference]))].dropna()
+            speed = shared[reference] / shared[hw]
+        else:
+            shared, speed = pd.DataFrame(), pd.Series(dtype=float)
         part = ok[ok["hardware"] == hw]
         summary.append({"hardware": hw, "cells": int(grid[hw].notna().sum()),
                         "median_p50_ms": part["p50_ms"].median(), "median_throughput_items_s":

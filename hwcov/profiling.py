@@ -112,14 +112,17 @@ def _torch_layers(model, run, sync, iterations: int) -> list[dict]:
         if event.key.startswith("hwcov.module::"):
             _, name, kind = event.key.split("::", 2)
             inclusive[name] = (kind, event.count, event.cpu_time_total / 1000 / iterations)
-    rows = []
-    for name, (kind, count, total_ms) in inclusive.items():
-        prefix = "" if name == "<model>" else name + "."
-        children = sum(t for child, (_, _, t) in inclusive.items() if child != name and child != "<model>" and (
-            (name == "<model>" and "." not in child) or (child.startswith(prefix) and "." not in child[len(prefix):])))
-        rows.append({"layer": name, "layer_type": kind, "depth": 0 if name == "<model>" else name.count(".") + 1,
-                     "calls": math.ceil(count / iterations), "total_ms": total_ms,
-                     "self_ms": max(0.0, total_ms - children)})
+    children: dict = collections.defaultdict(float)
+    for name, (_, _, total_ms) in inclusive.items():
+        if name != "<model>":  # parent: the nearest enclosing module that ran (a ModuleList never does)
+            parts = name.split(".")
+            parent = next((".".join(parts[:i]) for i in range(len(parts) - 1, 0, -1)
+                           if ".".join(parts[:i]) in inclusive), "<model>")
+            children[parent] += total_ms
+    rows = [{"layer": name, "layer_type": kind, "depth": 0 if name == "<model>" else name.count(".") + 1,
+             "calls": math.ceil(count / iterations), "total_ms": total_ms,
+             "self_ms": max(0.0, total_ms - children[name])}
+            for name, (kind, count, total_ms) in inclusive.items()]
     return sorted(rows, key=lambda r: -r["total_ms"])
 
 
