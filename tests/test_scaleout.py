@@ -6,6 +6,7 @@ Checks: each partition's run got its queue tag from the run coordinator and its 
 worker of that queue (as recorded by dagster-celery in the Postgres event log); the device workers run
 without a database (their HWCOV_DB_PATH points nowhere); every row reached DuckDB exactly once.
 Run: python -m pytest -m scaleout tests/test_scaleout.py (needs `apt-get install redis-server postgresql`).
+The hand-off's exactly-once loading and the routing rules are also checked without any service (unmarked).
 """
 import glob
 import os
@@ -19,8 +20,6 @@ from pathlib import Path
 
 import duckdb
 import pytest
-
-pytestmark = pytest.mark.scaleout
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ["bert", "gpt2"]
@@ -124,6 +123,7 @@ def _worker_of(instance, run_id: str, step_key: str) -> str:
     raise AssertionError(f"no celery worker recorded for {step_key} in run {run_id}")
 
 
+@pytest.mark.scaleout
 def test_two_partition_backfill_runs_on_each_hardware_worker_and_loads_duckdb_once(services, tmp_path, monkeypatch):
     from dagster import AssetKey, DagsterInstance, DagsterRunStatus, RunsFilter, materialize
     from dagster._core.execution.backfill import BulkActionStatus, PartitionBackfill
@@ -223,3 +223,80 @@ def test_two_partition_backfill_runs_on_each_hardware_worker_and_loads_duckdb_on
     handoff = Handoff(shared)
     assert handoff.pending() == []
     assert handoff.ingest(db, {"run_results": "hardware"}) == []  # loading again loads nothing
+
+
+def _frame(hardware: str, models: list[str], status: str = "pass"):
+    import pandas as pd
+
+    return pd.DataFrame({"model_type": models, "hardware": hardware, "status": status})
+
+
+def test_handoff_loads_each_staged_file_exactly_once(tmp_path):
+    from hwcov.remote import Handoff
+
+    db, handoff = tmp_path / "bench.duckdb", Handoff(tmp_path / "shared")
+    handoff.stage("run_results", _frame("cpu", ["bert", "gpt2"]), ["cpu"], "hardware", run_id="r1")
+    handoff.stage("run_results", _frame("openvino", ["bert"]), ["openvino"], "hardware", run_id="r2")
+    handoff.stage("run_results", _frame("cpu", ["bert", "gpt2"], "fail_to_run"), ["cpu"], "hardware", run_id="r3")
+    loaded = handoff.ingest(db, {"run_results": "hardware"})
+    assert [(d["partition"], d["run_id"]) for d in loaded] == [("cpu", "r1"), ("openvino", "r2"), ("cpu", "r3")]
+    assert handoff.pending() == [] and handoff.ingest(db, {"run_results": "hardware"}) == []
+
+    def table():
+        with duckdb.connect(str(db), read_only=True) as con:
+            return sorted(con.execute("SELECT hardware, model_type, status FROM hwcov.run_results").fetchall())
+
+    # The later run of a partition replaced the earlier one's rows; the other partition kept its own.
+    assert table() == [("cpu", "bert", "fail_to_run"), ("cpu", "gpt2", "fail_to_run"), ("openvino", "bert", "pass")]
+
+    # Device workers read the latest value of a partition, wherever it was computed.
+    assert set(handoff.load_latest("run_results", ["cpu", "openvino"])["model_type"]) == {"bert", "gpt2"}
+
+    # A writer killed after its commit but before deleting the file: the ledger knows it, nothing reloads.
+    staged = handoff.stage("run_results", _frame("cpu", ["bert"]), ["cpu"], "hardware", run_id="r1")
+    assert handoff.ingest(db, {"run_results": "hardware"}) == [] and not staged[0].exists()
+    assert len(table()) == 3
+
+    with pytest.raises(FileNotFoundError, match="scale-out profile"):
+        handoff.load_latest("generated_tests", ["text-encoder"])
+
+
+def test_handoff_widens_the_table_for_a_new_column(tmp_path):
+    from hwcov.remote import Handoff
+
+    db, handoff = tmp_path / "bench.duckdb", Handoff(tmp_path / "shared")
+    handoff.stage("run_results", _frame("cpu", ["bert"]), ["cpu"], "hardware", run_id="r1")
+    handoff.ingest(db, {"run_results": "hardware"})
+    newer = _frame("openvino", ["bert"]).assign(export_route="hf-openvino")
+    handoff.stage("run_results", newer, ["openvino"], "hardware", run_id="r2")
+    handoff.ingest(db, {"run_results": "hardware"})
+    with duckdb.connect(str(db), read_only=True) as con:
+        rows = con.execute("SELECT hardware, export_route FROM hwcov.run_results ORDER BY 1").fetchall()
+    assert rows == [("cpu", None), ("openvino", "hf-openvino")]
+
+
+def test_runs_get_their_hardware_queue_and_device_steps_go_there(monkeypatch, tmp_path):
+    pytest.importorskip("dagster_celery", reason="pip install -e '.[scale]'")
+    from dagster._core.execution.api import create_execution_plan
+
+    from hwcov.routing import WRITER_QUEUE, queue_tags, route
+
+    assert queue_tags({"dagster/partition": "cuda"}) == {"dagster-celery/queue": "cuda"}
+    assert queue_tags({"dagster/asset_partition_range_start": "openvino",
+                       "dagster/asset_partition_range_end": "openvino"}) == {"dagster-celery/queue": "openvino"}
+    assert queue_tags({"dagster/asset_partition_range_start": "cpu", "dagster/asset_partition_range_end": "mps"}) == {}
+    assert queue_tags({"dagster/partition": "vision"}) == {}  # a category partition: no device
+    assert queue_tags({"dagster/partition": "cuda", "dagster-celery/queue": "cuda-box-2"}) == {}  # set by hand: kept
+
+    for key, value in {"HWCOV_SHARED_DIR": tmp_path / "shared", "HWCOV_DB_PATH": tmp_path / "bench.duckdb",
+                       "HWCOV_CELERY_BROKER": "redis://127.0.0.1:1/0", "HWCOV_CELERY_BACKEND": "redis://127.0.0.1:1/1"
+                       }.items():
+        monkeypatch.setenv(key, str(value))
+    from hwcov.definitions_scaleout import build_scaleout_defs
+
+    plan = create_execution_plan(build_scaleout_defs().resolve_job_def("hardware_job"))
+    routed = route(plan, {"dagster/partition": "openvino", "dagster-celery/queue": "openvino"})
+    queues = {s.key: s.tags["dagster-celery/queue"] for s in routed.step_dict_by_key.values()}
+    assert queues == {"hwcov__run_results": "openvino", "hwcov__error_patterns": WRITER_QUEUE}
+    with pytest.raises(Exception, match="one run per hardware partition"):
+        route(plan, {"dagster/asset_partition_range_start": "cpu", "dagster/asset_partition_range_end": "mps"})
