@@ -44,3 +44,25 @@ def test_rss_sampler_sees_a_peak():
         time.sleep(0.05)
         del block
     assert rss.peak_mb > 200
+
+
+def _history(p50s, cell=("bert", "cpu", "fp32", 1, 128, "eager")):
+    import pandas as pd
+
+    keys = ["model_type", "hardware", "precision", "batch_size", "seq_len", "variant"]
+    return pd.DataFrame([{**dict(zip(keys, cell)), "status": "pass", "p50_ms": p,
+                          "test_timestamp": f"2026-11-28 0{i}:00:00"} for i, p in enumerate(p50s)])
+
+
+def test_regression_flag_compares_the_latest_p50_with_the_previous_run_of_the_same_cell():
+    import pandas as pd
+
+    from hwcov import analysis
+
+    slower = _history([1.0, 0.5, 1.0])  # the previous run, not the first or the best, is the reference
+    assert len(analysis.regressions(slower)) == 1
+    assert "REGRESSION" in analysis.performance_trends(slower)
+    assert analysis.regressions(_history([1.0, 1.09])).empty  # within 10 %
+    assert "IMPROVED" in analysis.performance_trends(_history([1.0, 0.8]))
+    other = _history([1.0], ("bert", "openvino", "fp32", 1, 128, "ov_latency"))
+    assert analysis.regressions(pd.concat([_history([1.0]), other])).empty  # different cells never compared

@@ -36,3 +36,48 @@ def test_benchmark_cells_on_cpu(hwcov_env):
     for r in ran.itertuples():  # no figure but a measurement: throughput is batch / mean latency
         assert r.throughput_items_s == pytest.approx(r.batch_size / (r.mean_ms / 1000), rel=1e-9)
         assert r.device_name.startswith("cpu: ")
+
+
+def test_exported_backends_variants_history_and_every_stored_row_consistent(hwcov_env):
+    """onnxruntime and openvino cells with their baseline and optimized variants; a narrower rerun keeps the other
+    cells (journal) and adds to the history; every stored row: throughput = batch / mean latency."""
+    from hwcov import analysis, benchmark, store
+
+    db = hwcov_env / "bench.duckdb"
+    defs = build_defs(str(db), str(hwcov_env / "generated"), str(hwcov_env / "artifacts"))
+    instance = DagsterInstance.ephemeral()
+
+    def run(selection, **kwargs):
+        assert materialize(list(defs.assets), instance=instance, resources=defs.resources, selection=selection,
+                           **kwargs).success
+
+    run(["hwcov/model_inventory", "hwcov/generated_tests"],
+        tags={ASSET_PARTITION_RANGE_START_TAG: CATEGORIES[0], ASSET_PARTITION_RANGE_END_TAG: CATEGORIES[-1]})
+    cell = {"models": ["bert"], "batch_sizes": [1, 2], "seq_lens": [16], "precisions": ["fp32"],
+            "min_duration_s": 0.05}
+    for hw in ("onnxruntime", "openvino"):
+        run(["hwcov/run_results"], partition_key=hw,
+            run_config={"ops": {"hwcov__run_results": {"config": {"models": ["bert"]}}}})
+        run(["hwcov/benchmark_results"], partition_key=hw, run_config={"ops": {"hwcov__benchmark_results": {
+            "config": {**cell, "variants": ["all"]}}}})
+    # a narrower rerun: only the baseline at batch 1 -- the other cells stay, the history grows
+    run(["hwcov/benchmark_results"], partition_key="onnxruntime", run_config={"ops": {"hwcov__benchmark_results": {
+        "config": {**cell, "batch_sizes": [1], "variants": ["baseline"]}}}})
+    with store.connect(db, read_only=True) as con:
+        rows = store.read_table(con, "benchmark_results")
+        history = store.read_table(con, "benchmark_history")
+    expected = {(hw, v, b) for hw in ("onnxruntime", "openvino") for v in benchmark.variants_for(hw, "all")
+                for b in (1, 2)}
+    assert set(zip(rows.hardware, rows.variant, rows.batch_size)) == expected and len(rows) == len(expected)
+    assert len(history) == len(expected) + 1  # every measurement, the rerun's included
+    assert (rows.status == "pass").all(), rows[rows.status != "pass"][["variant", "error_message"]]
+    for table in (rows, history):  # no figure but a measurement, in every stored row
+        for r in table.itertuples():
+            assert r.throughput_items_s == pytest.approx(r.batch_size / (r.mean_ms / 1000), rel=1e-9)
+            assert r.iterations >= 10 and r.load_ms > 0 and r.first_run_ms > 0 and r.machine and r.runtime_version
+    assert (rows.max_abs_diff <= 1e-4).all() and set(rows.export_route) <= {"hf-onnx", "torch-onnx-legacy",
+                                                                          "hf-openvino", "ov-from-onnx", "ov-from-torch"}
+    impact = analysis.optimization_impact(rows)
+    assert "| onnxruntime | ort_enable_all | 2 |" in impact and "| openvino | ov_throughput | 2 |" in impact
+    trends = analysis.performance_trends(history)
+    assert "in 1 cells measured at least twice" in trends
