@@ -10,8 +10,7 @@ import duckdb
 import pytest
 import yaml
 
-import hwcov
-from hwcov import data, popularity
+from hwcov import data, paths, popularity
 
 HWCOV = str(Path(sys.executable).with_name("hwcov"))
 
@@ -40,7 +39,7 @@ def test_top_n_follows_rank_and_skips_what_is_not_installed():
 ])
 def test_a_bad_ranking_file_is_refused(tmp_path, monkeypatch, change, message):
     templates = tmp_path / "templates"
-    shutil.copytree(Path(hwcov.__file__).parent / "templates", templates)
+    shutil.copytree(paths.templates_dir(), templates)  # the shipped ones, or $HWCOV_TEMPLATES_DIR
     spec = yaml.safe_load((templates / "popularity.yaml").read_text())
     change(spec)
     (templates / "popularity.yaml").write_text(yaml.safe_dump(spec))

@@ -10,8 +10,7 @@ import duckdb
 import pytest
 import yaml
 
-import hwcov
-from hwcov import repair
+from hwcov import paths, repair
 
 HWCOV = str(Path(sys.executable).with_name("hwcov"))
 SEED = b"# seeded by the test: this exact formatting must survive a revert\nmodel_types: {}   # nothing yet\n"
@@ -42,7 +41,7 @@ def _table(db: Path, sql: str):
 def loop(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("repair")
     templates = tmp / "templates"
-    shutil.copytree(Path(hwcov.__file__).parent / "templates", templates)
+    shutil.copytree(paths.templates_dir(), templates)  # the shipped ones, or $HWCOV_TEMPLATES_DIR
     (templates / repair.AUTO_FILE).unlink(missing_ok=True)
     _break(templates, ["gemma3", "dots1"])
     catalog = yaml.safe_load((templates / "error_patterns.yaml").read_text())
