@@ -80,11 +80,17 @@ def _tasks_by_type() -> dict[str, tuple[str, ...]]:
     return {k: tuple(sorted(v)) for k, v in out.items()}
 
 
-def _first_rule(model_type: str, rules: list[dict], key: str, mappings: dict) -> str | None:
+def _first_rule(model_type: str, rules: list[dict], key: str, mappings: dict, non_text: bool = True) -> str | None:
     for rule in rules:
-        if model_type in mappings.get(rule["mapping"], {}):
+        if model_type in mappings.get(rule["mapping"], {}) and (non_text or not rule.get("non_text")):
             return rule[key]
     return None
+
+
+def _takes_non_text(class_name: str, pattern: str) -> bool:
+    import re
+
+    return any(re.search(pattern, name) for name in forward_inputs(class_name))
 
 
 def forward_inputs(class_name: str) -> tuple[str, ...]:
@@ -150,9 +156,10 @@ def _discover() -> list[Architecture]:
         if model_type not in base and not heads:
             continue  # a config without any model class (tokenizer-only, sub-configs …)
         base_classes = base.get(model_type, ())
-        category = (_first_rule(model_type, spec["category_rules"], "category", mappings)
+        non_text = _takes_non_text((base_classes + tuple(heads))[0], spec["non_text_inputs"])
+        category = (_first_rule(model_type, spec["category_rules"], "category", mappings, non_text)
                     or _signature_category((base_classes + tuple(heads))[0], spec["signature_rules"]))
-        family = _first_rule(model_type, spec["family_rules"], "family", mappings) or category
+        family = _first_rule(model_type, spec["family_rules"], "family", mappings, non_text) or category
         if model_type in phases["phase1_model_types"]:
             priority = 1
         elif model_type in phases["phase2_model_types"]:

@@ -42,3 +42,16 @@ def test_tasks_come_from_optimums_task_table(archs):
     assert "automatic-speech-recognition" in archs["whisper"].tasks
     assert "image-classification" in archs["vit"].tasks and "feature-extraction" in archs["vit"].tasks
     assert archs["bert"].row()["tasks"].split(",") == list(archs["bert"].tasks)
+
+
+def test_multimodal_means_the_forward_takes_a_non_text_input(archs):
+    """A text backbone listed under a multimodal task (mistral4, layoutlm) is classified by its rule
+    for text, so it is never reported as a text-only run of a multimodal model."""
+    import re
+
+    from hwcov import data, inventory
+
+    pattern = data.load("inventory.yaml")["non_text_inputs"]
+    wrong = [a.model_type for a in archs.values() if a.modality == "multimodal" and not any(
+        re.search(pattern, n) for n in inventory.forward_inputs(a.base_class or a.head_classes[0]))]
+    assert not wrong

@@ -16,6 +16,20 @@ def versions() -> str:
     return f"torch {version('torch')}; transformers {version('transformers')}"
 
 
+def _to(value, device, dtype):
+    """Floating tensors to the precision, every tensor to the device, through nested inputs too
+    (the Gemma 4 assistants take the target model's key/value states as a dict of tuples)."""
+    import torch
+
+    if torch.is_tensor(value):
+        return value.to(device=device, dtype=dtype) if value.is_floating_point() else value.to(device)
+    if isinstance(value, dict):
+        return {k: _to(v, device, dtype) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_to(v, device, dtype) for v in value)
+    return value
+
+
 class TorchBackend:
     def __init__(self, hardware: str):
         self.hardware = hardware
@@ -71,8 +85,7 @@ class TorchBackend:
         dtype = getattr(torch, DTYPES[precision])
         device = torch.device(self.device())
         model = model.to(device=device, dtype=dtype)
-        feed = {k: (v.to(device=device, dtype=dtype) if torch.is_tensor(v) and v.is_floating_point()
-                    else v.to(device) if torch.is_tensor(v) else v) for k, v in feed.items()}
+        feed = {k: _to(v, device, dtype) for k, v in feed.items()}
         with torch.no_grad():
             torch.manual_seed(0)
             first = outputs.flatten(model(**feed))
