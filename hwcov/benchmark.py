@@ -99,6 +99,32 @@ def _positions_exceeded(built) -> str:
     return ""
 
 
+BYTES = {"fp32": 4, "fp16": 2, "bf16": 2, "int8": 1}
+
+
+def _weights_exceed_memory(backend, built, precision: str) -> str:
+    """'' unless the model's own weights (counted, at the precision's width) can't fit the memory the hardware
+    has: a custom platform's memory_constraint_mb, else the host's MemAvailable (or the CUDA device's free memory)."""
+    need = sum(p.numel() for p in built.model.parameters()) * BYTES.get(precision, 4) / 2**20
+    platform = getattr(backend, "platform", None)
+    limit, source = (platform.memory_constraint_mb, f"{platform.platform_key}'s memory_constraint_mb") \
+        if platform is not None and getattr(platform, "memory_constraint_mb", 0) else (None, "")
+    if limit is None and getattr(backend, "hardware", "") in ("cuda", "rocm"):
+        import torch
+
+        limit, source = torch.cuda.mem_get_info()[0] / 2**20, "free device memory"
+    if limit is None:
+        try:
+            with open("/proc/meminfo", encoding="utf-8") as fh:
+                avail = next(line for line in fh if line.startswith("MemAvailable:"))
+            limit, source = int(avail.split()[1]) / 1024, "MemAvailable"
+        except (OSError, StopIteration, ValueError):
+            return ""
+    if need > limit:
+        return f"{precision} weights alone need {need:.0f} MB > {limit:.0f} MB ({source})"
+    return ""
+
+
 def run_cell(case, hardware: str, precision: str, batch: int, seq_len: int, min_duration_s: float = 1.0,
              variant: str = "", export_dir=None, route: str = "", warmup: int = 5, min_iters: int = 10) -> dict:
     """Build the case at this batch/sequence length, load it on the hardware's runtime, and measure."""
@@ -133,7 +159,7 @@ def run_cell(case, hardware: str, precision: str, batch: int, seq_len: int, min_
     except TextOnlyMultimodal as exc:
         return {**row, "status": "fail_to_run", "error_message": str(exc)}
     row["build_ms"] = (time.perf_counter() - started) * 1000
-    too_long = _positions_exceeded(built)
+    too_long = _positions_exceeded(built) or _weights_exceed_memory(backend, built, precision)
     if too_long:
         return {**row, "status": "not_applicable", "error_message": too_long}
     from hwcov.backends.exported import reference_outputs

@@ -119,3 +119,21 @@ def test_profiles_refuse_what_they_cannot_measure(bert):
         profiling.layer_profile(bert, "wasm", "fp32", 1, 16)
     with pytest.raises(ValueError, match="hooks eager modules"):
         profiling.layer_profile(bert, "cpu", "fp32", 1, 16, variant="torch_compile")
+
+
+def test_a_platform_whose_memory_cannot_hold_the_weights_is_not_applicable(bert, tmp_path, monkeypatch):
+    import json
+
+    from hwcov import platforms
+    from hwcov.backends import HARDWARE
+
+    monkeypatch.setenv(platforms.PLATFORMS_ENV, str(tmp_path / "platforms"))
+    spec = {"platform_name": "Tiny MCU", "platform_key": "mcu_tiny", "backend_type": "torch",
+            "memory_constraint_mb": 1, "supported_precisions": ["fp32"], "preferred_precision": "fp32",
+            "default_batch_size": 1, "default_timeout_seconds": 60, "core_count": 1}
+    (tmp_path / "p.json").write_text(json.dumps(spec))
+    platforms.define("mcu_tiny", tmp_path / "p.json", reserved=HARDWARE)
+    row = benchmark.run_cell(bert, "mcu_tiny", "fp32", 1, 16, **FAST)
+    assert row["status"] == "not_applicable", row
+    assert "weights alone need" in row["error_message"] and "memory_constraint_mb" in row["error_message"]
+    assert benchmark.run_cell(bert, "mcu_tiny", "fp16", 1, 16, **FAST)["status"] == "not_applicable"
