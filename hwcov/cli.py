@@ -38,6 +38,14 @@ READ_VERBS = {
     "create_model_subsets": "create_model_subsets", "generate_dashboard": "generate_dashboard",
 }
 NEEDS_OUTPUT = ("export_results", "list_all_hf_models", "create_model_subsets")
+# Benchmark and profiling verbs (hwcov/bench_commands.py): flag -> function name in hwcov.commands.
+BENCH_VERBS = {v: v for v in ("benchmark_baseline", "benchmark_optimized", "optimization_impact",
+                              "compare_hardware_performance", "optimal_hardware_analysis", "batch_scaling",
+                              "performance_trends", "layer_profile", "memory_profile")}
+READ_VERBS.update(BENCH_VERBS)
+NO_SWEEP = ("optimization_impact", "compare_hardware_performance", "optimal_hardware_analysis", "batch_scaling",
+            "performance_trends", "layer_profile", "memory_profile")  # --hardware filters or targets; no sweep
+CREATES_DB = ("benchmark_baseline", "benchmark_optimized", "layer_profile", "memory_profile")
 
 
 class UsageError(Exception):
@@ -85,6 +93,26 @@ def parser() -> argparse.ArgumentParser:
         ("--generate-dashboard", "static HTML dashboard + coverage_report.md in the --output folder (./dashboard)"),
     ]:
         rep.add_argument(flag, action="store_true", help=text)
+    ben = p.add_argument_group("benchmarks and profiling (templates/benchmarks.yaml: the seed's matrix and variants)")
+    for flag, text in [
+        ("--benchmark-baseline", "measure --model (default: all passing) on --hardware with its baseline variant"),
+        ("--benchmark-optimized", "the same cells with the hardware's optimization variants (torch.compile, ORT "
+                                  "graph optimization levels, OpenVINO hints/streams)"),
+        ("--optimization-impact", "measured speedup and parity cost of each variant against the baseline"),
+        ("--compare-hardware-performance", "p50 per cell across hardware; median speedup against cpu"),
+        ("--optimal-hardware-analysis", "fastest hardware per architecture and batch; wins per category"),
+        ("--batch-scaling", "throughput per batch size against the smallest batch (scaling efficiency)"),
+        ("--performance-trends", "latest p50 of every cell against its previous run; REGRESSION when > 10% slower"),
+        ("--layer-profile", "per-layer time of one --model on each --hardware (torch.profiler, OpenVINO perf "
+                            "counts, ORT profiler), stored in hwcov.layer_profiles"),
+        ("--memory-profile", "RSS peak per stage (build, export, load, first run, steady) of one --model on each "
+                             "--hardware, stored in hwcov.memory_profiles"),
+    ]:
+        ben.add_argument(flag, action="store_true", help=text)
+    ben.add_argument("--batch-sizes", help="comma-separated batch sizes (default: the hardware's matrix; profiles: 1)")
+    ben.add_argument("--seq-lens", help="comma-separated sequence lengths (default: the matrix; profiles: 128)")
+    ben.add_argument("--precisions", help="comma-separated precisions (default: the hardware's matrix; profiles: fp32)")
+    ben.add_argument("--min-duration", type=float, default=1.0, help="seconds each timed cell runs at least (1.0)")
     exp = p.add_argument_group("export and inventory")
     exp.add_argument("--export-results", action="store_true", help="run results to --output (see --format)")
     exp.add_argument("--format", default="csv", help=f"export format: {', '.join(EXPORT_FORMATS)} (default csv)")
@@ -144,6 +172,7 @@ def validate(args, verbs: list[str]) -> dict:
     if bad:
         raise UsageError(f"unknown hardware {', '.join(bad)}; accepted: {', '.join(known)}")
     runs = bool(hardware or args.all) and "diagnostics" not in verbs
+    runs = runs and not set(NO_SWEEP) & set(verbs)
     not_built = [h for h in hardware if h not in RUNNABLE and h not in custom_platforms()]
     if runs and not_built:
         raise UsageError(f"hardware {', '.join(not_built)} has no backend yet; runnable: {', '.join(RUNNABLE)}")
@@ -163,10 +192,16 @@ def validate(args, verbs: list[str]) -> dict:
         raise UsageError("--validation-report and --diagnostics need exactly one --model")
     if "diagnostics" in verbs and len(hardware) != 1:
         raise UsageError("--diagnostics needs exactly one --hardware")
+    profiles = [v for v in verbs if v in ("layer_profile", "memory_profile")]
+    if profiles and (len(models) != 1 or not hardware):
+        raise UsageError(f"--{profiles[0].replace('_', '-')} needs exactly one --model and at least one --hardware")
+    benches = [v for v in verbs if v in ("benchmark_baseline", "benchmark_optimized")]
+    if benches and not hardware:
+        raise UsageError(f"--{benches[0].replace('_', '-')} needs --hardware")
     if args.workers < 0 or args.timeout <= 0:
         raise UsageError("--workers must be ≥ 0 and --timeout > 0")
     _validate_db_path(Path(os.environ.get("HWCOV_DB_PATH", "benchmark_db.duckdb")).resolve(),
-                      must_exist=bool(verbs) and not runs and not args.generate_tests)
+                      must_exist=bool(set(verbs) - set(CREATES_DB)) and not runs and not args.generate_tests)
     return {"hardware": hardware, "models": models, "runs": runs}
 
 
