@@ -66,7 +66,7 @@ def test_unsupported_op_is_named_from_the_exporters_words():
                                  "ScatterElements opset 16 when reduction is 'add'.") == "ScatterElements"
 
 
-@pytest.mark.parametrize("model_type", ["bert", "gpt2", "t5", "vit"])
+@pytest.mark.parametrize("model_type", ["bert", "gpt2", "t5", "vit", "wav2vec2", "clip"])  # text, enc-dec, vision, audio, multimodal
 def test_fp32_matches_the_reference_with_evidence(archs, export_dir, model_type):
     row = OnnxRuntimeBackend("onnxruntime", export_dir).run(case(archs, model_type), "fp32", 1)
     assert row["status"] == "pass", row["error_message"]

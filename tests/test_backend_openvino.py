@@ -24,7 +24,7 @@ def test_probe_reports_the_device_openvino_sees():
     assert probe.runtime_version.startswith("openvino 20")
 
 
-@pytest.mark.parametrize("model_type", ["bert", "gpt2", "t5", "vit"])
+@pytest.mark.parametrize("model_type", ["bert", "gpt2", "t5", "vit", "wav2vec2", "clip"])  # text, enc-dec, vision, audio, multimodal
 def test_fp32_matches_the_reference_with_evidence(archs, export_dir, model_type):
     row = OpenVinoBackend("openvino", export_dir).run(case(archs, model_type), "fp32", 1)
     assert row["status"] == "pass", row["error_message"]
