@@ -8,11 +8,14 @@ What is special per architecture is data in templates/inputs.yaml.
 from __future__ import annotations
 
 import inspect
+import math
 
 from hwcov import data
 
 NON_TEXT_INPUTS = ("pixel_values", "pixel_values_videos", "input_values", "input_features", "past_values",
-                   "audio_values", "image_embeds", "flattened_patches", "pixel_values_images")
+                   "audio_values", "image_embeds", "flattened_patches", "pixel_values_images",
+                   "protein_input_ids", "image_pixel_values", "audio_input_features",
+                   "bbox")  # document layout boxes: LayoutLM's second modality (it takes no image)
 
 
 def spec_for(model_type: str, family: str) -> dict:
@@ -77,6 +80,8 @@ def _count_features(feats, batch: int) -> int:
 
 
 def _vision(config):
+    if getattr(config, "vision_config", None) is None and getattr(config, "vlm_config", None) is not None:
+        config = config.vlm_config  # retrieval wrappers (ColQwen2 …) hold the VLM, which holds the tower
     return _sub(config, "vision_config", "vision_encoder_config", "backbone_config", "encoder", "image_config")
 
 
@@ -149,6 +154,10 @@ def _pixel_inputs(model, config, spec, params, batch, gen) -> dict:
             out["spatial_shapes"] = shapes
         if "pixel_attention_mask" in params:
             out["pixel_attention_mask"] = mask
+        if spec.get("patch_positions"):  # (x, y) of each patch on the side x side grid
+            side = int(shapes[0, 0])
+            xy = torch.stack([torch.arange(side * side) % side, torch.arange(side * side) // side], dim=-1)
+            out[spec["patch_positions"]] = xy.unsqueeze(0).repeat(batch, 1, 1)
     elif layout == "images_5d":
         n = int(spec.get("images_per_sample", 1))
         out[pixel_key] = torch.rand(batch, n, c, h, w, generator=gen)
@@ -224,17 +233,25 @@ def _placeholder_id(config, names):
     return _attr(config, names, _attr(_sub(config, "vlm_config", "encoder"), names))
 
 
-def _placeholder_tokens(model, config, inputs: dict, batch: int):
-    """(token id, count per sample) for each modality placeholder whose features this feed carries."""
+def _placeholder_tokens(model, config, inputs: dict, batch: int, spec: dict | None = None):
+    """(token id, count per sample) for each modality placeholder whose features this feed carries; a
+    spec's audio_tokens gives the audio count where no get_audio_features can count it from the feed."""
     found = []
     image_token = _placeholder_id(config, ("image_token_id", "image_token_index"))
+    if image_token is None:  # no id on the config: the spec's (positions then marked by image_token_mask)
+        image_token = (spec or {}).get("image_token_id")
     image_fn = _feature_fn(model, "get_image_features")
-    if image_token is not None and any(k in inputs for k in ("pixel_values", "pixel_values_videos")) and image_fn:
-        found.append((int(image_token), _features_per_sample(image_fn, inputs, batch)))
+    fixed_image = int((spec or {}).get("image_token_count") or 0)  # where the features can't be counted
+    image_keys = ("pixel_values", "pixel_values_videos", *(spec or {}).get("image_keys", ()))  # + flattened_patches
+    if image_token is not None and any(k in inputs for k in image_keys) \
+            and (image_fn or fixed_image):
+        found.append((int(image_token), fixed_image or _features_per_sample(image_fn, inputs, batch)))
     audio_token = _placeholder_id(config, ("audio_token_id", "audio_token_index"))
     audio_fn = _feature_fn(model, "get_audio_features")
-    if audio_token is not None and {"input_features", "input_values"} & set(inputs) and audio_fn:
-        found.append((int(audio_token), _features_per_sample(audio_fn, inputs, batch)))
+    fixed = int((spec or {}).get("audio_tokens") or 0)
+    audio_keys = {"input_features", "input_values", *(spec or {}).get("audio_keys", ())}  # + e.g. audio codes
+    if audio_token is not None and audio_keys & set(inputs) and (audio_fn or fixed):
+        found.append((int(audio_token), fixed or _features_per_sample(audio_fn, inputs, batch)))
     return found
 
 
@@ -267,12 +284,15 @@ def _boxes(shape, scale: float, gen):
 
 def _dim(token, config, spec, batch: int, inputs: dict) -> int:
     """A shape entry of a `tensors` recipe: an int, batch, seq (the text length so far), image_h/w,
-    or a dotted config attribute (vision_config.hidden_size); `a+b` adds entries."""
+    or a dotted config attribute (vision_config.hidden_size); `a+b` adds entries, `a*b` multiplies them."""
     if isinstance(token, int):
         return token
     if "+" in str(token):
         return sum(_dim(int(t) if t.strip().isdigit() else t.strip(), config, spec, batch, inputs)
                    for t in str(token).split("+"))
+    if "*" in str(token):
+        return math.prod(_dim(int(t) if t.strip().isdigit() else t.strip(), config, spec, batch, inputs)
+                         for t in str(token).split("*"))
     if token == "batch":
         return batch
     if token == "seq":
@@ -285,13 +305,13 @@ def _dim(token, config, spec, batch: int, inputs: dict) -> int:
     return int(obj)
 
 
-def _named_tensors(config, spec, batch: int, inputs: dict, gen) -> dict:
-    """Extra forward kwargs a spec names under `tensors`: {name: {shape: [...], fill: ...}}."""
+def _named_tensors(config, spec, batch: int, inputs: dict, gen, key: str = "tensors") -> dict:
+    """Extra forward kwargs a spec names under `tensors` (or `early_tensors`): {name: {shape: [...], fill: ...}}."""
     import torch
 
     out = {}
     vocab = _text_vocab(config)
-    for name, rec in (spec.get("tensors") or {}).items():
+    for name, rec in (spec.get(key) or {}).items():
         shape = [_dim(t, config, spec, batch, {**inputs, **out}) for t in rec["shape"]]
         fill = rec.get("fill", "randn")
         if fill == "ids":
@@ -307,9 +327,54 @@ def _named_tensors(config, spec, batch: int, inputs: dict, gen) -> dict:
             out[name] = (torch.zeros if fill == "zeros" else torch.ones)(*shape)
         elif fill in ("true", "false"):
             out[name] = (torch.ones if fill == "true" else torch.zeros)(*shape, dtype=torch.bool)
+        elif fill == "full":  # every entry = value (an int gives a long tensor: lengths, cutoffs, ids)
+            out[name] = torch.full(shape, rec["value"])
+        elif fill == "rows":  # every last-axis row = the value list (grids: [1, 2, 2] per image)
+            out[name] = torch.tensor(rec["value"]).expand(*shape).clone()
+        elif fill == "arange":  # 0, 1, 2 … in row-major order (index tables: each row a distinct slice)
+            out[name] = torch.arange(math.prod(shape)).reshape(shape)
         else:
             raise ValueError(f"unknown tensors fill '{fill}' for {name}")
-    return out
+    return _nest_dotted(out)
+
+
+def _nest_dotted(flat: dict) -> dict:
+    """Dotted tensor names build containers: `kv.full.0` and `kv.full.1` -> {kv: {full: (t0, t1)}};
+    a level whose keys are all digits becomes a tuple."""
+    out: dict = {}
+    for name, t in flat.items():
+        *path, last = name.split(".")
+        node = out
+        for part in path:
+            node = node.setdefault(part, {})
+        node[last] = t
+
+    def tuples(v):
+        if not isinstance(v, dict):
+            return v
+        v = {k: tuples(x) for k, x in v.items()}
+        return tuple(v[k] for k in sorted(v, key=int)) if v and all(k.isdigit() for k in v) else v
+    return {k: tuples(v) for k, v in out.items()}
+
+
+def _inference_session(config, spec: dict, batch: int, gen) -> dict:
+    """A video-tracking session (SAM2-video style) built without a processor: `frames` random frames at the
+    image size, `batch` tracked objects, each prompted with `points` foreground clicks on frame 0 (pixel
+    coordinates of the model input); forward runs on that prompted frame."""
+    import torch
+    import transformers
+
+    rec = spec["inference_session"]
+    h, w = _image_hw(config, spec)
+    video = torch.rand(int(rec.get("frames", 2)), _channels(config, spec), h, w, generator=gen)
+    session = getattr(transformers, rec["class"])(video=video, video_height=h, video_width=w, dtype=torch.float32)
+    n = int(rec.get("points", 1))
+    for obj_id in range(1, batch + 1):
+        coords = torch.rand(1, 1, n, 2, generator=gen) * torch.tensor([float(w), float(h)])
+        session.add_point_inputs(session.obj_id_to_idx(obj_id), 0, {
+            "point_coords": coords, "point_labels": torch.ones(1, 1, n, dtype=torch.int32)})
+    session.obj_with_new_inputs = list(range(1, batch + 1))
+    return {"inference_session": session, "frame_idx": 0}
 
 
 def synthesize(model, config, spec: dict, batch: int = 1, seed: int = 0) -> dict:
@@ -325,6 +390,8 @@ def synthesize(model, config, spec: dict, batch: int = 1, seed: int = 0) -> dict
     def ids(length):
         return torch.randint(min(4, vocab - 1), min(vocab, 1000), (batch, length), generator=gen)
 
+    if spec.get("inference_session"):  # stateful video trackers take a session object, not tensors
+        inputs.update(_inference_session(config, spec, batch, gen))
     vision_keys = {"pixel_values", "pixel_values_videos"}
     if spec.get("pixels") and spec.get("pixel_key"):
         vision_keys.add(spec["pixel_key"])
@@ -349,13 +416,19 @@ def synthesize(model, config, spec: dict, batch: int = 1, seed: int = 0) -> dict
                 inputs[k] = torch.ones(batch, frames, dtype=torch.long)
     if "past_values" in wanted:
         inputs.update(_time_series_inputs(config, spec, wanted, batch, gen))
+    # early_tensors exist before the text, so placeholder counting can pass them to get_image_features
+    inputs.update(_named_tensors(config, spec, batch, inputs, gen, "early_tensors"))
     if "input_ids" in wanted:
         text = ids(seq)
         image_token = _placeholder_id(config, ("image_token_id", "image_token_index"))
         if spec.get("image_tokens", True):
-            for token, n in _placeholder_tokens(model, config, inputs, batch):
+            for token, n in _placeholder_tokens(model, config, inputs, batch, spec):
                 text = torch.cat([torch.full((batch, n), token), text], dim=1)
+        for attr, n in (spec.get("text_placeholders") or {}).items():  # {config attr holding a token id: count}
+            text = torch.cat([torch.full((batch, int(n)), _dim(attr, config, spec, batch, inputs)), text], dim=1)
         inputs["input_ids"] = text
+        if spec.get("image_token_mask"):  # a kwarg marking the image positions (Kosmos-2's image_embeds_position_mask)
+            inputs[spec["image_token_mask"]] = (text == int(spec["image_token_id"])).long()
         if "mm_token_type_ids" in wanted and image_token is not None:
             inputs["mm_token_type_ids"] = (text == int(image_token)).long()
         if "attention_mask" in wanted:
@@ -364,6 +437,8 @@ def synthesize(model, config, spec: dict, batch: int = 1, seed: int = 0) -> dict
         inputs["bbox"] = _boxes(inputs["input_ids"].shape, float(spec.get("bbox_scale", 1000)), gen)
     if "decoder_input_ids" in wanted and getattr(config, "is_encoder_decoder", False):
         inputs["decoder_input_ids"] = ids(int(spec["decoder_seq_len"]))
+    if spec.get("grid_patches_batched") and "pixel_values" in inputs:  # after counting: (B, patches, D)
+        inputs["pixel_values"] = inputs["pixel_values"].reshape(batch, -1, inputs["pixel_values"].shape[-1])
     inputs.update(_named_tensors(config, spec, batch, inputs, gen))
     for k, v in (spec.get("fixed") or {}).items():
         inputs[k] = v

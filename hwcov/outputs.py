@@ -18,6 +18,7 @@ def flatten(output, prefix: str = "") -> dict:
     else:
         return out
     for name, value in items:
+        name = str(name)  # dicts keyed by object id (sam3_video's masks per tracked object)
         if "past_key_values" in name or "cache" in name:
             continue  # caches are implementation state, not results
         key = f"{prefix}.{name}" if prefix else name

@@ -190,8 +190,8 @@ def _trim_layer_dicts(d: dict, layers_before: dict, rules: dict) -> None:
         return
     n = d[count_key]
     for k, v in d.items():
-        if not (isinstance(v, dict) and v and all(str(x).isdigit() for x in v)):
-            continue
+        if k in _SKIP_DICT_KEYS or not (isinstance(v, dict) and v and all(str(x).isdigit() for x in v)):
+            continue  # id2label is keyed by class index, not layer index
         if all(int(x) < n for x in v):
             continue
         width = len(next(iter(v))) if all(isinstance(x, str) for x in v) else 0
@@ -353,8 +353,21 @@ def tiny_config(model_type: str, overrides: dict | None = None):
     from transformers.models.auto.configuration_auto import CONFIG_MAPPING
 
     rules = data.load("tiny/defaults.yaml")
-    default = CONFIG_MAPPING[model_type]().to_dict()
-    shrunk = _merge(shrink_dict(default, rules), overrides or {})
+    overrides = dict(overrides or {})
+    # default_kwargs: constructor arguments for configs whose bare default fails their own validation
+    default = CONFIG_MAPPING[model_type](**(overrides.pop("default_kwargs", None) or {})).to_dict()
+    # drop_keys: serialized keys the config's own constructor rejects when passed back (4.x TimesFM's
+    # is_encoder_decoder); a version patch can't delete a key by merging, so it names them here
+    # (a dotted name reaches into a sub-config: semantic_model_config._name_or_path)
+    drop = overrides.pop("drop_keys", None) or []
+    shrunk = _merge(shrink_dict(default, rules), overrides)
+    for path in drop:
+        *parents, leaf = path.split(".")
+        owner = shrunk
+        for p in parents:
+            owner = owner.get(p) if isinstance(owner, dict) else None
+        if isinstance(owner, dict):
+            owner.pop(leaf, None)
     shrunk.pop("model_type", None)
     shrunk.pop("transformers_version", None)
     config = AutoConfig.for_model(model_type, **shrunk)
@@ -364,11 +377,30 @@ def tiny_config(model_type: str, overrides: dict | None = None):
 
 def build_model(model_class: str, config):
     """Instantiate with random weights (no hub); eval mode so dropout can't break parity."""
-    import transformers
-
-    cls = getattr(transformers, model_class)
+    cls = _model_class(model_class, config)
+    want = getattr(cls, "config_class", None)
+    if isinstance(want, type) and not isinstance(config, want):
+        # the sub-model class of a composite config (MusicgenModel is the decoder of MusicgenConfig)
+        subs = [v for v in vars(config).values() if isinstance(v, want)]
+        config = subs[0] if len(subs) == 1 else config
     model = cls(config) if not hasattr(cls, "_from_config") else cls._from_config(config)
     return model.eval()
+
+
+def _model_class(name: str, config):
+    """The class from the transformers namespace, or from its modeling module when the package does not
+    export it (VoxtralRealtimeTextModel is in the auto mapping but not in transformers' __all__)."""
+    import importlib
+
+    import transformers
+
+    cls = getattr(transformers, name, None)
+    if cls is None:
+        from transformers.models.auto.configuration_auto import model_type_to_module_name
+
+        module = model_type_to_module_name(config.model_type)
+        cls = getattr(importlib.import_module(f"transformers.models.{module}.modeling_{module}"), name)
+    return cls
 
 
 def skip_reason(model_type: str, hardware: str = "all") -> str:
