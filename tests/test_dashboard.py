@@ -72,3 +72,14 @@ def test_markup_in_data_is_shown_as_text(site, page):
     page.goto((site / "errors.html").as_uri())
     assert EVIL in page.inner_text("main")
     assert page.evaluate("typeof window.pwned") == "undefined"
+
+
+def test_screenshots_are_png_images_of_every_page(site, page, tmp_path):
+    from hwcov import screenshots
+    from hwcov.dashboard import NAV
+
+    shots = screenshots.take(site, tmp_path / "shots", page=page)
+    assert [s.name for s in shots] == [n.replace(".html", ".png") for n, _ in NAV]
+    for shot in shots:
+        head = shot.read_bytes()[:8]
+        assert head == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000, shot
