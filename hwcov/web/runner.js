@@ -10,6 +10,16 @@ ort.env.wasm.proxy = false;
 // 'verbose' lets the session log its node placements (which execution provider got each node): the evidence
 // hwcov checks. Runs log at 'error' only.
 ort.env.logLevel = params.get('log') || 'warning';
+// Verbose and info lines other than the placements are dropped here, before they cross to Playwright: a session
+// logs hundreds of them, and shipping each one costs 0.5-1.5 s of session create on a loaded machine.
+for (const level of ['log', 'info', 'warn', 'error', 'debug']) {
+  const write = console[level].bind(console);
+  console[level] = (...args) => {
+    const text = args.map(String).join(' ');
+    if (/\[[VI]:/.test(text) && !text.includes('VerifyEachNodeIsAssignedToAnEp')) return;
+    write(...args);
+  };
+}
 
 const ARRAYS = {
   float32: Float32Array, float64: Float64Array, int32: Int32Array, int64: BigInt64Array, int8: Int8Array,
