@@ -36,6 +36,8 @@ READ_VERBS = {
     "generate_error_resolution_guide": "error_resolution_guide", "validation_report": "validation_report",
     "diagnostics": "diagnostics", "export_results": "export_results", "list_all_hf_models": "list_all_models",
     "create_model_subsets": "create_model_subsets", "generate_dashboard": "generate_dashboard",
+    "identify_patch_patterns": "identify_patch_patterns", "suggest_manual_patches": "suggest_manual_patches",
+    "auto_patch_generators": "auto_patch_generators",
 }
 NEEDS_OUTPUT = ("export_results", "list_all_hf_models", "create_model_subsets")
 # Benchmark and profiling verbs (hwcov/bench_commands.py): flag -> function name in hwcov.commands.
@@ -64,11 +66,19 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--force", action="store_true", help="rerun cases whose stored result is still valid")
     run.add_argument("--workers", type=int, default=0, help="parallel workers (default: one per CPU core)")
     run.add_argument("--timeout", type=float, default=180.0, help="seconds per case before it is a timeout")
+    run.add_argument("--batch-size", default="1", help="comma-separated batch sizes to run (default 1), e.g. 1,2,4,8: "
+                     "one run_results materialization per size; rows are kept per (model, precision, batch)")
+    run.add_argument("--precision", default="", help="run only this precision (fp32, fp16, bf16, int8; default: each "
+                     "precision the hardware's generated tests declare)")
     run.add_argument("--generate-tests", action="store_true", help="only refresh the inventory and regenerate tests")
     run.add_argument("--ci-mode", action="store_true",
                      help="run --priority on the hardware present (or --hardware); exit 1 on regressions")
     run.add_argument("--priority", default="high", help="for --ci-mode and --generate-ci-config: highest (seed "
                      "phase 1), high (phases 1-2), medium, all (default high)")
+    run.add_argument("--test-by-popularity", action="store_true",
+                     help="run the --top N most downloaded architectures (templates/popularity.yaml, dated, source "
+                     "named) on --hardware (default cpu)")
+    run.add_argument("--top", type=int, default=10, help="how many for --test-by-popularity (default 10)")
     run.add_argument("--generate-ci-config", action="store_true",
                      help="write a CI workflow running --ci-mode to --output")
     plat = p.add_argument_group("hardware platforms")
@@ -93,6 +103,17 @@ def parser() -> argparse.ArgumentParser:
         ("--generate-dashboard", "static HTML dashboard + coverage_report.md in the --output folder (./dashboard)"),
     ]:
         rep.add_argument(flag, action="store_true", help=text)
+    rep.add_argument("--screenshots", action="store_true",
+                     help="with --generate-dashboard: also a PNG of every page in <output>/screenshots (headless Chromium)")
+    fix = p.add_argument_group("template repair (the generator loop, from the stored failures; --hardware filters)")
+    fix.add_argument("--identify-patch-patterns", action="store_true",
+                     help="failure patterns with a machine-applicable fix in the catalog, and the archs affected")
+    fix.add_argument("--auto-patch-generators", action="store_true",
+                     help="apply those fixes as override data, rerun the affected archs on --hardware (default cpu), "
+                     "keep a fix only if their pass rate rises (recorded in generator_updates); --force retries "
+                     "fixes reverted before")
+    fix.add_argument("--suggest-manual-patches", action="store_true",
+                     help="the failures no machine fix covers, as template-edit suggestions (markdown; --output)")
     ben = p.add_argument_group("benchmarks and profiling (templates/benchmarks.yaml: the seed's matrix and variants)")
     for flag, text in [
         ("--benchmark-baseline", "measure --model (default: all passing) on --hardware with its baseline variant"),
@@ -171,7 +192,8 @@ def validate(args, verbs: list[str]) -> dict:
     bad = [h for h in hardware if h not in known]
     if bad:
         raise UsageError(f"unknown hardware {', '.join(bad)}; accepted: {', '.join(known)}")
-    runs = bool(hardware or args.all) and "diagnostics" not in verbs
+    runs = bool(hardware or args.all) and not {"diagnostics", "auto_patch_generators", "identify_patch_patterns",
+                                                 "suggest_manual_patches"} & set(verbs)
     runs = runs and not set(NO_SWEEP) & set(verbs)
     not_built = [h for h in hardware if h not in RUNNABLE and h not in custom_platforms()]
     if runs and not_built:
@@ -183,6 +205,16 @@ def validate(args, verbs: list[str]) -> dict:
     models = _split(args.model)
     if models:
         _validate_models(models)
+    try:
+        batch_sizes = [int(b) for b in _split(args.batch_size)]
+    except ValueError:
+        batch_sizes = []
+    if not batch_sizes or min(batch_sizes) < 1:
+        raise UsageError(f"--batch-size {args.batch_size!r}: give positive integers, e.g. 1,2,4,8")
+    from hwcov.platforms import PRECISIONS
+
+    if args.precision and args.precision not in PRECISIONS:
+        raise UsageError(f"unknown precision {args.precision!r}; accepted: {', '.join(PRECISIONS)}")
     if args.export_results and args.format not in EXPORT_FORMATS:
         raise UsageError(f"unknown export format {args.format!r}; accepted: {', '.join(EXPORT_FORMATS)}")
     missing_output = [v for v in verbs if v in NEEDS_OUTPUT and not args.output]
@@ -202,7 +234,22 @@ def validate(args, verbs: list[str]) -> dict:
         raise UsageError("--workers must be ≥ 0 and --timeout > 0")
     _validate_db_path(Path(os.environ.get("HWCOV_DB_PATH", "benchmark_db.duckdb")).resolve(),
                       must_exist=bool(set(verbs) - set(CREATES_DB)) and not runs and not args.generate_tests)
-    return {"hardware": hardware, "models": models, "runs": runs}
+    return {"hardware": hardware, "models": models, "runs": runs, "batch_sizes": list(dict.fromkeys(batch_sizes))}
+
+
+def select_by_popularity(args) -> None:
+    """--test-by-popularity: the top N ranked architectures of the installed transformers become --model."""
+    from hwcov import popularity
+
+    if args.model or args.model_category:
+        raise UsageError("--test-by-popularity chooses the models itself; drop --model / --model-category")
+    try:
+        top = popularity.top_models(args.top)
+        source = popularity.describe()
+    except popularity.PopularityError as exc:
+        raise UsageError(str(exc))
+    print(f"hwcov: top {len(top)} by popularity ({source}): {', '.join(top)}", file=sys.stderr)
+    args.model, args.hardware = ",".join(top), args.hardware or "cpu"
 
 
 def define_hardware(key: str, properties: str | None) -> None:
@@ -232,7 +279,7 @@ def ci(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     verbs = [v for v in READ_VERBS if getattr(args, v)]
-    if not (args.hardware or args.all or verbs or args.generate_tests or args.define_hardware
+    if not (args.hardware or args.all or verbs or args.generate_tests or args.define_hardware or args.test_by_popularity
             or args.generate_schedule_config or args.ci_mode or args.generate_ci_config):
         parser().print_help()
         return 0
@@ -257,13 +304,16 @@ def main(argv: list[str] | None = None) -> int:
             define_hardware(args.define_hardware, args.properties)
             if not (args.hardware or args.all or verbs or args.generate_tests):
                 return 0
+        if args.test_by_popularity:
+            select_by_popularity(args)
         chosen = validate(args, verbs)
         from hwcov import commands
 
         if chosen["runs"] or args.generate_tests:
             ok = commands.run_pipeline(chosen["hardware"] if chosen["runs"] else [], chosen["models"],
                                        args.model_category, force=args.force, workers=args.workers,
-                                       timeout=args.timeout, regenerate=args.generate_tests or args.force)
+                                       timeout=args.timeout, regenerate=args.generate_tests or args.force,
+                                       batch_sizes=chosen["batch_sizes"], precision=args.precision)
             if not ok:
                 return 1
         for verb in verbs:

@@ -56,7 +56,8 @@ def _last_fingerprint(inst) -> str | None:
 
 
 def run_pipeline(hardware: list[str], models: list[str], category: str | None, *, force: bool = False,
-                 workers: int = 0, timeout: float = 180.0, regenerate: bool = False, max_priority: int = 0) -> bool:
+                 workers: int = 0, timeout: float = 180.0, regenerate: bool = False, max_priority: int = 0,
+                 batch_sizes: list[int] = (1,), precision: str = "") -> bool:
     from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
     from hwcov.definitions import build_defs
@@ -79,13 +80,15 @@ def run_pipeline(hardware: list[str], models: list[str], category: str | None, *
                                   ASSET_PARTITION_RANGE_END_TAG: CATEGORIES[-1], FINGERPRINT_TAG: fingerprint}):
             return False
     config = {"models": models, "categories": [category] if category else [], "force": force,
-              "max_priority": max_priority}
+              "max_priority": max_priority, "precision": precision}
     for hw in hardware:
-        print(f"hwcov: running on {hw} (results stream to {paths.artifacts_dir() / 'results'})", file=sys.stderr)
-        run_config = {**QUIET, "ops": {"hwcov__run_results": {"config": config}}}
-        if not _materialize(defs, inst, ["hwcov/run_results", "hwcov/error_patterns"], partition_key=hw,
-                            run_config=run_config):
-            return False
+        for batch in batch_sizes:  # one materialization per batch size; the others' rows are kept
+            print(f"hwcov: running on {hw}{f' at batch {batch}' if batch != 1 else ''} (results stream to "
+                  f"{paths.artifacts_dir() / 'results'})", file=sys.stderr)
+            run_config = {**QUIET, "ops": {"hwcov__run_results": {"config": {**config, "batch_size": batch}}}}
+            if not _materialize(defs, inst, ["hwcov/run_results", "hwcov/error_patterns"], partition_key=hw,
+                                run_config=run_config):
+                return False
     if hardware and not _materialize(defs, inst, ["hwcov/coverage_report"], run_config=QUIET):
         return False
     if hardware:
@@ -250,7 +253,10 @@ def analyze_trends(args, **_) -> None:
     from hwcov import analysis, store
 
     with _connect() as con:
-        _emit(analysis.analyze_trends(store.history(con)), args.output)
+        history = store.history(con)
+    if history.empty:
+        raise _usage(f"{paths.db_path()} holds no coverage snapshots yet; run `hwcov --hardware cpu` first")
+    _emit(analysis.analyze_trends(history), args.output)
 
 
 def validation_report(args, models, **_) -> None:
@@ -321,6 +327,56 @@ def generate_dashboard(args, **_) -> None:
         history = store.history(con)
     index = dashboard.write(_inventory(), _results(), history, Path(args.output or "dashboard"))
     print(f"dashboard written to {index} (with coverage_report.md beside it)")
+    if getattr(args, "screenshots", False):
+        from hwcov import screenshots
+
+        shots = screenshots.take(index.parent, index.parent / "screenshots")
+        print(f"screenshots: {', '.join(str(s) for s in shots)}")
+
+
+def _repair_plan(hardware: list[str], models: list[str]):
+    from hwcov import repair
+
+    results = _results()
+    with _connect() as con:
+        reverted = repair.reverted_trials(con)
+    return repair.plan(results, reverted, hardware or None, models or None)
+
+
+def identify_patch_patterns(args, hardware, models, **_) -> None:
+    """Failure patterns with a machine-applicable fix in the catalog, and the architectures they affect."""
+    from hwcov import repair
+
+    _emit(repair.identify_markdown(*_repair_plan(hardware, models)), args.output)
+
+
+def suggest_manual_patches(args, hardware, models, **_) -> None:
+    """The failures no machine fix covers, as concrete template-edit suggestions."""
+    from hwcov import repair
+
+    _emit(repair.manual_markdown(_repair_plan(hardware, models)[1]), args.output)
+
+
+def auto_patch_generators(args, hardware, models, **_) -> None:
+    """Apply the catalog's machine fixes as override data, rerun the affected architectures, keep what helps."""
+    import json
+
+    from hwcov import repair
+    from hwcov.backends import RUNNABLE, custom_platforms
+
+    hardware = hardware or ["cpu"]
+    not_runnable = [h for h in hardware if h not in RUNNABLE and h not in custom_platforms()]
+    if not_runnable:
+        raise _usage(f"hardware {', '.join(not_runnable)} has no backend yet; runnable: {', '.join(RUNNABLE)}")
+    trials = repair.auto_patch(_results(), hardware, models or None,
+                               rerun=repair.default_rerun(args.workers, args.timeout), retry_reverted=args.force)
+    if not trials:
+        print("auto-patch: no stored failure has a machine-applicable fix (see --suggest-manual-patches)")
+    for t in trials:
+        print(f"{'KEPT' if t['kept'] else 'REVERTED'} {t['generator_name']} on {t['hardware_platform']}: "
+              f"{t['success_rate_before']} -> {t['success_rate_after']} for {', '.join(json.loads(t['model_types']))}")
+    print(f"auto-patch: {sum(t['kept'] for t in trials)} of {len(trials)} fixes kept in "
+          f"{repair.auto_path()}; recorded in hwcov.generator_updates")
 
 
 def _usage(message: str):
