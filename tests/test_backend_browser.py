@@ -244,3 +244,27 @@ def test_sweep_runs_browser_cases_in_forked_workers(archs, tmp_path):
                           **quiet)
     # where the process may lift the cap (CAP_SYS_RESOURCE) the job does and passes; else the row says why
     assert capped["status"] == "pass" or "RLIMIT_AS" in capped["error_message"], capped["error_message"]
+
+
+def test_batch_above_one_runs_through_the_browser(archs, export_dir):
+    """The seed's web matrix runs batches 2, 4, 8: the export, the feed and the outputs carry the batch."""
+    row = browser.BrowserBackend("wasm", export_dir).run(generate.case_for(archs["bert"]), "fp32", 2)
+    assert row["status"] == "pass", row["error_message"]
+    assert row["max_abs_diff"] <= row["tolerance"] and any(export_dir.glob("bert/*-b2-*/model.onnx"))
+    assert all(shape.split(":")[1].startswith("2x") for shape in row["output_shapes"].split(";")), row["output_shapes"]
+
+
+def test_cli_runs_one_materialization_per_batch_size(monkeypatch, tmp_path, capsys):
+    from hwcov import cli, commands
+
+    calls = []
+    monkeypatch.setenv("HWCOV_DB_PATH", str(tmp_path / "db.duckdb"))
+    monkeypatch.setattr(commands, "run_pipeline", lambda *a, **k: calls.append(k) or True)
+    monkeypatch.setattr(commands, "print_summary", lambda *a, **k: None, raising=False)
+    assert cli.main(["--hardware", "webgpu", "--model", "bert", "--batch-size", "1,2,4,8", "--precision", "fp32"]) == 0
+    assert calls[0]["batch_sizes"] == [1, 2, 4, 8] and calls[0]["precision"] == "fp32"
+    assert cli.main(["--hardware", "webgpu", "--model", "bert"]) == 0
+    assert calls[1]["batch_sizes"] == [1] and calls[1]["precision"] == ""
+    for bad in (["--batch-size", "0"], ["--batch-size", "two"], ["--precision", "fp8"]):
+        assert cli.main(["--hardware", "webgpu", *bad]) == 2
+        assert "hwcov: error:" in capsys.readouterr().err
