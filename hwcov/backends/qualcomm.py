@@ -1,25 +1,141 @@
-"""Qualcomm: ONNX Runtime's QNN execution provider (the onnxruntime-qnn plugin package)."""
+"""Qualcomm: the case exported to ONNX, run by ONNX Runtime's QNN execution provider (onnxruntime-qnn).
+
+Two QNN backend libraries, two hardware paths: HTP (the Hexagon NPU; `qualcomm`) and the QNN CPU reference
+backend (`qualcomm_cpu`, where that key is registered). Precisions on HTP follow the QNN EP's documented routes:
+fp32 runs the fp32 graph with `enable_htp_fp16_precision=0`; fp16 runs the same graph with it set to 1 (HTP's
+float path computes in fp16; inputs and outputs stay fp32); int8 is a QDQ model from static quantization
+(`get_qnn_qdq_config` + `quantize`, calibrated on the case's synthesized inputs). QNN needs static shapes, so
+any symbolic input dimension is fixed to the fed shape first.
+
+No silent fallback: ONNX Runtime places every node QNN refuses on the CPU provider without a word. A row
+passes only when the session lists QNN first *and* ORT's own per-node profile shows QNN ran at least one
+node; the node split (and the op types left on the CPU) is the row's evidence.
+"""
 from __future__ import annotations
 
+import collections
+import hashlib
 import importlib.util
+import json
 import platform
+from pathlib import Path
 
+from hwcov import export
 from hwcov.backends import Probe
+from hwcov.backends.exported import ExportBackend, hf_metadata, named_outputs
 
 PROVIDER = "QNNExecutionProvider"
+FALLBACK = "CPUExecutionProvider"
+# hardware key -> QNN backend library kind. `qualcomm_cpu` serves once backends/__init__.py registers the key.
+QNN_BACKEND = {"qualcomm": "htp", "qualcomm_cpu": "cpu"}
+PRECISIONS = {"htp": ("fp32", "fp16", "int8"), "cpu": ("fp32",)}
+_LIBRARY = {"htp": "QnnHtp", "cpu": "QnnCpu"}
 
 
-class QualcommBackend:
-    def __init__(self, hardware: str):
-        self.hardware = hardware
+def backend_path(kind: str, system: str | None = None) -> str:
+    """The QNN backend library name ONNX Runtime loads: QnnHtp.dll on Windows, libQnnHtp.so elsewhere."""
+    name = _LIBRARY[kind]
+    return f"{name}.dll" if (system or platform.system()) == "Windows" else f"lib{name}.so"
+
+
+def provider_options(kind: str, precision: str, system: str | None = None) -> dict:
+    """QNN EP options for this backend and precision (all values strings, as ORT takes them)."""
+    options = {"backend_path": backend_path(kind, system)}
+    if kind == "htp":
+        options["enable_htp_fp16_precision"] = "1" if precision == "fp16" else "0"
+    return options
+
+
+def session_providers(kind: str, precision: str, system: str | None = None) -> list:
+    return [(PROVIDER, provider_options(kind, precision, system)), FALLBACK]
+
+
+class SilentFallback(RuntimeError):
+    """The session ran, but not on QNN: never a qualcomm pass."""
+
+
+def placement(profile_file) -> dict:
+    """Provider -> Counter of op types, one count per node, from an ONNX Runtime profile (enable_profiling)."""
+    events = json.loads(Path(profile_file).read_text())
+    nodes: dict = {}
+    for event in events:
+        args = event.get("args") or {}
+        if event.get("cat") == "Node" and "provider" in args:
+            nodes[event["name"]] = (args["provider"], args.get("op_name", "?"))
+    split: dict = collections.defaultdict(collections.Counter)
+    for provider, op in nodes.values():
+        split[provider][op] += 1
+    return dict(split)
+
+
+def check_placement(session_providers_: list, split: dict, want: str = PROVIDER) -> str:
+    """Evidence that `want` really ran, or SilentFallback naming where the nodes went."""
+    if not session_providers_ or session_providers_[0] != want:
+        raise SilentFallback(f"session providers {session_providers_}: {want} is not first; ONNX Runtime "
+                             f"dropped it, so every node would run on the CPU")
+    total = sum(sum(c.values()) for c in split.values())
+    on = sum(split.get(want, {}).values())
+    if on == 0:
+        where = ", ".join(f"{p}: {sum(c.values())}" for p, c in sorted(split.items())) or "no node events"
+        raise SilentFallback(f"{want} is registered but ran 0 of {total} nodes ({where}): a silent CPU fallback")
+    rest = {p: c for p, c in split.items() if p != want}
+    left = "; ".join(f"{p} ran {sum(c.values())} ({', '.join(f'{op} x{n}' for op, n in sorted(c.items()))})"
+                     for p, c in sorted(rest.items()))
+    return f"{want} ran {on} of {total} nodes" + (f"; {left}" if left else "")
+
+
+class CalibrationFeed:
+    """onnxruntime.quantization CalibrationDataReader over the case's synthesized inputs."""
+
+    def __init__(self, feeds: list[dict]):
+        self._feeds = iter(feeds)
+
+    def get_next(self):
+        return next(self._feeds, None)
+
+    def rewind(self):  # some ORT versions call it between calibration passes
+        pass
+
+
+def _fix_static_shapes(model, feed: dict) -> bool:
+    """Give every symbolic input dimension the fed size (QNN compiles static graphs). True when changed."""
+    changed = False
+    for value in model.graph.input:
+        given = feed.get(value.name)
+        dims = value.type.tensor_type.shape.dim
+        if given is None or not any(d.dim_param for d in dims) or len(dims) != len(given.shape):
+            continue
+        for d, size in zip(dims, given.shape):
+            d.Clear()
+            d.dim_value = int(size)
+        changed = True
+    return changed
+
+
+def session_feed(exported: export.Exported, input_names) -> dict:
+    """The export's feed as numpy, restricted to the graph's inputs."""
+    return {k: v.numpy() for k, v in exported.feed.items() if k in set(input_names) and hasattr(v, "numpy")}
+
+
+class QualcommBackend(ExportBackend):
+    runtime = "onnxruntime QNN EP"
+    routes = export.ONNX_ROUTES
+
+    def __init__(self, hardware: str, export_dir=None):
+        super().__init__(hardware, export_dir)
+        self.kind = QNN_BACKEND.get(hardware, "htp")
+        self.precisions = PRECISIONS[self.kind]
 
     def versions(self) -> str:
         from importlib.metadata import PackageNotFoundError, version
 
-        try:
-            return f"onnxruntime {version('onnxruntime')}"
-        except PackageNotFoundError:
-            return "onnxruntime not installed"
+        found = []
+        for dist in ("onnxruntime-qnn", "onnxruntime"):
+            try:
+                found.append(f"{dist} {version(dist)}")
+            except PackageNotFoundError:
+                pass
+        return "; ".join(found or ["onnxruntime not installed"]) + f"; QNN {backend_path(self.kind)}"
 
     def probe(self) -> Probe:
         try:
@@ -29,13 +145,83 @@ class QualcommBackend:
         version = f"onnxruntime {ort.__version__}"
         providers = ort.get_available_providers()
         if PROVIDER in providers:
-            return Probe(True, f"{PROVIDER} ({platform.machine()})", version)
+            return Probe(True, f"{PROVIDER} {backend_path(self.kind)} ({platform.machine()})", version)
         plugin = importlib.util.find_spec("onnxruntime_qnn")
         return Probe(False, runtime_version=version, error=(
             f"{PROVIDER} not in onnxruntime.get_available_providers() = {providers}; "
             f"onnxruntime-qnn plugin {'installed but not registered' if plugin else 'not installed'} "
             f"on {platform.system()} {platform.machine()}"))
 
-    def run(self, case, precision: str, batch: int, reference_dir=None) -> dict:
-        # Only reached where QNN is really present; say plainly that the run path is missing.
-        raise NotImplementedError("the QNN run path (HTP/CPU backends via ONNX Runtime) is not built yet")
+    # -- model files ----------------------------------------------------------------------------
+    def model_file(self, exported: export.Exported, precision: str) -> Path:
+        """The ONNX file QNN gets for `precision` (static shapes; QDQ for int8), written once beside the export."""
+        import onnx
+
+        source = exported.onnx_file
+        tag = "qdq-u8u8-minmax" if precision == "int8" else "static"
+        target = exported.directory / f"model.qnn-{tag}.{hashlib.sha256(tag.encode()).hexdigest()[:8]}.onnx"
+        if target.exists():
+            return target
+        model = onnx.load(str(source))
+        feed = session_feed(exported, [i.name for i in model.graph.input])
+        static = source
+        if _fix_static_shapes(model, feed) or precision == "int8":
+            static = target.with_suffix(".static.onnx") if precision == "int8" else target.with_suffix(".tmp.onnx")
+            onnx.save(model, str(static))  # tiny models: weights inline
+        if precision == "int8":
+            from onnxruntime.quantization import quantize
+            from onnxruntime.quantization.execution_providers.qnn import get_qnn_qdq_config
+
+            config = get_qnn_qdq_config(str(static), CalibrationFeed([feed]))
+            tmp = target.with_suffix(".tmp.onnx")
+            quantize(str(static), str(tmp), config)
+            static.unlink(missing_ok=True)
+            static = tmp
+        if static == source:
+            return source  # already static: QNN takes the export itself
+        static.replace(target)
+        return target
+
+    # -- session --------------------------------------------------------------------------------
+    def session(self, model_path, precision: str, providers=None, profile_prefix: str | None = None):
+        """An InferenceSession with QNN first and the CPU provider behind it (ORT's own fallback order)."""
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.log_severity_level = 3
+        if profile_prefix:
+            options.enable_profiling = True
+            options.profile_file_prefix = profile_prefix
+        return ort.InferenceSession(str(model_path), options,
+                                    providers=providers or session_providers(self.kind, precision))
+
+    def load(self, exported: export.Exported, precision: str, providers=None):
+        session = self.session(self.model_file(exported, precision), precision, providers,
+                               profile_prefix=str(exported.directory / f"qnn-profile-{precision}"))
+        manifest = exported.manifest
+        if manifest["format"] == "transformers":
+            from transformers.exporters.runners.runner_onnx import OnnxModelRunner
+
+            runner = OnnxModelRunner(hf_metadata(exported), session)
+
+            def infer(feed):
+                return named_outputs(runner(**feed))
+        else:
+            names = [i.name for i in session.get_inputs()]
+
+            def infer(feed):
+                fed = {k: v.numpy() for k, v in feed.items() if k in names}
+                return dict(zip(manifest["outputs"], session.run(manifest["outputs"], fed)))
+        infer(exported.feed)  # one profiled run: where ORT really placed each node
+        profile = Path(session.end_profiling())
+        try:
+            split = placement(profile)
+        finally:
+            profile.unlink(missing_ok=True)
+        evidence = check_placement(session.get_providers(), split)
+        options = dict(session.get_provider_options().get(PROVIDER, {}))
+        lib = options.get("backend_path", backend_path(self.kind))
+        fp16 = "; HTP fp16 precision" if precision == "fp16" else ""
+        device = (f"onnxruntime {PROVIDER} {lib} on {platform.system()} {platform.machine()} "
+                  f"({evidence}{fp16}; session providers: {', '.join(session.get_providers())})")
+        return infer, device
