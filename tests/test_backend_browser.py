@@ -268,3 +268,20 @@ def test_cli_runs_one_materialization_per_batch_size(monkeypatch, tmp_path, caps
     for bad in (["--batch-size", "0"], ["--batch-size", "two"], ["--precision", "fp8"]):
         assert cli.main(["--hardware", "webgpu", *bad]) == 2
         assert "hwcov: error:" in capsys.readouterr().err
+
+
+def test_browser_failures_are_classified_by_the_catalog():
+    """The catalog's browser patterns match the messages this backend really writes."""
+    import collections
+
+    from hwcov import patterns
+
+    mostly_cpu = {"WebGpuExecutionProvider": (1, collections.Counter()),
+                  "CPUExecutionProvider": (9, collections.Counter({"Conv": 9}))}
+    fallback = f"hf-onnx: {browser.placement_fallback('webgpu', mostly_cpu)}"
+    assert patterns.classify("unsupported_op", fallback) == "browser_provider_fallback"
+    with pytest.raises(browser.BrowserJobError) as hung:
+        browser.in_fork(__import__("time").sleep, 30, timeout_s=1)
+    assert patterns.classify("timeout", f"hf-onnx: onnxruntime-web webgpu: {hung.value}") == "browser_page_hung"
+    assert patterns.classify("crash", "hf-onnx: onnxruntime-web wasm: Page.evaluate: Target crashed") \
+        == "browser_page_crash"
