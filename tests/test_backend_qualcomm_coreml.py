@@ -202,3 +202,13 @@ def test_qualcomm_and_apple_ane_sweeps_record_unavailable_without_building_model
         (row,) = sweep.sweep(tests, hardware, tmp_path / "art", progress=False, log=lambda m: None)
         assert row["status"] == "unavailable" and row["error_message"] == probe.error
         assert row["output_checksum"] == "" and row["error_pattern"] == ""
+
+
+def test_a_placement_fallback_is_classified_by_the_catalog():
+    from hwcov import patterns
+
+    for message in ("hf-onnx: onnxruntime QNN EP run: SilentFallback: QNNExecutionProvider is registered but ran 0 "
+                    "of 84 nodes (CPUExecutionProvider: 84): a silent CPU fallback",
+                    "Core ML predict: RuntimeError: Core ML compute plan puts 0 of 5 ops on the Neural Engine (CPU 5): "
+                    "the model would run without the ANE"):
+        assert patterns.classify("fail_to_run", message) == "accelerator_placement_fallback"
