@@ -95,6 +95,21 @@ def test_placement_comes_from_a_real_profile_and_a_cpu_run_is_never_qnn(tiny_onn
     assert evidence == "QNNExecutionProvider ran 1 of 3 nodes; CPUExecutionProvider ran 2 (Erf x2)"
 
 
+def test_plugin_style_sessions_are_made_on_ep_devices_and_still_checked(tiny_onnx, tmp_path):
+    """onnxruntime-qnn 2.x is selected by EP device; ONNX Runtime's CPU device stands in for the plugin's."""
+    devices, how = qnn.plugin_devices()
+    if importlib.util.find_spec("onnxruntime_qnn") is None:
+        assert devices == [] and how == "onnxruntime-qnn plugin not installed"
+    cpu = [d for d in onnxruntime.get_ep_devices() if d.ep_name == "CPUExecutionProvider"]
+    session = qnn.QualcommBackend("qualcomm").session(tiny_onnx, "fp32", devices=cpu, ep_options={},
+                                                      profile_prefix=str(tmp_path / "p"))
+    session.run(None, {"x": np.ones((2, 4), np.float32)})
+    split = qnn.placement(session.end_profiling())
+    assert session.get_providers()[0] == "CPUExecutionProvider" and split
+    with pytest.raises(qnn.SilentFallback):
+        qnn.check_placement(session.get_providers(), split)
+
+
 @no_qnn
 def test_asking_for_qnn_here_gets_a_cpu_session_that_load_refuses(archs, export_dir):
     """ONNX Runtime drops an unavailable provider with a warning; the backend must not count that run."""

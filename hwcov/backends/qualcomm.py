@@ -1,5 +1,10 @@
 """Qualcomm: the case exported to ONNX, run by ONNX Runtime's QNN execution provider (onnxruntime-qnn).
 
+Found either way ONNX Runtime ships it: built in (onnxruntime-qnn 1.x: QNN in get_available_providers(),
+selected by provider name) or as the onnxruntime-qnn 2.x plugin library (registered with
+register_execution_provider_library, selected by its EP devices). Wheels exist for Windows (ARM64 to run, x64
+to quantize) and Linux aarch64, none for Linux x86_64.
+
 Two QNN backend libraries, two hardware paths: HTP (the Hexagon NPU; `qualcomm`) and the QNN CPU reference
 backend (`qualcomm_cpu`, where that key is registered). Precisions on HTP follow the QNN EP's documented routes:
 fp32 runs the fp32 graph with `enable_htp_fp16_precision=0`; fp16 runs the same graph with it set to 1 (HTP's
@@ -48,6 +53,42 @@ def provider_options(kind: str, precision: str, system: str | None = None) -> di
 
 def session_providers(kind: str, precision: str, system: str | None = None) -> list:
     return [(PROVIDER, provider_options(kind, precision, system)), FALLBACK]
+
+
+def plugin_devices() -> tuple[list, str]:
+    """(ONNX Runtime's QNN EP devices, how they were found or why none). onnxruntime-qnn 2.x is a plugin library:
+    it is registered with ONNX Runtime (once per process) and selected by device, not by provider name."""
+    import onnxruntime as ort
+
+    if importlib.util.find_spec("onnxruntime_qnn") is None:
+        return [], "onnxruntime-qnn plugin not installed"
+    try:
+        import onnxruntime_qnn
+
+        if not any(d.ep_name == PROVIDER for d in ort.get_ep_devices()):
+            ort.register_execution_provider_library(PROVIDER, onnxruntime_qnn.get_library_path())
+        devices = [d for d in ort.get_ep_devices() if d.ep_name == PROVIDER]
+    except Exception as exc:  # noqa: BLE001 - the plugin's own words are the probe's answer
+        return [], f"onnxruntime-qnn plugin installed but registering it failed: {type(exc).__name__}: {exc}"
+    version = getattr(onnxruntime_qnn, "__version__", "?")
+    if not devices:
+        return [], (f"onnxruntime-qnn {version} plugin registered, but onnxruntime.get_ep_devices() lists no "
+                    f"{PROVIDER} device: {[(d.ep_name, str(d.device.type)) for d in ort.get_ep_devices()]}")
+    return devices, f"onnxruntime-qnn {version} plugin, {len(devices)} device(s)"
+
+
+def plugin_provider_options(kind: str, precision: str) -> dict:
+    """Options for the plugin: the backend library the plugin ships (get_qnn_htp_path), else its backend_type."""
+    import onnxruntime_qnn
+
+    options = provider_options(kind, precision)
+    locate = getattr(onnxruntime_qnn, f"get_qnn_{kind}_path", None)
+    if locate is not None:
+        options["backend_path"] = str(locate())
+    else:
+        del options["backend_path"]
+        options["backend_type"] = kind
+    return options
 
 
 class SilentFallback(RuntimeError):
@@ -143,14 +184,15 @@ class QualcommBackend(ExportBackend):
         except ImportError as exc:
             return Probe(False, error=f"ImportError: {exc}")
         version = f"onnxruntime {ort.__version__}"
+        where = f"{platform.system()} {platform.machine()}"
         providers = ort.get_available_providers()
-        if PROVIDER in providers:
-            return Probe(True, f"{PROVIDER} {backend_path(self.kind)} ({platform.machine()})", version)
-        plugin = importlib.util.find_spec("onnxruntime_qnn")
+        if PROVIDER in providers:  # onnxruntime-qnn 1.x: ONNX Runtime built with the QNN EP
+            return Probe(True, f"{PROVIDER} {backend_path(self.kind)} ({where})", version)
+        devices, how = plugin_devices()
+        if devices:
+            return Probe(True, f"{PROVIDER} {self.kind} via {how} ({where})", version)
         return Probe(False, runtime_version=version, error=(
-            f"{PROVIDER} not in onnxruntime.get_available_providers() = {providers}; "
-            f"onnxruntime-qnn plugin {'installed but not registered' if plugin else 'not installed'} "
-            f"on {platform.system()} {platform.machine()}"))
+            f"{PROVIDER} not in onnxruntime.get_available_providers() = {providers}; {how} on {where}"))
 
     # -- model files ----------------------------------------------------------------------------
     def model_file(self, exported: export.Exported, precision: str) -> Path:
@@ -183,8 +225,10 @@ class QualcommBackend(ExportBackend):
         return target
 
     # -- session --------------------------------------------------------------------------------
-    def session(self, model_path, precision: str, providers=None, profile_prefix: str | None = None):
-        """An InferenceSession with QNN first and the CPU provider behind it (ORT's own fallback order)."""
+    def session(self, model_path, precision: str, providers=None, profile_prefix: str | None = None,
+                devices=None, ep_options: dict | None = None):
+        """An InferenceSession with QNN first and the CPU provider behind it (ORT's own fallback order): by
+        provider name where ONNX Runtime has QNN built in, else on the plugin's EP devices."""
         import onnxruntime as ort
 
         options = ort.SessionOptions()
@@ -192,6 +236,15 @@ class QualcommBackend(ExportBackend):
         if profile_prefix:
             options.enable_profiling = True
             options.profile_file_prefix = profile_prefix
+        if providers is None and devices is None and PROVIDER not in ort.get_available_providers():
+            devices, _ = plugin_devices()
+            if devices:
+                ep_options = plugin_provider_options(self.kind, precision)
+        if devices:
+            options.add_provider_for_devices(devices, provider_options(self.kind, precision)
+                                             if ep_options is None else ep_options)
+            return ort.InferenceSession(str(model_path), options)
+        # Where QNN is absent ONNX Runtime drops it with a warning: the placement check refuses that session.
         return ort.InferenceSession(str(model_path), options,
                                     providers=providers or session_providers(self.kind, precision))
 
