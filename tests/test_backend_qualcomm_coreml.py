@@ -183,6 +183,7 @@ def test_coreml_placement_check_refuses_a_model_kept_off_the_neural_engine():
         coreml.check_placement(collections.Counter(CPU=5))
     assert coreml.unsupported_op("PyTorch convert function for op 'new_ones' not implemented.") == "new_ones"
     assert coreml.unsupported_op("Unsupported fx node alias, kind alias") == "alias"
+    assert coreml.unsupported_op("Unsupported fx node and_1, kind __and__") == "__and__"
     assert get_backend("apple_ane").run(None, "int8", 1)["status"] == "not_applicable"
 
 
@@ -206,6 +207,16 @@ def test_coreml_converts_here_and_says_so_in_an_unavailable_row(archs):
     built = type("Built", (), {"model": Tiny().eval(), "feed": {"x": torch.randn(2, 5)}})()
     model, names, outputs = coreml.convert(built, "fp32", "ALL", "coreml-export")
     assert (names, outputs) == (["x"], ["y"]) and coreml.op_count(model) > 0
+
+    class Histogram(torch.nn.Module):
+        def forward(self, x):
+            return {"y": torch.histc(x, bins=4)}
+
+    built = type("Built", (), {"model": Histogram().eval(), "feed": {"x": torch.randn(8)}})()
+    with pytest.raises(NotImplementedError) as exc:  # the op and where it sat, from coremltools' own log
+        coreml.convert(built, "fp32", "CPU_AND_NE", "coreml-trace")
+    assert "(while converting 'histc' op (located at: " in str(exc.value)
+    assert coreml.unsupported_op(str(exc.value)) == "histc"
 
 
 def test_qualcomm_and_apple_ane_sweeps_record_unavailable_without_building_models(archs, tmp_path):

@@ -13,6 +13,7 @@ there `run()` converts, then returns `unavailable` saying whether the conversion
 from __future__ import annotations
 
 import collections
+import logging
 import platform
 import re
 import tempfile
@@ -28,14 +29,12 @@ EXPORTER = {"coreml-trace": "torch.jit.trace -> coremltools.convert",
 # hardware key -> Core ML compute units. `apple_ane_all` serves once backends/__init__.py registers the key.
 COMPUTE_UNITS = {"apple_ane": "CPU_AND_NE", "apple_ane_all": "ALL"}
 PRECISIONS = ("fp32", "fp16")
-NEURAL_ENGINE = "MLNeuralEngineComputeDevice"
 _DEVICE_NAMES = {"MLNeuralEngineComputeDevice": "NeuralEngine", "MLCPUComputeDevice": "CPU",
                  "MLGPUComputeDevice": "GPU"}
 # How coremltools names an operator it has no conversion for.
 _UNSUPPORTED = [re.compile(p) for p in (
     r"PyTorch convert function for op '([\w.:]+)' not implemented",
-    r"Unsupported fx node ([\w.:]+)",
-    r"converting '([\w.:]+)' op",
+    r"Unsupported fx node [\w.:]+, kind ([\w.:]+)",  # the node's name, then its op
 )]
 
 
@@ -79,8 +78,39 @@ def _positional(built):
     return Positional(built.model).eval(), names, output_names
 
 
+class _ConverterLog(logging.Handler):
+    """coremltools logs which op it was converting when a conversion raises; the exception itself does not say."""
+
+    def __init__(self):
+        super().__init__(logging.ERROR)
+        self.lines: list[str] = []
+
+    def emit(self, record):
+        self.lines.append(" ".join(record.getMessage().split()))
+
+
 def convert(built, precision: str, compute_units: str = "CPU_AND_NE", route: str = "coreml-trace"):
-    """(the ML program as a coremltools MLModel, input names, output names) for this case and precision."""
+    """(the ML program as a coremltools MLModel, input names, output names) for this case and precision.
+    A conversion error is re-raised with the op coremltools was converting, when it logged one."""
+    log = _ConverterLog()
+    logger = logging.getLogger("coremltools")
+    logger.addHandler(log)
+    try:
+        return _convert(built, precision, compute_units, route)
+    except Exception as exc:
+        if not log.lines:
+            raise
+        where = log.lines[-1].replace("ERROR - ", "").rstrip(":")
+        try:
+            annotated = type(exc)(f"{exc} (while {where})")
+        except Exception:  # noqa: BLE001 - an exception type that takes other arguments: keep it as it was
+            raise exc from None
+        raise annotated from exc
+    finally:
+        logger.removeHandler(log)
+
+
+def _convert(built, precision: str, compute_units: str, route: str):
     import numpy as np
     import torch
 
