@@ -10,6 +10,10 @@ forked process of its own, in its own process group: a page crash or a hung shad
 (killed with its Chromium) and fails that case only, and a process that later forks workers never has
 Playwright state. One Chromium per export route tried (the first route usually passes: one per case).
 Chromium can't start under an RLIMIT_AS cap: run these keys with the runner's memory_mb=0.
+Cost, measured in a 2-core sweep under load (median per case): wasm 12 s, webgpu 36 s (SwiftShader: session
+create ~9 s, first run ~24 s compiling shaders). Starting the job's Playwright driver, Chromium and closing them
+costs 3-4 s of that; a browser kept across cases would have to outlive the runner's one-child-per-case fork
+(a shared host process), which is not worth the weaker isolation for ~10% of a webgpu case.
 
 The session runs with exactly one execution provider: onnxruntime-web refuses to create it when that
 provider can't start (no silent fallback to another backend). Node-level fallback is checked from the
