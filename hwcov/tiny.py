@@ -353,7 +353,7 @@ def tiny_config(model_type: str, overrides: dict | None = None):
     from transformers.models.auto.configuration_auto import CONFIG_MAPPING
 
     rules = data.load("tiny/defaults.yaml")
-    overrides = dict(overrides or {})
+    overrides = copy.deepcopy(overrides or {})  # config constructors may edit the dicts they are given
     # default_kwargs: constructor arguments for configs whose bare default fails their own validation
     default = CONFIG_MAPPING[model_type](**(overrides.pop("default_kwargs", None) or {})).to_dict()
     # drop_keys: serialized keys the config's own constructor rejects when passed back (4.x TimesFM's
