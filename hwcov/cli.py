@@ -71,6 +71,9 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--precision", default="", help="run only this precision (fp32, fp16, bf16, int8; default: each "
                      "precision the hardware's generated tests declare)")
     run.add_argument("--generate-tests", action="store_true", help="only refresh the inventory and regenerate tests")
+    run.add_argument("--expand-hf-models", action="store_true",
+                     help="the seed's name for it: take every architecture of the installed transformers into the "
+                     "inventory and (re)generate their tests; with --hardware, run them too")
     run.add_argument("--ci-mode", action="store_true",
                      help="run --priority on the hardware present (or --hardware); exit 1 on regressions")
     run.add_argument("--priority", default="high", help="for --ci-mode and --generate-ci-config: highest (seed "
@@ -278,6 +281,7 @@ def ci(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    args.generate_tests = args.generate_tests or args.expand_hf_models
     verbs = [v for v in READ_VERBS if getattr(args, v)]
     if not (args.hardware or args.all or verbs or args.generate_tests or args.define_hardware or args.test_by_popularity
             or args.generate_schedule_config or args.ci_mode or args.generate_ci_config):

@@ -39,8 +39,12 @@ def test_killed_sweep_resumes_without_losing_or_duplicating(tmp_path):
 
 
 def test_concurrent_hardware_partitions_share_the_database(tmp_path):
-    first = subprocess.run([HWCOV, "--generate-tests"], cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    # --expand-hf-models (the seed's verb): every architecture of the installed transformers gets a test
+    first = subprocess.run([HWCOV, "--expand-hf-models"], cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert first.returncode == 0, first.stderr
+    from hwcov import inventory
+
+    assert len(list((tmp_path / "generated_tests").glob("test_hf_*.py"))) == len(inventory.discover())
     procs = [subprocess.Popen([HWCOV, "--model", "bert,gpt2", "--hardware", hw], cwd=tmp_path,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for hw in ("cpu", "cuda", "rocm", "mps")]
