@@ -46,6 +46,18 @@ def _redirect_output(path: str) -> None:
     faulthandler.enable()  # re-aim crash dumps at the log (pytest aims them at its own copy of stderr)
 
 
+def _address_space() -> int:
+    """This process's mapped address space in bytes (VmSize), 0 where /proc is absent."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmSize:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
 def _child(conn, fn, task, limits: Limits) -> None:
     try:
         if limits.log_path:
@@ -53,7 +65,9 @@ def _child(conn, fn, task, limits: Limits) -> None:
         if limits.memory_mb:
             # Soft limit only: the case is capped, yet a case that must (Chromium reserves far more
             # address space than it uses) can lift it again for a subprocess of its own.
-            cap = limits.memory_mb * 1024 * 1024
+            # The budget is the case's own, on top of what the preloaded parent already maps (torch,
+            # transformers …: over a GiB of address space in a long-lived pytest or Dagster process).
+            cap = _address_space() + limits.memory_mb * 1024 * 1024
             _, hard = resource.getrlimit(resource.RLIMIT_AS)
             resource.setrlimit(resource.RLIMIT_AS, (min(cap, hard) if hard != resource.RLIM_INFINITY else cap, hard))
         import torch
