@@ -84,18 +84,21 @@ class OnnxRuntimeBackend(ExportBackend):
         if providers[0] != want:
             raise RuntimeError(f"session runs on {providers}, not {want}")
         device = f"onnxruntime {providers[0]} (session providers: {', '.join(providers)}) | cpu: {cpu_name()}"
-        manifest = exported.manifest
-        if manifest["format"] == "transformers":
-            from transformers.exporters.runners.runner_onnx import OnnxModelRunner
+        return session_infer(exported, session), device
 
-            runner = OnnxModelRunner(hf_metadata(exported), session)
 
-            def infer(feed):
-                return named_outputs(runner(**feed))
-        else:
-            names = {i.name for i in session.get_inputs()}
+def session_infer(exported: export.Exported, session):
+    """feed -> named outputs through an ONNX Runtime session: transformers' own runner for its exports
+    (it restores the model's output structure), the manifest's output names for torch.onnx ones."""
+    manifest = exported.manifest
+    if manifest["format"] == "transformers":
+        from transformers.exporters.runners.runner_onnx import OnnxModelRunner
 
-            def infer(feed):
-                fed = {k: v.numpy() for k, v in feed.items() if k in names}
-                return dict(zip(manifest["outputs"], session.run(manifest["outputs"], fed)))
-        return infer, device
+        runner = OnnxModelRunner(hf_metadata(exported), session)
+        return lambda feed: named_outputs(runner(**feed))
+    names = {i.name for i in session.get_inputs()}
+
+    def infer(feed):
+        fed = {k: v.numpy() for k, v in feed.items() if k in names}
+        return dict(zip(manifest["outputs"], session.run(manifest["outputs"], fed)))
+    return infer

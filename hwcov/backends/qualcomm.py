@@ -27,7 +27,8 @@ from pathlib import Path
 
 from hwcov import export
 from hwcov.backends import Probe
-from hwcov.backends.exported import ExportBackend, hf_metadata, named_outputs
+from hwcov.backends.exported import ExportBackend
+from hwcov.backends.onnxruntime import session_infer
 
 PROVIDER = "QNNExecutionProvider"
 FALLBACK = "CPUExecutionProvider"
@@ -251,20 +252,7 @@ class QualcommBackend(ExportBackend):
     def load(self, exported: export.Exported, precision: str, providers=None):
         session = self.session(self.model_file(exported, precision), precision, providers,
                                profile_prefix=str(exported.directory / f"qnn-profile-{precision}"))
-        manifest = exported.manifest
-        if manifest["format"] == "transformers":
-            from transformers.exporters.runners.runner_onnx import OnnxModelRunner
-
-            runner = OnnxModelRunner(hf_metadata(exported), session)
-
-            def infer(feed):
-                return named_outputs(runner(**feed))
-        else:
-            names = [i.name for i in session.get_inputs()]
-
-            def infer(feed):
-                fed = {k: v.numpy() for k, v in feed.items() if k in names}
-                return dict(zip(manifest["outputs"], session.run(manifest["outputs"], fed)))
+        infer = session_infer(exported, session)
         infer(exported.feed)  # one profiled run: where ORT really placed each node
         profile = Path(session.end_profiling())
         try:
