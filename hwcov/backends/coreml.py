@@ -199,17 +199,12 @@ class CoreMLBackend:
                      version)
 
     def run(self, case, precision: str, batch: int, reference_dir=None) -> dict:
-        from hwcov.backends.exported import reference_outputs
-        from hwcov.build import TextOnlyMultimodal, build_case
+        from hwcov.backends.exported import prepare
 
-        if precision not in self.precisions:
-            return {"status": "not_applicable",
-                    "error_message": f"{self.hardware} runs {list(self.precisions)}, not {precision}"}
-        try:
-            built = build_case(case, batch)
-        except TextOnlyMultimodal as exc:
-            return {"status": "fail_to_run", "error_message": str(exc)}
-        reference, ref_path = reference_outputs(built, case, batch, reference_dir)
+        ended, built, reference, ref_path = prepare(self.hardware, self.precisions, case, precision, batch,
+                                                    reference_dir)
+        if ended:
+            return ended
         failures = []
         for route in self.routes:
             base = {"export_route": route, "exporter": EXPORTER[route], "reference_path": ref_path,

@@ -14,6 +14,21 @@ from pathlib import Path
 from hwcov import export, validate
 
 
+def prepare(hardware: str, precisions, case, precision: str, batch: int, reference_dir):
+    """What every export-then-run backend starts with: (row, None, None, '') when the case ends at the
+    precision gate or as a text-only multimodal run, else (None, built case, CPU fp32 reference, its path)."""
+    from hwcov.build import TextOnlyMultimodal, build_case
+
+    if precision not in precisions:
+        return ({"status": "not_applicable", "error_message": f"{hardware} runs {list(precisions)}, not {precision}"},
+                None, None, "")
+    try:
+        built = build_case(case, batch)
+    except TextOnlyMultimodal as exc:
+        return {"status": "fail_to_run", "error_message": str(exc)}, None, None, ""
+    return (None, built, *reference_outputs(built, case, batch, reference_dir))
+
+
 def reference_outputs(built, case, batch: int, reference_dir) -> tuple[dict, str]:
     """The CPU fp32 reference as named arrays, and where it came from ('' when computed in-process)."""
     import torch
@@ -90,16 +105,10 @@ class ExportBackend:
         return Path(tempfile.gettempdir()) / "hwcov-exports"
 
     def run(self, case, precision: str, batch: int, reference_dir=None) -> dict:
-        from hwcov.build import TextOnlyMultimodal, build_case
-
-        if precision not in self.precisions:
-            return {"status": "not_applicable",
-                    "error_message": f"{self.hardware} runs {list(self.precisions)}, not {precision}"}
-        try:
-            built = build_case(case, batch)
-        except TextOnlyMultimodal as exc:
-            return {"status": "fail_to_run", "error_message": str(exc)}
-        reference, ref_path = reference_outputs(built, case, batch, reference_dir)
+        ended, built, reference, ref_path = prepare(self.hardware, self.precisions, case, precision, batch,
+                                                    reference_dir)
+        if ended:
+            return ended
         tol = validate.tolerance(self.hardware, precision, case.model_type)
         export_dir = self._export_dir(reference_dir)
         failures: list[dict] = []
