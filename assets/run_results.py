@@ -37,19 +37,20 @@ CHECKS = {
     "no_duplicate_rows": "one row per (model_type, hardware, precision, batch)",
     "pass_has_evidence": "every pass carries device, runtime versions and an output checksum",
     "inventory_complete": "every inventory architecture has a row in each materialized hardware partition",
-    "pass_rate_not_dropping": "pass rate per hardware not more than 2 points below the previous materialization",
+    "pass_rate_not_dropping": "pass rate per hardware, precision and batch not more than 2 points below the previous "
+                              "materialization",
 }
 
 
 def previous_pass_rates(context: AssetExecutionContext, hardware: list[str]) -> dict[str, float]:
-    """Per-hardware pass rates recorded by the last materialization of each partition."""
+    """Pass rates (hardware/precision/batch) recorded by the last materialization of each partition."""
     out = {}
     for hw in hardware:
         records = context.instance.fetch_materializations(
             AssetRecordsFilter(asset_key=context.asset_key, asset_partitions=[hw]), limit=1).records
         meta = records[0].asset_materialization.metadata if records and records[0].asset_materialization else {}
-        if "pass_rates" in meta and hw in meta["pass_rates"].value:
-            out[hw] = meta["pass_rates"].value[hw]
+        if "pass_rates" in meta:
+            out.update({k: r for k, r in meta["pass_rates"].value.items() if k.split("/")[0] == hw})
     return out
 
 

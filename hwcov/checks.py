@@ -30,10 +30,19 @@ def inventory_complete(df: pd.DataFrame, inventory_types: set[str]) -> tuple[boo
 
 def pass_rate_not_dropping(rates: dict[str, float], previous: dict[str, float],
                            threshold: float = 0.02) -> tuple[bool, str, dict]:
-    """Pass rate per hardware may not fall more than `threshold` below the previous materialization's."""
-    drops = {hw: round(previous[hw] - r, 4) for hw, r in rates.items() if hw in previous and previous[hw] - r > threshold}
-    return not drops, f"pass rate fell by more than {threshold:.0%} on {len(drops)} hardware", {"drops": drops}
+    """Pass rate per cell (hardware/precision/batch) may not fall more than `threshold` below the previous
+    materialization's."""
+    drops = {k: round(previous[k] - r, 4) for k, r in rates.items() if k in previous and previous[k] - r > threshold}
+    return not drops, f"pass rate fell by more than {threshold:.0%} in {len(drops)} hardware/precision/batch cells", \
+        {"drops": drops}
+
+
+def rate_key(hardware: str, precision: str, batch: int) -> str:
+    return f"{hardware}/{precision}/{int(batch)}"
 
 
 def pass_rates(df: pd.DataFrame) -> dict[str, float]:
-    return {hw: round(float((part["status"] == "pass").mean()), 4) for hw, part in df.groupby("hardware")}
+    """Pass rate per (hardware, precision, batch): fp16/int8 run only where fp32 passed, so one rate over
+    all precisions would move with the mix, not with the results."""
+    return {rate_key(*k): round(float((part["status"] == "pass").mean()), 4)
+            for k, part in df.groupby(["hardware", "precision", "batch_size"])}

@@ -31,8 +31,15 @@ def test_inventory_complete():
 
 def test_pass_rate_not_dropping():
     rates = checks.pass_rates(GOOD)
-    assert rates == {"cpu": round(2 / 3, 4)}
+    assert rates == {"cpu/fp32/1": round(2 / 3, 4)}
     assert checks.pass_rate_not_dropping(rates, {})[0]  # no previous materialization
-    assert checks.pass_rate_not_dropping(rates, {"cpu": 0.67})[0]
-    ok, _, details = checks.pass_rate_not_dropping(rates, {"cpu": 0.9})
-    assert not ok and details["drops"] == {"cpu": round(0.9 - rates["cpu"], 4)}
+    assert checks.pass_rate_not_dropping(rates, {"cpu/fp32/1": 0.67})[0]
+    ok, _, details = checks.pass_rate_not_dropping(rates, {"cpu/fp32/1": 0.9})
+    assert not ok and details["drops"] == {"cpu/fp32/1": round(0.9 - rates["cpu/fp32/1"], 4)}
+
+
+def test_pass_rates_are_per_precision():
+    """fp16 runs only where fp32 passed: its rows may not dilute or inflate the fp32 rate."""
+    fp16 = GOOD[GOOD["status"] == "pass"].assign(precision="fp16", status=["pass", "fail_accuracy"])
+    rates = checks.pass_rates(pd.concat([GOOD, fp16]))
+    assert rates == {"cpu/fp32/1": round(2 / 3, 4), "cpu/fp16/1": 0.5}
