@@ -80,7 +80,8 @@ class CoreMLBackendResource(BackendResource):
 RESOURCE_KEYS = {"cpu": "torch_backend", "cuda": "torch_backend", "rocm": "torch_backend", "mps": "torch_backend",
                  "onnxruntime": "onnxruntime_backend", "openvino": "openvino_backend",
                  "wasm": "browser_backend", "webgpu": "browser_backend", "webnn": "browser_backend",
-                 "qualcomm": "qualcomm_backend", "apple_ane": "coreml_backend"}
+                 "qualcomm": "qualcomm_backend", "qualcomm_cpu": "qualcomm_backend",
+                 "apple_ane": "coreml_backend", "apple_ane_all": "coreml_backend"}
 
 
 def resource_key(hardware: str) -> str:

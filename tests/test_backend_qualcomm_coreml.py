@@ -185,6 +185,7 @@ def test_coreml_placement_check_refuses_a_model_kept_off_the_neural_engine():
     assert coreml.unsupported_op("Unsupported fx node alias, kind alias") == "alias"
     assert coreml.unsupported_op("Unsupported fx node and_1, kind __and__") == "__and__"
     assert get_backend("apple_ane").run(None, "int8", 1)["status"] == "not_applicable"
+    assert (get_backend("apple_ane").compute_units, get_backend("apple_ane_all").compute_units) == ("CPU_AND_NE", "ALL")
 
 
 @pytest.mark.skipif(not COREML, reason="coremltools is not installed (pip install hwcov[apple])")
@@ -221,12 +222,16 @@ def test_coreml_converts_here_and_says_so_in_an_unavailable_row(archs):
 
 def test_qualcomm_and_apple_ane_sweeps_record_unavailable_without_building_models(archs, tmp_path):
     tests = generate.generate([archs["bert"]], tmp_path / "gen")
-    for hardware in ("qualcomm", "apple_ane"):
+    # Each partition's first declared precision (the generated test's hardware snippet): the ANE computes in fp16.
+    first = {"qualcomm": "fp32", "qualcomm_cpu": "fp32", "apple_ane": "fp16", "apple_ane_all": "fp16"}
+    for hardware, precision in first.items():
+        assert sweep.declared_precisions(tests[0], hardware)[0] == precision
         probe = get_backend(hardware).probe()
         if probe.available:
             continue
-        (row,) = sweep.sweep(tests, hardware, tmp_path / "art", progress=False, log=lambda m: None)
+        (row,) = sweep.sweep(tests, hardware, tmp_path / "art", precision=None, progress=False, log=lambda m: None)
         assert row["status"] == "unavailable" and row["error_message"] == probe.error
+        assert row["precision"] == precision and row["hardware"] == hardware
         assert row["output_checksum"] == "" and row["error_pattern"] == ""
 
 

@@ -26,8 +26,10 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
-HARDWARE = ("cpu", "cuda", "rocm", "mps", "openvino", "onnxruntime", "qualcomm", "webnn", "webgpu", "wasm",
-            "apple_ane")
+# qualcomm / qualcomm_cpu: QNN's HTP (NPU) and CPU backend libraries; apple_ane / apple_ane_all: Core ML compute
+# units CPU_AND_NE and ALL. Each is its own partition: a pass on one says nothing about the other.
+HARDWARE = ("cpu", "cuda", "rocm", "mps", "openvino", "onnxruntime", "qualcomm", "qualcomm_cpu", "webnn", "webgpu",
+            "wasm", "apple_ane", "apple_ane_all")
 
 
 # hardware key -> "module:Class" of its backend; one file per backend family.
@@ -37,7 +39,9 @@ BACKENDS = {
     "rocm": "hwcov.backends.torch:TorchBackend",
     "mps": "hwcov.backends.torch:TorchBackend",
     "qualcomm": "hwcov.backends.qualcomm:QualcommBackend",
+    "qualcomm_cpu": "hwcov.backends.qualcomm:QualcommBackend",
     "apple_ane": "hwcov.backends.coreml:CoreMLBackend",
+    "apple_ane_all": "hwcov.backends.coreml:CoreMLBackend",
     "onnxruntime": "hwcov.backends.onnxruntime:OnnxRuntimeBackend",
     "openvino": "hwcov.backends.openvino:OpenVinoBackend",
     "wasm": "hwcov.backends.browser:BrowserBackend",

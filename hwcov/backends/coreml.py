@@ -26,7 +26,7 @@ from hwcov.backends import Probe
 ROUTES = ("coreml-trace", "coreml-export")
 EXPORTER = {"coreml-trace": "torch.jit.trace -> coremltools.convert",
             "coreml-export": "torch.export -> coremltools.convert"}
-# hardware key -> Core ML compute units. `apple_ane_all` serves once backends/__init__.py registers the key.
+# hardware key -> Core ML compute units
 COMPUTE_UNITS = {"apple_ane": "CPU_AND_NE", "apple_ane_all": "ALL"}
 PRECISIONS = ("fp32", "fp16")
 _DEVICE_NAMES = {"MLNeuralEngineComputeDevice": "NeuralEngine", "MLCPUComputeDevice": "CPU",

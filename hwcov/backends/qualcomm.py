@@ -6,7 +6,7 @@ register_execution_provider_library, selected by its EP devices). Wheels exist f
 to quantize) and Linux aarch64, none for Linux x86_64.
 
 Two QNN backend libraries, two hardware paths: HTP (the Hexagon NPU; `qualcomm`) and the QNN CPU reference
-backend (`qualcomm_cpu`, where that key is registered). Precisions on HTP follow the QNN EP's documented routes:
+backend (`qualcomm_cpu`). Precisions on HTP follow the QNN EP's documented routes:
 fp32 runs the fp32 graph with `enable_htp_fp16_precision=0`; fp16 runs the same graph with it set to 1 (HTP's
 float path computes in fp16; inputs and outputs stay fp32); int8 is a QDQ model from static quantization
 (`get_qnn_qdq_config` + `quantize`, calibrated on the case's synthesized inputs). QNN needs static shapes, so
@@ -32,7 +32,7 @@ from hwcov.backends.onnxruntime import session_infer
 
 PROVIDER = "QNNExecutionProvider"
 FALLBACK = "CPUExecutionProvider"
-# hardware key -> QNN backend library kind. `qualcomm_cpu` serves once backends/__init__.py registers the key.
+# hardware key -> QNN backend library kind
 QNN_BACKEND = {"qualcomm": "htp", "qualcomm_cpu": "cpu"}
 PRECISIONS = {"htp": ("fp32", "fp16", "int8"), "cpu": ("fp32",)}
 _LIBRARY = {"htp": "QnnHtp", "cpu": "QnnCpu"}
