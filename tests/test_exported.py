@@ -1,5 +1,8 @@
-"""The exported backends' shared run loop: how a row reports routes that all failed."""
-from hwcov.backends.exported import routes_agree
+"""The exported backends' shared run loop: how a row reports routes that all failed, how outputs are named."""
+import torch
+from transformers.modeling_outputs import BaseModelOutputWithPooling
+
+from hwcov.backends.exported import name_by_graph, named_outputs, routes_agree
 
 
 def acc(diff):
@@ -12,3 +15,24 @@ def test_routes_agreeing_on_the_same_wrong_output_point_at_the_reference():
     assert not routes_agree([acc(2.0)])  # one route proves nothing
     assert not routes_agree([acc(2.0), {"status": "fail_to_run", "max_abs_diff": None}])
     assert not routes_agree([acc(float("inf")), acc(float("inf"))])  # shape or NaN: not a value disagreement
+
+
+class SpecRunner:
+    """transformers' runner rebuilds outputs by position into the class's field order."""
+
+    def unflatten(self, flat):
+        return BaseModelOutputWithPooling(last_hidden_state=flat[0], pooler_output=flat[1])
+
+
+def test_outputs_are_named_by_the_graph_when_its_names_match_the_spec():
+    # aria sets pooler_output after building the output: the graph returns it last, the spec expects it second.
+    flat = [torch.zeros(1, 16, 8), torch.ones(1, 4, 8)]
+    graph_order = name_by_graph(SpecRunner(), ["last_hidden_state", "pooler_output"])
+    assert {k: v.shape for k, v in named_outputs(graph_order.unflatten(flat)).items()} == \
+        {"last_hidden_state": (1, 16, 8), "pooler_output": (1, 4, 8)}
+    swapped = name_by_graph(SpecRunner(), ["pooler_output", "last_hidden_state"])
+    assert {k: v.shape for k, v in named_outputs(swapped.unflatten(flat)).items()} == \
+        {"pooler_output": (1, 16, 8), "last_hidden_state": (1, 4, 8)}
+    # graph names that name something else (positional ones) leave the spec's rebuild in charge
+    positional = name_by_graph(SpecRunner(), ["output_0", "output_1"])
+    assert list(named_outputs(positional.unflatten(flat))) == ["last_hidden_state", "pooler_output"]

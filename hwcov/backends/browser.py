@@ -46,7 +46,7 @@ from urllib.parse import urlsplit
 
 from hwcov import export, validate
 from hwcov.backends import Probe, cpu_name
-from hwcov.backends.exported import ExportBackend, hf_metadata, named_outputs
+from hwcov.backends.exported import ExportBackend, hf_metadata, name_by_graph, named_outputs
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 ORT_DIST = WEB_DIR / "node_modules" / "onnxruntime-web" / "dist"
@@ -604,7 +604,8 @@ def decode_outputs(exported: export.Exported, outputs: list) -> dict:
     arrays = [decode(o) for o in outputs]
     manifest = exported.manifest
     if manifest["format"] == "transformers":
-        return named_outputs(_Unflatten(hf_metadata(exported)).unflatten([torch.from_numpy(a) for a in arrays]))
+        runner = name_by_graph(_Unflatten(hf_metadata(exported)), [o["name"] for o in outputs])
+        return named_outputs(runner.unflatten([torch.from_numpy(a) for a in arrays]))
     named = dict(zip([o["name"] for o in outputs], arrays))
     return {name: named[name] for name in manifest["outputs"] if name in named}
 

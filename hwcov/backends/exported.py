@@ -66,6 +66,24 @@ def named_outputs(raw) -> dict:
     return outputs.to_numpy(outputs.flatten(raw))
 
 
+def name_by_graph(runner, graph_names: list):
+    """Have a transformers runner name its outputs by the graph's own output names where those name the same
+    outputs its pytree spec does. A model that sets a field after building its ModelOutput (aria's
+    `image_outputs.pooler_output = ...`) is exported with outputs in that order, while the recorded spec lists
+    the class's field order: rebuilt by position, leaves land under their neighbours' names."""
+    from hwcov import outputs
+
+    by_spec = runner.unflatten
+
+    def unflatten(flat: list):
+        rebuilt = outputs.flatten(by_spec(flat))
+        named = outputs.flatten(dict(zip(graph_names, flat))) if len(set(graph_names)) == len(flat) else {}
+        return named if named.keys() == rebuilt.keys() else rebuilt
+
+    runner.unflatten = unflatten
+    return runner
+
+
 _RANK = {"fail_accuracy": 0, "unsupported_op": 1, "fail_to_run": 2}
 
 

@@ -10,7 +10,7 @@ import hashlib
 from pathlib import Path
 
 from hwcov.backends import Probe, cpu_name
-from hwcov.backends.exported import ExportBackend, hf_metadata, named_outputs
+from hwcov.backends.exported import ExportBackend, hf_metadata, name_by_graph, named_outputs
 from hwcov import export
 
 # hardware key -> the execution provider that must head the session's list.
@@ -94,7 +94,7 @@ def session_infer(exported: export.Exported, session):
     if manifest["format"] == "transformers":
         from transformers.exporters.runners.runner_onnx import OnnxModelRunner
 
-        runner = OnnxModelRunner(hf_metadata(exported), session)
+        runner = name_by_graph(OnnxModelRunner(hf_metadata(exported), session), [o.name for o in session.get_outputs()])
         return lambda feed: named_outputs(runner(**feed))
     names = {i.name for i in session.get_inputs()}
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from hwcov import export
 from hwcov.backends import Probe
-from hwcov.backends.exported import ExportBackend, hf_metadata, named_outputs
+from hwcov.backends.exported import ExportBackend, hf_metadata, name_by_graph, named_outputs
 
 DEVICE = {"openvino": "CPU"}
 HINT = {"fp32": "f32", "fp16": "f16", "int8": "f32"}  # int8: quantized weights, the rest of the graph in f32
@@ -95,7 +95,8 @@ class OpenVinoBackend(ExportBackend):
         if manifest["format"] == "transformers":
             from transformers.exporters.runners.runner_openvino import OpenVINOModelRunner
 
-            runner = OpenVINOModelRunner(compiled, hf_metadata(exported))
+            runner = name_by_graph(OpenVINOModelRunner(compiled, hf_metadata(exported)),
+                                   [min(port.get_names(), default="") for port in compiled.outputs])
 
             def infer(feed):
                 return named_outputs(runner(**feed))
