@@ -325,7 +325,8 @@ def generate_dashboard(args, **_) -> None:
 
     with _connect() as con:
         history = store.history(con)
-    index = dashboard.write(_inventory(), _results(), history, Path(args.output or "dashboard"))
+        benchmarks = store.read_table(con, "benchmark_results")
+    index = dashboard.write(_inventory(), _results(), history, Path(args.output or "dashboard"), benchmarks)
     print(f"dashboard written to {index} (with coverage_report.md beside it)")
     if getattr(args, "screenshots", False):
         from hwcov import screenshots

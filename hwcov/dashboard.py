@@ -1,4 +1,5 @@
-"""Static HTML dashboard: overview, model explorer (+ a page per model), hardware, error patterns, trends.
+"""Static HTML dashboard: overview, model explorer (+ a page per model), hardware, benchmarks, error patterns,
+trends.
 
 Plots are plotly figures served from a local copy of plotly.js (no CDN); every string that comes
 from the data goes through html.escape (Jinja autoescape) before it reaches a page.
@@ -17,7 +18,10 @@ from hwcov import analysis, report
 from hwcov.paths import TEMPLATES_DIR
 
 NAV = [("index.html", "Overview"), ("models.html", "Models"), ("hardware.html", "Hardware"),
-       ("errors.html", "Error patterns"), ("trends.html", "Trends")]
+       ("benchmarks.html", "Benchmarks"), ("errors.html", "Error patterns"), ("trends.html", "Trends")]
+BENCH_TABLE = ["model_type", "category", "hardware", "precision", "batch_size", "seq_len", "variant", "status",
+               "p50_ms", "p90_ms", "p99_ms", "stdev_pct", "throughput_items_s", "peak_rss_mb", "iterations",
+               "device_name"]
 STATUS_COLORS = {"pass": "#18794e", "fail_to_run": "#b42318", "fail_accuracy": "#e8590c", "unsupported_op": "#c2255c",
                  "timeout": "#862e9c", "oom": "#5f3dc4", "crash": "#000000", "unavailable": "#adb5bd",
                  "not_applicable": "#ced4da", "skipped_known": "#868e96", "flaky": "#f08c00", "untested": "#e9ecef"}
@@ -65,8 +69,10 @@ def _table(df: pd.DataFrame, table_id: str = "", row_attrs=None) -> str:
 
 
 class Dashboard:
-    def __init__(self, inventory: pd.DataFrame, results: pd.DataFrame, history: pd.DataFrame, out: Path):
+    def __init__(self, inventory: pd.DataFrame, results: pd.DataFrame, history: pd.DataFrame, out: Path,
+                 benchmarks: pd.DataFrame | None = None):
         self.inv, self.res, self.hist, self.out = inventory, results, history, Path(out)
+        self.bench = benchmarks if benchmarks is not None else pd.DataFrame(columns=BENCH_TABLE)
         self.cells = report.coverage_matrix(inventory, results)
         self.env = _env()
         self.generated = time.strftime("%Y-%m-%d %H:%M")
@@ -90,6 +96,7 @@ class Dashboard:
         self.overview()
         self.models()
         self.hardware()
+        self.benchmarks()
         self.errors()
         self.trends()
         (self.out / "coverage_report.md").write_text(report.markdown(self.inv, self.res), encoding="utf-8")
@@ -161,6 +168,35 @@ class Dashboard:
         body += _table(report.pass_rates(self.cells, ["hardware"]))
         self.page("hardware.html", "Hardware", body)
 
+    def benchmarks(self) -> None:
+        """Measured cells only (hwcov.benchmark_results): latency per hardware, batch scaling, the cells."""
+        import plotly.express as px
+
+        ok = self.bench[self.bench["status"] == "pass"] if len(self.bench) else self.bench
+        if ok.empty:
+            self.page("benchmarks.html", "Benchmarks", "<p>No benchmark cells yet: <code>hwcov --benchmark-baseline "
+                      "--hardware cpu</code> measures every architecture that passes there.</p>")
+            return
+        ok = ok.assign(cell=ok["hardware"] + " " + ok["precision"])
+        single = ok[ok["batch_size"] == 1]
+        body = ""
+        if len(single):
+            body += _figure(px.box(single, x="category", y="p50_ms", color="cell", log_y=True, points="all",
+                                   hover_data=["model_type", "seq_len", "variant"],
+                                   title="p50 latency at batch 1 by category (ms, log scale)"))
+        scaling = ok.groupby(["cell", "batch_size"]).agg(throughput=("throughput_items_s", "median"),
+                                                         architectures=("model_type", "nunique")).reset_index()
+        if scaling["batch_size"].nunique() > 1:
+            body += _figure(px.line(scaling, x="batch_size", y="throughput", color="cell", markers=True, log_x=True,
+                                    hover_data=["architectures"],
+                                    title="Batch scaling: median throughput over architectures (items/s)"))
+        counts = self.bench.groupby(["hardware", "precision", "status"]).size().reset_index(name="cells")
+        body += "<h2>Cells per hardware</h2>" + _table(counts)
+        columns = [c for c in BENCH_TABLE if c in self.bench.columns]
+        shown = self.bench.sort_values(["model_type", "hardware", "precision", "batch_size"])[columns].head(2000)
+        body += f"<h2>Cells ({len(shown)} of {len(self.bench)})</h2>" + _table(shown.round(3), "bench")
+        self.page("benchmarks.html", "Benchmarks", body)
+
     def errors(self) -> None:
         import plotly.express as px
 
@@ -200,5 +236,6 @@ def _markup(text: str):
     return Markup(text)
 
 
-def write(inventory: pd.DataFrame, results: pd.DataFrame, history: pd.DataFrame, out: Path) -> Path:
-    return Dashboard(inventory, results, history, out).write()
+def write(inventory: pd.DataFrame, results: pd.DataFrame, history: pd.DataFrame, out: Path,
+          benchmarks: pd.DataFrame | None = None) -> Path:
+    return Dashboard(inventory, results, history, out, benchmarks).write()

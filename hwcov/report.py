@@ -12,7 +12,7 @@ def coverage_matrix(inventory: pd.DataFrame, results: pd.DataFrame) -> pd.DataFr
     """One row per (architecture, hardware with results): the cell's status ('untested' if none)."""
     hardware = sorted(results["hardware"].unique()) if len(results) else []
     base = inventory[["model_type", "category", "family", "priority"]]
-    cells = base.merge(pd.DataFrame({"hardware": hardware}), how="cross")
+    cells = base.merge(pd.DataFrame({"hardware": pd.Series(hardware, dtype=object)}), how="cross")
     latest = results.sort_values("test_timestamp").drop_duplicates(["model_type", "hardware"], keep="last")
     cells = cells.merge(latest[["model_type", "hardware", "status", "error_pattern"]],
                         on=["model_type", "hardware"], how="left")

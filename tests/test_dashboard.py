@@ -23,7 +23,12 @@ def site(archs, tmp_path_factory):
     inventory = pd.DataFrame([a.row() for a in chosen])
     history = pd.DataFrame([{"snapshot_at": pd.Timestamp("2026-11-01"), "hardware": "cpu", "category": "vision",
                              "architectures": 3, "passed": 2, "pass_rate": 2 / 3}])
-    index = dashboard.write(inventory, conform(rows), history, tmp / "site")
+    # Real measurements (tiny budgets): the benchmarks page plots what benchmark.run_cell measured.
+    from hwcov import benchmark
+
+    bench = pd.DataFrame([benchmark.run_cell(generate.case_for(a), "cpu", "fp32", b, 16, min_duration_s=0.05,
+                                             warmup=1, min_iters=3) for a in chosen[:2] for b in (1, 2)])
+    index = dashboard.write(inventory, conform(rows), history, tmp / "site", bench)
     assert Architecture.from_row(inventory.iloc[0].to_dict()).model_type == "bert"
     return index.parent
 
@@ -40,20 +45,35 @@ def page():
         browser.close()
 
 
-@pytest.mark.parametrize("name", ["index.html", "models.html", "hardware.html", "errors.html", "trends.html",
-                                  "models/bert.html"])
+@pytest.mark.parametrize("name", ["index.html", "models.html", "hardware.html", "benchmarks.html", "errors.html",
+                                  "trends.html", "models/bert.html"])
 def test_pages_load_without_console_errors(site, page, name):
     page.console_errors.clear()
     page.goto((site / name).as_uri())
     page.wait_for_load_state("load")
     assert page.console_errors == []
-    assert page.locator("nav a").count() == 5
+    assert page.locator("nav a").count() == 6
 
 
 def test_heatmap_renders_with_data(site, page):
     page.goto((site / "index.html").as_uri())
     page.wait_for_selector(".js-plotly-plot .heatmaplayer", timeout=15000)
     assert "architectures" in page.inner_text(".cards")
+
+
+def test_benchmarks_page_plots_the_measured_cells(site, page):
+    page.goto((site / "benchmarks.html").as_uri())
+    page.wait_for_selector(".js-plotly-plot .boxlayer", timeout=15000)  # p50 at batch 1 by category
+    assert page.locator(".js-plotly-plot").count() == 2  # + batch scaling (batch 1 and 2 measured)
+    rows = page.locator("#bench tbody tr")
+    assert rows.count() == 4 and "cpu" in rows.nth(0).inner_text()
+
+
+def test_benchmarks_page_without_cells_says_how_to_measure(tmp_path, page):
+    empty = pd.DataFrame(columns=["model_type", "category", "family", "priority"])
+    index = dashboard.write(empty, conform([]), pd.DataFrame(), tmp_path / "site")
+    page.goto((index.parent / "benchmarks.html").as_uri())
+    assert "hwcov --benchmark-baseline" in page.inner_text("main")
 
 
 def test_filter_narrows_the_model_table(site, page):
