@@ -8,7 +8,9 @@ from hwcov.definitions import build_defs
 from hwcov.inventory import CATEGORIES
 
 
-def test_benchmark_cells_on_cpu(hwcov_env):
+@pytest.fixture
+def project(hwcov_env):
+    """(database path, run(selection, **kwargs)) with the inventory and generated tests materialized."""
     db = hwcov_env / "bench.duckdb"
     defs = build_defs(str(db), str(hwcov_env / "generated"), str(hwcov_env / "artifacts"))
     instance = DagsterInstance.ephemeral()
@@ -19,6 +21,11 @@ def test_benchmark_cells_on_cpu(hwcov_env):
 
     run(["hwcov/model_inventory", "hwcov/generated_tests"],
         tags={ASSET_PARTITION_RANGE_START_TAG: CATEGORIES[0], ASSET_PARTITION_RANGE_END_TAG: CATEGORIES[-1]})
+    return db, run
+
+
+def test_benchmark_cells_on_cpu(project):
+    db, run = project
     run(["hwcov/run_results"], partition_key="cpu",
         run_config={"ops": {"hwcov__run_results": {"config": {"models": ["bert", "gpt2"]}}}})
     run(["hwcov/benchmark_results"], partition_key="cpu", run_config={"ops": {"hwcov__benchmark_results": {"config": {
@@ -38,21 +45,12 @@ def test_benchmark_cells_on_cpu(hwcov_env):
         assert r.device_name.startswith("cpu: ")
 
 
-def test_exported_backends_variants_history_and_every_stored_row_consistent(hwcov_env):
+def test_exported_backends_variants_history_and_every_stored_row_consistent(project):
     """onnxruntime and openvino cells with their baseline and optimized variants; a narrower rerun keeps the other
     cells (journal) and adds to the history; every stored row: throughput = batch / mean latency."""
     from hwcov import analysis, benchmark, store
 
-    db = hwcov_env / "bench.duckdb"
-    defs = build_defs(str(db), str(hwcov_env / "generated"), str(hwcov_env / "artifacts"))
-    instance = DagsterInstance.ephemeral()
-
-    def run(selection, **kwargs):
-        assert materialize(list(defs.assets), instance=instance, resources=defs.resources, selection=selection,
-                           **kwargs).success
-
-    run(["hwcov/model_inventory", "hwcov/generated_tests"],
-        tags={ASSET_PARTITION_RANGE_START_TAG: CATEGORIES[0], ASSET_PARTITION_RANGE_END_TAG: CATEGORIES[-1]})
+    db, run = project
     cell = {"models": ["bert"], "batch_sizes": [1, 2], "seq_lens": [16], "precisions": ["fp32"],
             "min_duration_s": 0.05}
     for hw in ("onnxruntime", "openvino"):
