@@ -230,9 +230,12 @@ def _flat(built, feed):
 def _torch_onnx_legacy(built, case, batch, feed, staging: Path, export_dir) -> dict:
     import torch
 
+    from hwcov import onnx_symbolics
+
+    onnx_symbolics.register()
     module, names, output_names = _flat(built, feed)
     torch.onnx.export(module, tuple(feed[k] for k in names), str(staging / "model.onnx"),
-                      input_names=names, output_names=output_names, dynamo=False, opset_version=17)
+                      input_names=names, output_names=output_names, dynamo=False, opset_version=onnx_symbolics.OPSET)
     return {"format": "named", "inputs": names, "outputs": output_names}
 
 

@@ -18,7 +18,8 @@ from hwcov.case import STATUSES, base_row
 from hwcov.journal import ResultJournal
 from hwcov.runner import Limits, preload, run_isolated
 
-ENGINE_FILES = ("build.py", "case.py", "inputs.py", "outputs.py", "testing.py", "tiny.py", "validate.py", "export.py")
+ENGINE_FILES = ("build.py", "case.py", "inputs.py", "outputs.py", "testing.py", "tiny.py", "validate.py", "export.py",
+                "onnx_symbolics.py")
 
 
 @functools.cache
