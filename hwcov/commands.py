@@ -196,13 +196,19 @@ def print_summary(hardware: list[str], models: list[str], category: str | None) 
         where.append(f"model_type IN ({', '.join(repr(m) for m in models)})")
     if category:
         where.append(f"category = {category!r}")
-    df = _read(f"SELECT hardware, status, count(*) AS n FROM hwcov.run_results WHERE {' AND '.join(where)} "
-               "GROUP BY ALL ORDER BY hardware, n DESC")
-    for hw, part in df.groupby("hardware"):
+    # One line per (hardware, precision, batch): fp16/int8 run only where fp32 passed, so a rate over all
+    # precisions would mean nothing.
+    df = _read(f"SELECT hardware, precision, batch_size, status, count(*) AS n FROM hwcov.run_results WHERE "
+               f"{' AND '.join(where)} GROUP BY ALL ORDER BY hardware, batch_size, n DESC")
+    order = {p: i for i, p in enumerate(("fp32", "fp16", "bf16", "int8"))}
+    cells = sorted(df.groupby(["hardware", "batch_size", "precision"]),
+                   key=lambda kv: (kv[0][0], kv[0][1], order.get(kv[0][2], 9), kv[0][2]))
+    for (hw, batch, precision), part in cells:
         total = int(part["n"].sum())
         passed = int(part.loc[part["status"] == "pass", "n"].sum())
         detail = ", ".join(f"{s} {n}" for s, n in zip(part["status"], part["n"]))
-        print(f"{hw}: {passed}/{total} pass ({100 * passed / max(1, total):.1f}%) — {detail}")
+        label = f"{hw} {precision}" + (f" batch {batch}" if batch != 1 else "")
+        print(f"{label}: {passed}/{total} pass ({100 * passed / max(1, total):.1f}%) — {detail}")
     print(f"database: {paths.db_path()}\nreport:   {paths.artifacts_dir() / 'coverage_report.md'}")
 
 
