@@ -146,11 +146,10 @@ def export(built, case, batch: int, route: str, export_dir) -> Exported:
         else:
             staging.rename(target)
         _prune_stale(target)
-    except MemoryError:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise  # the machine's state, not the export's: not cached
     except Exception as exc:  # noqa: BLE001 - every exporter failure becomes an ExportError with the op named
         shutil.rmtree(staging, ignore_errors=True)
+        if _machine_state(exc):
+            raise  # the machine's state, not the export's: not cached
         error = exc if isinstance(exc, ExportError) else ExportError(
             route, f"{type(exc).__name__}: {_root_message(exc)}"[:2000], unsupported_op(_full_text(exc)))
         failed.write_text(json.dumps({"message": error.message, "op": error.op}))
@@ -158,6 +157,14 @@ def export(built, case, batch: int, route: str, export_dir) -> Exported:
             raise
         raise error from exc
     return Exported(route, EXPORTER[route], target, feed, fresh=True)
+
+
+def _machine_state(exc: BaseException) -> bool:
+    """Out of memory or disk anywhere in the chain: a rerun on a healthier machine may export fine."""
+    import errno
+
+    return any(isinstance(e, MemoryError) or (isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT))
+               for e in _chain(exc))
 
 
 def _prune_stale(target: Path) -> None:

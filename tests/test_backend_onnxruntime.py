@@ -146,6 +146,28 @@ def test_a_failed_export_is_cached_with_its_operator(archs, tmp_path, monkeypatc
     assert export.EXPORT_CALLS["broken"] == 1  # the second call read the recorded failure
 
 
+def test_an_export_that_ran_out_of_disk_or_memory_is_not_cached(archs, tmp_path, monkeypatch):
+    import errno
+
+    raised = iter([OSError(errno.ENOSPC, "No space left on device"), MemoryError()])
+
+    def starved(built, case, batch, feed, staging, export_dir):
+        try:
+            raise next(raised)
+        except Exception as exc:  # exporters wrap the machine's error in their own
+            raise RuntimeError("Could not allocate bytes object!") from exc
+
+    monkeypatch.setitem(export._EXPORTERS, "starved", starved)
+    monkeypatch.setitem(export.EXPORTER, "starved", "a test exporter")
+    bert = case(archs, "bert")
+    built = build_case(bert, 1)
+    for _ in range(2):
+        with pytest.raises(RuntimeError):
+            export.export(built, bert, 1, "starved", tmp_path)
+    assert export.EXPORT_CALLS["starved"] == 2  # tried again: the failure said nothing about the model
+    assert not list(tmp_path.rglob("*.failed.json"))
+
+
 def test_a_new_export_replaces_stale_ones_of_the_same_case(archs, tmp_path, monkeypatch):
     monkeypatch.setitem(export._EXPORTERS, "quick", lambda *args: {"format": "named", "outputs": []})
     monkeypatch.setitem(export.EXPORTER, "quick", "a test exporter")
