@@ -2,12 +2,11 @@
 import numpy as np
 import pytest
 
-from hwcov import export, generate, sweep, validate
+from hwcov import export, generate, validate
 from hwcov.backends import get_backend
 from hwcov.backends.exported import reference_outputs
 from hwcov.backends.onnxruntime import OnnxRuntimeBackend
 from hwcov.build import build_case, reference_path
-from hwcov.runner import Limits
 
 
 @pytest.fixture(scope="module")
@@ -110,11 +109,31 @@ def test_lower_precisions_run_within_their_tolerance(archs, export_dir, precisio
     assert row["max_abs_diff"] > 0 and row["tolerance_kind"] == validate.tolerance("onnxruntime", precision).kind
 
 
+SWEEP_BOTH = """
+import json, sys
+from hwcov import sweep
+from hwcov.runner import Limits
+tests, art = json.load(open(sys.argv[1])), sys.argv[2]
+quiet = {"progress": False, "log": lambda m: None, "limits": Limits(workers=2)}
+rows = {hw: sweep.sweep(tests, hw, art, **quiet) for hw in ("cpu", "onnxruntime")}
+json.dump(rows, open(sys.argv[3], "w"), default=str)
+"""
+
+
 def test_sweep_on_onnxruntime_compares_with_the_cpu_references(archs, tmp_path):
+    # Both sweeps from a fresh interpreter, as the CLI runs them: workers fork from a parent that has not run
+    # torch's or ONNX Runtime's thread pools (this test process has; a child forked from it once hung).
+    import json
+    import subprocess
+    import sys
+
     tests = generate.generate([archs[m] for m in ("bert", "gpt2", "vit")], tmp_path / "gen")
-    quiet = {"progress": False, "log": lambda m: None, "limits": Limits(workers=2)}
-    assert {r["status"] for r in sweep.sweep(tests, "cpu", tmp_path / "art", **quiet)} == {"pass"}
-    rows = sweep.sweep(tests, "onnxruntime", tmp_path / "art", **quiet)
+    (tmp_path / "tests.json").write_text(json.dumps(tests, default=str))
+    subprocess.run([sys.executable, "-c", SWEEP_BOTH, str(tmp_path / "tests.json"), str(tmp_path / "art"),
+                    str(tmp_path / "rows.json")], check=True, timeout=900)
+    both = json.loads((tmp_path / "rows.json").read_text())
+    assert {r["status"] for r in both["cpu"]} == {"pass"}
+    rows = both["onnxruntime"]
     for r in rows:
         assert r["status"] == "pass", (r["model_type"], r["error_message"])
         assert r["reference_path"].endswith(".npz") and r["max_abs_diff"] <= 1e-4

@@ -25,7 +25,7 @@ def ran(tmp_path_factory):
 def test_main_job_runs_and_summarizes(ran):
     cwd, out = ran
     assert out.returncode == 0, out.stderr
-    assert "cpu: " in out.stdout and "pass" in out.stdout
+    assert "cpu fp32: 4/4 pass" in out.stdout  # one summary line per hardware, precision (and batch)
     assert (cwd / "benchmark_db.duckdb").exists() and (cwd / "generated_tests" / "test_hf_bert.py").exists()
     assert (cwd / ".dagster" / "dagster.yaml").exists()  # the local instance the UI shows
 
