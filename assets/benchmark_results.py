@@ -22,6 +22,7 @@ class BenchmarkConfig(Config):
     precisions: list[str] = []
     variants: list[str] = []  # variant names or default/baseline/optimized/all (default: the hardware's default)
     min_duration_s: float = 1.0
+    resume: bool = False  # skip cells the hardware's journal already measured (crashed/timed-out ones rerun)
 
 
 def chosen_variants(hardware: str, names: list[str]) -> list[str]:
@@ -38,7 +39,12 @@ def chosen_variants(hardware: str, names: list[str]) -> list[str]:
     return list(dict.fromkeys(out)) or [""]
 
 
-def plan(passing: pd.DataFrame, hardware: str, config: BenchmarkConfig) -> list[tuple]:
+RERUN = ("crash", "timeout")  # what --resume measures again
+
+
+def plan(passing: pd.DataFrame, hardware: str, config: BenchmarkConfig, measured: dict | None = None) -> list[tuple]:
+    """Tasks (path, precision, batch, seq, variant, route); with config.resume, none for a cell in `measured`
+    (the journal's latest row per cell) unless that row crashed or timed out."""
     from hwcov.backends import RUNNABLE, custom_platforms
 
     if hardware not in RUNNABLE and hardware not in custom_platforms():
@@ -54,6 +60,9 @@ def plan(passing: pd.DataFrame, hardware: str, config: BenchmarkConfig) -> list[
             for precision in precisions:
                 for b in (batches if full else batches[:1]):
                     for s in (seqs if full else seqs[:1]):
+                        key = (row["model_type"], hardware, precision, b, s, variant)
+                        if config.resume and (measured or {}).get(key, {}).get("status", "crash") not in RERUN:
+                            continue
                         tasks.append((row["path"], precision, b, s, variant, row.get("export_route") or ""))
     return tasks
 
@@ -98,7 +107,7 @@ def benchmark_results(context: AssetExecutionContext, config: BenchmarkConfig, r
         preload()
         # One worker with the cores to itself: concurrent cases would time each other. No address-space cap:
         # Chromium (wasm, webgpu) can't start under one.
-        run_isolated(plan(passing, hardware, config), run_one, on_result,
+        run_isolated(plan(passing, hardware, config, journal.latest_by_cell()), run_one, on_result,
                      Limits(workers=1, timeout_s=600, memory_mb=0, torch_threads=1,
                             log_path=str(artifacts / "logs" / f"benchmark-{hardware}.log")))
         fresh = {tuple(r.get(k, "") for k in benchmark.CELL) for r in rows}

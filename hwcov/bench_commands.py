@@ -10,6 +10,9 @@ from __future__ import annotations
 from hwcov import paths
 
 
+SHOWN_CELLS = 60  # more cells than this print as a per-status summary
+
+
 def _ints(value) -> list[int]:
     from hwcov.cli import UsageError
 
@@ -27,7 +30,13 @@ def _bench_config(args, models: list[str], variants: list[str]) -> dict:
             "seq_lens": _ints(getattr(args, "seq_lens", None)),
             "precisions": [p for p in (getattr(args, "precisions", None) or "").split(",") if p],
             "min_duration_s": float(getattr(args, "min_duration", None) or 1.0),
-            "full_matrix_models": len(models) if models else 30}
+            "full_matrix_models": _full_matrix_models(args, models),
+            "resume": bool(getattr(args, "resume", False))}
+
+
+def _full_matrix_models(args, models: list[str]) -> int:
+    n = getattr(args, "full_matrix_models", None)
+    return (len(models) if models else 30) if n is None else n
 
 
 def _benchmark(args, hardware: list[str], models: list[str], group: str) -> None:
@@ -36,7 +45,7 @@ def _benchmark(args, hardware: list[str], models: list[str], group: str) -> None
     from hwcov.definitions import build_defs
 
     if not hardware:
-        raise UsageError(f"--benchmark-{group} needs --hardware")
+        raise UsageError(f"--benchmark{'' if group == 'default' else '-' + group} needs --hardware")
     defs, inst = build_defs(), commands.instance()
     for hw in hardware:
         run_config = {**commands.QUIET, "ops": {"hwcov__benchmark_results": {
@@ -54,8 +63,18 @@ def _benchmark(args, hardware: list[str], models: list[str], group: str) -> None
             "throughput_items_s", "max_abs_diff"]
     from hwcov import report
 
-    print(report.table(part[cols].round({"p50_ms": 4, "throughput_items_s": 2})))
+    if len(part) <= SHOWN_CELLS:
+        print(report.table(part[cols].round({"p50_ms": 4, "throughput_items_s": 2})))
+    else:  # hundreds of cells read better as a summary; the table has every one
+        summary = part.groupby(["hardware", "variant", "precision", "status"]).agg(
+            cells=("model_type", "size"), architectures=("model_type", "nunique"),
+            median_p50_ms=("p50_ms", "median")).reset_index()
+        print(report.table(summary.round({"median_p50_ms": 4})))
     print(f"{len(part)} {group} cells in {paths.db_path()} (hwcov.benchmark_results)")
+
+
+def benchmark(args, hardware, models, **_) -> None:
+    _benchmark(args, hardware, models, "default")
 
 
 def benchmark_baseline(args, hardware, models, **_) -> None:

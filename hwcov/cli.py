@@ -41,13 +41,13 @@ READ_VERBS = {
 }
 NEEDS_OUTPUT = ("export_results", "list_all_hf_models", "create_model_subsets")
 # Benchmark and profiling verbs (hwcov/bench_commands.py): flag -> function name in hwcov.commands.
-BENCH_VERBS = {v: v for v in ("benchmark_baseline", "benchmark_optimized", "optimization_impact",
+BENCH_VERBS = {v: v for v in ("benchmark", "benchmark_baseline", "benchmark_optimized", "optimization_impact",
                               "compare_hardware_performance", "optimal_hardware_analysis", "batch_scaling",
                               "performance_trends", "layer_profile", "memory_profile")}
 READ_VERBS.update(BENCH_VERBS)
 NO_SWEEP = ("optimization_impact", "compare_hardware_performance", "optimal_hardware_analysis", "batch_scaling",
             "performance_trends", "layer_profile", "memory_profile")  # --hardware filters or targets; no sweep
-CREATES_DB = ("benchmark_baseline", "benchmark_optimized", "layer_profile", "memory_profile")
+CREATES_DB = ("benchmark", "benchmark_baseline", "benchmark_optimized", "layer_profile", "memory_profile")
 
 
 class UsageError(Exception):
@@ -119,6 +119,8 @@ def parser() -> argparse.ArgumentParser:
                      help="the failures no machine fix covers, as template-edit suggestions (markdown; --output)")
     ben = p.add_argument_group("benchmarks and profiling (templates/benchmarks.yaml: the seed's matrix and variants)")
     for flag, text in [
+        ("--benchmark", "measure --model (default: every architecture passing there) on --hardware with its default "
+                        "variant, the sweep's own configuration"),
         ("--benchmark-baseline", "measure --model (default: all passing) on --hardware with its baseline variant"),
         ("--benchmark-optimized", "the same cells with the hardware's optimization variants (torch.compile, ORT "
                                   "graph optimization levels, OpenVINO hints/streams)"),
@@ -137,6 +139,12 @@ def parser() -> argparse.ArgumentParser:
     ben.add_argument("--seq-lens", help="comma-separated sequence lengths (default: the matrix; profiles: 128)")
     ben.add_argument("--precisions", help="comma-separated precisions (default: the hardware's matrix; profiles: fp32)")
     ben.add_argument("--min-duration", type=float, default=1.0, help="seconds each timed cell runs at least (1.0)")
+    ben.add_argument("--full-matrix-models", type=int, default=None,
+                     help="how many architectures (by priority) get every batch x sequence cell; the rest get the "
+                          "first batch and sequence only (default: 30, or every --model given)")
+    ben.add_argument("--resume", action="store_true",
+                     help="skip cells this hardware's journal already holds a measurement of (pass, fail or "
+                          "not_applicable; crashed and timed-out cells run again): continue a stopped run")
     exp = p.add_argument_group("export and inventory")
     exp.add_argument("--export-results", action="store_true", help="run results to --output (see --format)")
     exp.add_argument("--format", default="csv", help=f"export format: {', '.join(EXPORT_FORMATS)} (default csv)")
@@ -230,9 +238,11 @@ def validate(args, verbs: list[str]) -> dict:
     profiles = [v for v in verbs if v in ("layer_profile", "memory_profile")]
     if profiles and (len(models) != 1 or not hardware):
         raise UsageError(f"--{profiles[0].replace('_', '-')} needs exactly one --model and at least one --hardware")
-    benches = [v for v in verbs if v in ("benchmark_baseline", "benchmark_optimized")]
+    benches = [v for v in verbs if v in ("benchmark", "benchmark_baseline", "benchmark_optimized")]
     if benches and not hardware:
         raise UsageError(f"--{benches[0].replace('_', '-')} needs --hardware")
+    if args.full_matrix_models is not None and args.full_matrix_models < 0:
+        raise UsageError(f"--full-matrix-models must be ≥ 0, got {args.full_matrix_models}")
     if args.workers < 0 or args.timeout <= 0:
         raise UsageError("--workers must be ≥ 0 and --timeout > 0")
     _validate_db_path(Path(os.environ.get("HWCOV_DB_PATH", "benchmark_db.duckdb")).resolve(),

@@ -394,5 +394,5 @@ def _usage(message: str):
 
 # Benchmark and profiling verbs live in their own module.
 from hwcov.bench_commands import (  # noqa: E402,F401
-    batch_scaling, benchmark_baseline, benchmark_optimized, compare_hardware_performance, layer_profile, memory_profile,
-    optimal_hardware_analysis, optimization_impact, performance_trends)
+    batch_scaling, benchmark, benchmark_baseline, benchmark_optimized, compare_hardware_performance, layer_profile,
+    memory_profile, optimal_hardware_analysis, optimization_impact, performance_trends)

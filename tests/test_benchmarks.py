@@ -45,6 +45,32 @@ def test_benchmark_cells_on_cpu(project):
         assert r.device_name.startswith("cpu: ")
 
 
+def test_resume_measures_only_cells_the_journal_lacks_or_that_crashed(project, hwcov_env):
+    import json
+
+    from hwcov import benchmark
+
+    db, run = project
+    run(["hwcov/run_results"], partition_key="cpu",
+        run_config={"ops": {"hwcov__run_results": {"config": {"models": ["bert", "gpt2"]}}}})
+    cfg = {"models": ["bert", "gpt2"], "batch_sizes": [1], "seq_lens": [16], "min_duration_s": 0.05}
+
+    def bench(**extra):
+        run(["hwcov/benchmark_results"], partition_key="cpu",
+            run_config={"ops": {"hwcov__benchmark_results": {"config": {**cfg, **extra}}}})
+        with duckdb.connect(str(db), read_only=True) as con:
+            return con.execute("SELECT model_type, status FROM hwcov.benchmark_history").fetchall()
+
+    assert sorted(bench()) == [("bert", "pass"), ("gpt2", "pass")]
+    assert len(bench(resume=True)) == 2  # both cells in the journal: nothing measured again
+    journal = benchmark.BenchJournal(hwcov_env / "artifacts", "cpu")
+    crashed = {**journal.latest_by_cell()[("gpt2", "cpu", "fp32", 1, 16, "eager")], "status": "crash"}
+    with open(journal.path, "a", encoding="utf-8") as fh:
+        fh.write(json.dumps(crashed) + "\n")
+    history = bench(resume=True)  # the crashed cell runs again, alone
+    assert sorted(history) == [("bert", "pass"), ("gpt2", "pass"), ("gpt2", "pass")]
+
+
 def test_exported_backends_variants_history_and_every_stored_row_consistent(project):
     """onnxruntime and openvino cells with their baseline and optimized variants; a narrower rerun keeps the other
     cells (journal) and adds to the history; every stored row: throughput = batch / mean latency."""
