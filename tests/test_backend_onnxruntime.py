@@ -163,6 +163,10 @@ def test_a_failed_export_is_cached_with_its_operator(archs, tmp_path, monkeypatc
             export.export(built, bert, 1, "broken", tmp_path)
         assert info.value.op == "aten::histc" and "not supported" in str(info.value)
     assert export.EXPORT_CALLS["broken"] == 1  # the second call read the recorded failure
+    monkeypatch.setattr(export, "exporter_code", lambda: "after a fix in hwcov's exporter")
+    with pytest.raises(export.ExportError):
+        export.export(built, bert, 1, "broken", tmp_path)
+    assert export.EXPORT_CALLS["broken"] == 2  # a failure recorded by older export code is tried again
 
 
 def test_an_export_that_ran_out_of_disk_or_memory_is_not_cached(archs, tmp_path, monkeypatch):
