@@ -17,6 +17,7 @@ import collections
 import functools
 import hashlib
 import json
+import os
 import re
 import shutil
 import tempfile
@@ -138,6 +139,7 @@ def export(built, case, batch: int, route: str, export_dir) -> Exported:
     target = cache_path(export_dir, case, batch, route, built)
     failed = target.with_name(target.name + ".failed.json")
     if (target / MANIFEST).exists():
+        os.utime(target / MANIFEST)  # last use, for the cache's size bound
         feed = torch.load(target / FEED, weights_only=False)
         return Exported(route, EXPORTER[route], target, feed, fresh=False)
     if failed.exists():
@@ -158,6 +160,7 @@ def export(built, case, batch: int, route: str, export_dir) -> Exported:
         else:
             staging.rename(target)
         _prune_stale(target)
+        bound_cache(Path(export_dir), keep=target)
     except Exception as exc:  # noqa: BLE001 - every exporter failure becomes an ExportError with the op named
         shutil.rmtree(staging, ignore_errors=True)
         if _machine_state(exc):
@@ -189,6 +192,34 @@ def _prune_stale(target: Path) -> None:
                 shutil.rmtree(old, ignore_errors=True)
             else:
                 old.unlink(missing_ok=True)
+
+
+def cache_limit_bytes() -> int:
+    """$HWCOV_EXPORT_CACHE_GB (default 40): a full sweep's exports reached 77 GB here and filled the disk."""
+    try:
+        return int(float(os.environ.get("HWCOV_EXPORT_CACHE_GB", "40")) * 2**30)
+    except ValueError:
+        return 40 * 2**30
+
+
+def bound_cache(export_dir: Path, keep: Path, limit: int | None = None) -> list[Path]:
+    """Delete the least recently used exports until the cache fits `limit` bytes; never `keep` (just made).
+    Failure records are tiny and stay. Returns what was deleted."""
+    limit = cache_limit_bytes() if limit is None else limit
+    entries = []
+    for manifest in export_dir.glob(f"*/*/{MANIFEST}"):
+        folder = manifest.parent
+        size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+        entries.append((manifest.stat().st_mtime, size, folder))
+    total, deleted = sum(e[1] for e in entries), []
+    for _, size, folder in sorted(entries, key=lambda e: e[0]):
+        if total <= limit:
+            break
+        if folder != keep:
+            shutil.rmtree(folder, ignore_errors=True)
+            total -= size
+            deleted.append(folder)
+    return deleted
 
 
 def _chain(exc: BaseException):

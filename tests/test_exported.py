@@ -36,3 +36,26 @@ def test_outputs_are_named_by_the_graph_when_its_names_match_the_spec():
     # graph names that name something else (positional ones) leave the spec's rebuild in charge
     positional = name_by_graph(SpecRunner(), ["output_0", "output_1"])
     assert list(named_outputs(positional.unflatten(flat))) == ["last_hidden_state", "pooler_output"]
+
+
+def test_export_cache_bound_deletes_least_recently_used_exports_first(tmp_path):
+    import os
+
+    from hwcov import export
+
+    folders = []
+    for i, model in enumerate(["bert", "gpt2", "vit", "t5"]):
+        folder = tmp_path / model / f"hf-onnx-b1-{i:016x}"
+        folder.mkdir(parents=True)
+        (folder / "model.onnx").write_bytes(b"x" * 1000)
+        (folder / export.MANIFEST).write_text("{}")
+        os.utime(folder / export.MANIFEST, (1000 + i, 1000 + i))  # bert least recently used
+        folders.append(folder)
+    (tmp_path / "vit" / "legacy-b1-0.failed.json").write_text("{}")
+    os.utime(folders[1] / export.MANIFEST, (5000, 5000))  # gpt2 used last
+    deleted = export.bound_cache(tmp_path, keep=folders[0], limit=2100)
+    # bert is the oldest but was just made (keep); vit then t5 go, gpt2 (used last) stays
+    assert deleted == [folders[2], folders[3]]
+    assert folders[0].exists() and folders[1].exists() and not folders[2].exists()
+    assert (tmp_path / "vit" / "legacy-b1-0.failed.json").exists()  # failure records are not exports
+    assert export.bound_cache(tmp_path, keep=folders[0], limit=10**6) == []
