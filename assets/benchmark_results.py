@@ -87,13 +87,17 @@ def benchmark_results(context: AssetExecutionContext, config: BenchmarkConfig, r
         if config.models:
             passing = passing[passing["model_type"].isin(config.models)]
         journal = benchmark.BenchJournal(artifacts, hardware)
+        first_seq = (config.seq_lens or benchmark.matrix(hardware)["seq_lens"])[0]
         rows = []
 
         def run_one(task, hardware=hardware):
             path, precision, batch, seq, variant, route = task
             case = sweep.test_class(sweep.load_module(path)).case
+            # the first sequence length is each architecture's coverage cell: measured at the model's positions
+            # when shorter, not skipped
             return benchmark.run_cell(case, hardware, precision, batch, seq, config.min_duration_s, variant=variant,
-                                      export_dir=artifacts / "exports", route=route)
+                                      export_dir=artifacts / "exports", route=route,
+                                      fit_positions=seq == first_seq)
 
         def on_result(task, result, seconds, hardware=hardware, journal=journal):
             path, precision, batch, seq, variant, _ = task  # a crashed or timed-out cell still gets its row
@@ -107,7 +111,7 @@ def benchmark_results(context: AssetExecutionContext, config: BenchmarkConfig, r
         preload()
         # One worker with the cores to itself: concurrent cases would time each other. No address-space cap:
         # Chromium (wasm, webgpu) can't start under one.
-        run_isolated(plan(passing, hardware, config, journal.latest_by_cell()), run_one, on_result,
+        run_isolated(plan(passing, hardware, config, journal.latest_by_cell(planned=True)), run_one, on_result,
                      Limits(workers=1, timeout_s=600, memory_mb=0, torch_threads=1,
                             log_path=str(artifacts / "logs" / f"benchmark-{hardware}.log")))
         fresh = {tuple(r.get(k, "") for k in benchmark.CELL) for r in rows}

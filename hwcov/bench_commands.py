@@ -48,6 +48,10 @@ def _benchmark(args, hardware: list[str], models: list[str], group: str) -> None
         raise UsageError(f"--benchmark{'' if group == 'default' else '-' + group} needs --hardware")
     defs, inst = build_defs(), commands.instance()
     for hw in hardware:
+        unswept = _unswept(hw, models)
+        if unswept is not None and not commands.run_pipeline(
+                [hw], unswept, None, workers=getattr(args, "workers", 0), timeout=getattr(args, "timeout", 180.0)):
+            raise SystemExit(1)
         run_config = {**commands.QUIET, "ops": {"hwcov__benchmark_results": {
             "config": _bench_config(args, models, [group])}}}
         if not commands._materialize(defs, inst, ["hwcov/benchmark_results"], partition_key=hw,
@@ -71,6 +75,27 @@ def _benchmark(args, hardware: list[str], models: list[str], group: str) -> None
             median_p50_ms=("p50_ms", "median")).reset_index()
         print(report.table(summary.round({"median_p50_ms": 4})))
     print(f"{len(part)} {group} cells in {paths.db_path()} (hwcov.benchmark_results)")
+
+
+def _unswept(hardware: str, models: list[str]) -> list[str] | None:
+    """What to sweep before benchmarking: the --model names with no stored result on `hardware` ([] = all, when
+    it has none), or None. Benchmarks measure what the database says passes; stored rows are not rerun, so a
+    code change doesn't turn a benchmark into a full sweep (run `hwcov --hardware H` for that)."""
+    import duckdb
+
+    from hwcov import store
+
+    stored: set = set()
+    if paths.db_path().exists():
+        try:
+            with store.connect(paths.db_path(), read_only=True) as con:
+                stored = {r[0] for r in con.execute(
+                    "SELECT DISTINCT model_type FROM hwcov.run_results WHERE hardware = ?", [hardware]).fetchall()}
+        except duckdb.CatalogException:
+            pass
+    if models:
+        return [m for m in models if m not in stored] or None
+    return None if stored else []
 
 
 def benchmark(args, hardware, models, **_) -> None:

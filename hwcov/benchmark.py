@@ -87,14 +87,35 @@ class BenchJournal(ResultJournal):
     def __init__(self, root, hardware: str):
         self.path = Path(root) / "benchmarks" / f"{hardware}.jsonl"
 
-    def latest_by_cell(self) -> dict[tuple, dict]:
-        return {tuple(r.get(k, "") for k in CELL): r for r in self.rows()}
+    def latest_by_cell(self, planned: bool = False) -> dict[tuple, dict]:
+        """The latest row of each cell. A row measured at the model's positions instead of the planned sequence
+        (planned_seq_len) supersedes the planned cell's older rows; `planned=True` keys it by the planned cell."""
+        out: dict[tuple, dict] = {}
+        for r in self.rows():
+            key = tuple(r.get(k, "") for k in CELL)
+            if r.get("planned_seq_len"):
+                asked = key[:4] + (r["planned_seq_len"],) + key[5:]
+                out.pop(asked, None)
+                key = asked if planned else key
+            out[key] = r
+        return out
+
+
+def max_positions(config) -> int:
+    """The text model's max_position_embeddings (multimodal configs keep it in their text config); 0 = unbounded
+    (xlnet says -1)."""
+    try:
+        text = config.get_text_config()
+    except (AttributeError, ValueError):
+        text = config
+    positions = getattr(text, "max_position_embeddings", None) or getattr(config, "max_position_embeddings", None)
+    return positions if isinstance(positions, int) and positions > 0 else 0
 
 
 def _positions_exceeded(built) -> str:
-    positions = getattr(built.config, "max_position_embeddings", None)
+    positions = max_positions(built.config)
     ids = built.feed.get("input_ids")
-    if ids is not None and isinstance(positions, int) and ids.shape[-1] > positions:
+    if ids is not None and positions and ids.shape[-1] > positions:
         return f"sequence {ids.shape[-1]} > max_position_embeddings {positions}"
     return ""
 
@@ -126,8 +147,11 @@ def _weights_exceed_memory(backend, built, precision: str) -> str:
 
 
 def run_cell(case, hardware: str, precision: str, batch: int, seq_len: int, min_duration_s: float = 1.0,
-             variant: str = "", export_dir=None, route: str = "", warmup: int = 5, min_iters: int = 10) -> dict:
-    """Build the case at this batch/sequence length, load it on the hardware's runtime, and measure."""
+             variant: str = "", export_dir=None, route: str = "", warmup: int = 5, min_iters: int = 10,
+             fit_positions: bool = False) -> dict:
+    """Build the case at this batch/sequence length, load it on the hardware's runtime, and measure.
+    fit_positions: a sequence longer than the model's positions is measured at that limit instead (the row's
+    seq_len says which; `planned_seq_len` keeps the cell asked for) rather than being not_applicable."""
     import torch
 
     from hwcov import variants
@@ -158,6 +182,11 @@ def run_cell(case, hardware: str, precision: str, batch: int, seq_len: int, min_
         built = build_case(replace(case, input_spec={**case.input_spec, "seq_len": seq_len}), batch)
     except TextOnlyMultimodal as exc:
         return {**row, "status": "fail_to_run", "error_message": str(exc)}
+    limit = max_positions(built.config)
+    if fit_positions and limit and "input_ids" in built.feed and built.feed["input_ids"].shape[-1] > limit:
+        started = time.perf_counter()
+        built = build_case(replace(case, input_spec={**case.input_spec, "seq_len": limit}), batch)
+        row.update(seq_len=limit, planned_seq_len=seq_len)
     row["build_ms"] = (time.perf_counter() - started) * 1000
     too_long = _positions_exceeded(built) or _weights_exceed_memory(backend, built, precision)
     if too_long:

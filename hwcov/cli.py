@@ -45,8 +45,10 @@ BENCH_VERBS = {v: v for v in ("benchmark", "benchmark_baseline", "benchmark_opti
                               "compare_hardware_performance", "optimal_hardware_analysis", "batch_scaling",
                               "performance_trends", "layer_profile", "memory_profile")}
 READ_VERBS.update(BENCH_VERBS)
+# --hardware filters or targets; no sweep first (the benchmark verbs sweep only what has no stored result)
 NO_SWEEP = ("optimization_impact", "compare_hardware_performance", "optimal_hardware_analysis", "batch_scaling",
-            "performance_trends", "layer_profile", "memory_profile")  # --hardware filters or targets; no sweep
+            "performance_trends", "layer_profile", "memory_profile", "benchmark", "benchmark_baseline",
+            "benchmark_optimized")
 CREATES_DB = ("benchmark", "benchmark_baseline", "benchmark_optimized", "layer_profile", "memory_profile")
 
 

@@ -105,3 +105,32 @@ def test_exported_backends_variants_history_and_every_stored_row_consistent(proj
     assert "| onnxruntime | ort_enable_all | 2 |" in impact and "| openvino | ov_throughput | 2 |" in impact
     trends = analysis.performance_trends(history)
     assert "in 1 cells measured at least twice" in trends
+
+
+def test_max_positions_reads_the_text_config_and_treats_negative_as_unbounded():
+    import transformers
+
+    from hwcov import benchmark
+
+    assert benchmark.max_positions(transformers.CLIPConfig()) == 77  # kept in text_config
+    assert benchmark.max_positions(transformers.XLNetConfig()) == 0  # -1: no position table
+    assert benchmark.max_positions(transformers.BertConfig(max_position_embeddings=64)) == 64
+
+
+def test_the_coverage_cell_of_a_short_model_is_measured_at_its_positions(project, hwcov_env):
+    """clip's text tower holds 77 positions: its first (coverage) cell runs at 77 and says so; a longer cell of
+    the matrix stays not_applicable; the measured row supersedes an older row of the planned cell."""
+    from hwcov import benchmark
+
+    db, run = project
+    run(["hwcov/run_results"], partition_key="cpu",
+        run_config={"ops": {"hwcov__run_results": {"config": {"models": ["clip"]}}}})
+    run(["hwcov/benchmark_results"], partition_key="cpu", run_config={"ops": {"hwcov__benchmark_results": {"config": {
+        "models": ["clip"], "batch_sizes": [1], "seq_lens": [128, 256], "min_duration_s": 0.05}}}})
+    with duckdb.connect(str(db), read_only=True) as con:
+        rows = con.execute("SELECT seq_len, status, error_message FROM hwcov.benchmark_results ORDER BY 1").fetchall()
+    assert [r[:2] for r in rows] == [(77, "pass"), (256, "not_applicable")], rows
+    assert "max_position_embeddings 77" in rows[1][2]
+    cells = benchmark.BenchJournal(hwcov_env / "artifacts", "cpu")
+    assert ("clip", "cpu", "fp32", 1, 128, "eager") in cells.latest_by_cell(planned=True)
+    assert ("clip", "cpu", "fp32", 1, 128, "eager") not in cells.latest_by_cell()

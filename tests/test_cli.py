@@ -124,3 +124,21 @@ def test_corrupt_database_is_refused(tmp_path):
 def test_help_explains_the_verbs(tmp_path):
     out = hwcov("--help", cwd=tmp_path)
     assert out.returncode == 0 and "--export-results" in out.stdout and "examples:" in out.stdout
+
+
+def test_benchmark_measures_stored_passes_and_sweeps_only_unswept_models(ran):
+    """(Last in this file: it adds t5 to the module's database.) Stored results are measured as they are; a
+    model without one on that hardware is swept first, alone."""
+    import duckdb
+
+    cwd, _ = ran
+    bench = ("--benchmark", "--hardware", "cpu", "--batch-sizes", "1", "--seq-lens", "16", "--min-duration", "0.05")
+    out = hwcov(*bench, "--model", "bert,gpt2", cwd=cwd)
+    assert out.returncode == 0, out.stderr
+    assert "running on cpu" not in out.stderr and "2 default cells" in out.stdout
+    out = hwcov(*bench, "--model", "bert,t5", cwd=cwd)
+    assert out.returncode == 0, out.stderr
+    assert "running on cpu" in out.stderr and "cpu fp32: 1/1 pass" in out.stdout  # t5 swept, alone
+    with duckdb.connect(str(cwd / "benchmark_db.duckdb"), read_only=True) as con:
+        cells = con.execute("SELECT model_type, status FROM hwcov.benchmark_results ORDER BY 1").fetchall()
+    assert cells == [("bert", "pass"), ("gpt2", "pass"), ("t5", "pass")]
