@@ -228,6 +228,18 @@ def _feature_fn(model, name: str):
     return None
 
 
+def _without(text, reserved: set):
+    """Random text never holds a placeholder id by chance (a longer sequence drew aria's image token once more
+    than there were image features): such draws become the smallest id that is no placeholder."""
+    import torch
+
+    reserved = {int(t) for t in reserved}
+    if not reserved:
+        return text
+    safe = next(i for i in range(4, 4 + len(reserved) + 1) if i not in reserved)
+    return torch.where(torch.isin(text, torch.tensor(sorted(reserved))), safe, text)
+
+
 def _placeholder_id(config, names):
     """A placeholder token id on the config or its wrapped VLM / text config."""
     return _attr(config, names, _attr(_sub(config, "vlm_config", "encoder"), names))
@@ -421,11 +433,14 @@ def synthesize(model, config, spec: dict, batch: int = 1, seed: int = 0) -> dict
     if "input_ids" in wanted:
         text = ids(seq)
         image_token = _placeholder_id(config, ("image_token_id", "image_token_index"))
-        if spec.get("image_tokens", True):
-            for token, n in _placeholder_tokens(model, config, inputs, batch, spec):
-                text = torch.cat([torch.full((batch, n), token), text], dim=1)
-        for attr, n in (spec.get("text_placeholders") or {}).items():  # {config attr holding a token id: count}
-            text = torch.cat([torch.full((batch, int(n)), _dim(attr, config, spec, batch, inputs)), text], dim=1)
+        placeholders = _placeholder_tokens(model, config, inputs, batch, spec) if spec.get("image_tokens", True) else []
+        named = [(int(_dim(attr, config, spec, batch, inputs)), int(n))
+                 for attr, n in (spec.get("text_placeholders") or {}).items()]  # {config attr holding a token id: n}
+        text = _without(text, {t for t, _ in placeholders + named} | {
+            t for t in (image_token, _placeholder_id(config, ("video_token_id", "video_token_index")),
+                        _placeholder_id(config, ("audio_token_id", "audio_token_index"))) if isinstance(t, int)})
+        for token, n in placeholders + named:
+            text = torch.cat([torch.full((batch, n), token), text], dim=1)
         inputs["input_ids"] = text
         if spec.get("image_token_mask"):  # a kwarg marking the image positions (Kosmos-2's image_embeds_position_mask)
             inputs[spec["image_token_mask"]] = (text == int(spec["image_token_id"])).long()

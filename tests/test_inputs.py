@@ -57,3 +57,28 @@ def test_recipes_run_a_full_modality_forward_at_batch_2(archs, model_type, expec
         out = built.model(**built.feed)
     first = next(v for v in out.values() if torch.is_tensor(v))
     assert first.shape[0] == 2
+
+
+def test_random_text_never_draws_a_placeholder_id():
+    import torch
+
+    from hwcov.inputs import _without
+
+    text = torch.tensor([[4, 5, 6, 7, 5, 9]])
+    assert _without(text, {5, 4}).tolist() == [[6, 6, 6, 7, 6, 9]]  # the smallest id >= 4 that is no placeholder
+    assert torch.equal(_without(text, set()), text)
+
+
+def test_a_long_multimodal_text_keeps_one_placeholder_per_feature(archs):
+    """At sequence 128 aria's random text drew its image token once more than there were image features."""
+    from dataclasses import replace
+
+    import torch
+
+    from hwcov.build import build_case
+    from hwcov.generate import case_for
+
+    case = case_for(archs["aria"])
+    built = build_case(replace(case, input_spec={**case.input_spec, "seq_len": 128}), 1)
+    with torch.no_grad():
+        built.model(**built.feed)  # raised "Image features and image tokens do not match, tokens: 9, features: 8"
