@@ -29,6 +29,7 @@ class RunResultsConfig(Config):
     categories: list[str] = []  # model categories; empty = all
     max_priority: int = 0  # only architectures of this seed phase or higher (1 = highest); 0 = all
     force: bool = False  # rerun even when an unchanged result exists
+    resume: bool = False  # keep any stored row, even one made by older code or templates (crash/timeout rerun)
     precision: str = ""  # one precision; empty = each precision the generated tests declare for the hardware
     batch_size: int = 1
 
@@ -96,7 +97,7 @@ def run_results(context: AssetExecutionContext, config: RunResultsConfig,
     for hardware in context.partition_keys:
         backend = getattr(context.resources, resource_key(hardware))
         rows = sweep.sweep(tests.to_dict("records"), hardware, artifacts, precision=config.precision or None,
-                           batch=config.batch_size, force=config.force, limits=backend.limits(hardware),
+                           batch=config.batch_size, force=config.force, resume=config.resume, limits=backend.limits(hardware),
                            log=context.log.info)
         rows = sweep.assemble(rows, ResultJournal(artifacts, hardware), set(generated_tests["model_type"]))
         frames.append(conform(rows))

@@ -66,6 +66,10 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--model", help="comma-separated model types (default: every architecture)")
     run.add_argument("--model-category", help="run only this model category (e.g. vision)")
     run.add_argument("--force", action="store_true", help="rerun cases whose stored result is still valid")
+    run.add_argument("--resume", action="store_true",
+                     help="continue a long run: keep every stored row, even one made by older code or templates "
+                          "(each row names its versions); run only what has none, or crashed or timed out. "
+                          "With the benchmark verbs: skip cells already measured")
     run.add_argument("--workers", type=int, default=0, help="parallel workers (default: one per CPU core)")
     run.add_argument("--timeout", type=float, default=180.0, help="seconds per case before it is a timeout")
     run.add_argument("--batch-size", default="1", help="comma-separated batch sizes to run (default 1), e.g. 1,2,4,8: "
@@ -144,9 +148,6 @@ def parser() -> argparse.ArgumentParser:
     ben.add_argument("--full-matrix-models", type=int, default=None,
                      help="how many architectures (by priority) get every batch x sequence cell; the rest get the "
                           "first batch and sequence only (default: 30, or every --model given)")
-    ben.add_argument("--resume", action="store_true",
-                     help="skip cells this hardware's journal already holds a measurement of (pass, fail or "
-                          "not_applicable; crashed and timed-out cells run again): continue a stopped run")
     exp = p.add_argument_group("export and inventory")
     exp.add_argument("--export-results", action="store_true", help="run results to --output (see --format)")
     exp.add_argument("--format", default="csv", help=f"export format: {', '.join(EXPORT_FORMATS)} (default csv)")
@@ -327,7 +328,8 @@ def main(argv: list[str] | None = None) -> int:
 
         if chosen["runs"] or args.generate_tests:
             ok = commands.run_pipeline(chosen["hardware"] if chosen["runs"] else [], chosen["models"],
-                                       args.model_category, force=args.force, workers=args.workers,
+                                       args.model_category, force=args.force, resume=args.resume,
+                                       workers=args.workers,
                                        timeout=args.timeout, regenerate=args.generate_tests or args.force,
                                        batch_sizes=chosen["batch_sizes"], precision=args.precision)
             if not ok:

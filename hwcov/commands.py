@@ -56,6 +56,7 @@ def _last_fingerprint(inst) -> str | None:
 
 
 def run_pipeline(hardware: list[str], models: list[str], category: str | None, *, force: bool = False,
+                 resume: bool = False,
                  workers: int = 0, timeout: float = 180.0, regenerate: bool = False, max_priority: int = 0,
                  batch_sizes: list[int] = (1,), precision: str = "") -> bool:
     from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
@@ -79,7 +80,7 @@ def run_pipeline(hardware: list[str], models: list[str], category: str | None, *
                             tags={ASSET_PARTITION_RANGE_START_TAG: CATEGORIES[0],
                                   ASSET_PARTITION_RANGE_END_TAG: CATEGORIES[-1], FINGERPRINT_TAG: fingerprint}):
             return False
-    config = {"models": models, "categories": [category] if category else [], "force": force,
+    config = {"models": models, "categories": [category] if category else [], "force": force, "resume": resume,
               "max_priority": max_priority, "precision": precision}
     for hw in hardware:
         for batch in batch_sizes:  # one materialization per batch size; the others' rows are kept

@@ -18,6 +18,7 @@ from hwcov.case import STATUSES, base_row
 from hwcov.journal import ResultJournal
 from hwcov.runner import Limits, preload, run_isolated
 
+RERUN_ON_RESUME = ("crash", "timeout")  # outcomes of the machine as much as of the case
 ENGINE_FILES = ("build.py", "case.py", "inputs.py", "outputs.py", "testing.py", "tiny.py", "validate.py", "export.py",
                 "onnx_symbolics.py")
 
@@ -77,7 +78,7 @@ def declared_precisions(test: dict, hardware: str) -> tuple[str, ...]:
 
 
 def sweep(tests: list[dict], hardware: str, artifacts: Path, *, precision: str | None = "fp32", batch: int = 1,
-          force: bool = False, limits: Limits | None = None, progress: bool = True,
+          force: bool = False, limits: Limits | None = None, progress: bool = True, resume: bool = False,
           log: Callable[[str], None] = print) -> list[dict]:
     """Rows for `tests` (dicts with model_type, path, content_hash) on one hardware.
 
@@ -90,6 +91,10 @@ def sweep(tests: list[dict], hardware: str, artifacts: Path, *, precision: str |
     versions = f"{backend.versions()}; hwcov engine {engine_digest()}"
     journal = ResultJournal(artifacts, hardware)
     known = {} if force else journal.by_key()
+    if resume and not force:  # a long sweep continued across code changes: what has an outcome stays
+        for row in journal.latest_by_case().values():
+            if row.get("status") not in RERUN_ON_RESUME and row.get("case_key"):
+                known.setdefault(("resume",) + (row["model_type"], row["precision"], row["batch_size"]), row)
     plans = {t["model_type"]: (precision,) if precision else declared_precisions(t, hardware) for t in tests}
     state = {"probe": None}
     rows = _run_phase([(t, plans[t["model_type"]][0]) for t in tests], hardware, artifacts, batch, versions,
@@ -108,8 +113,9 @@ def _run_phase(cases: list[tuple[dict, str]], hardware: str, artifacts: Path, ba
     rows, todo = [], []
     for test, precision in cases:
         key = result_key(test["content_hash"], hardware, precision, batch, versions, limits)
-        if key in known:
-            rows.append(known[key])
+        stored = known.get(key) or known.get(("resume", test["model_type"], precision, batch))
+        if stored:
+            rows.append(stored)
         else:
             todo.append((test, key, precision))
     what = ",".join(sorted({p for _, p in cases}))

@@ -38,3 +38,22 @@ def test_assemble_keeps_other_architectures_from_the_journal(archs, tmp_path):
     new = [{"model_type": "bert", "precision": "fp32", "batch_size": 1, "status": "pass", "case_key": "k2"}]
     assert {r["model_type"] for r in sweep.assemble(new, journal, {"bert", "gpt2"})} == {"bert", "gpt2"}
     assert {r["model_type"] for r in sweep.assemble(new, journal, {"bert"})} == {"bert"}
+
+
+def test_resume_keeps_rows_made_by_older_code_and_reruns_crashes(archs, tmp_path, monkeypatch):
+    import json
+
+    tests = generate.generate([archs["bert"], archs["gpt2"]], tmp_path / "gen")
+    quiet = {"progress": False, "log": lambda m: None}
+    sweep.sweep(tests, "cpu", tmp_path / "art", **quiet)
+    journal = ResultJournal(tmp_path / "art", "cpu")
+    monkeypatch.setattr(sweep, "engine_digest", lambda: "the engine changed since")
+    kept = sweep.sweep(tests, "cpu", tmp_path / "art", resume=True, **quiet)
+    assert len(journal.rows()) == 2 and {r["status"] for r in kept} == {"pass"}  # nothing reran
+    crashed = {**journal.latest_by_case()[("gpt2", "fp32", 1)], "status": "crash"}
+    with open(journal.path, "a", encoding="utf-8") as fh:
+        fh.write(json.dumps(crashed) + "\n")
+    sweep.sweep(tests, "cpu", tmp_path / "art", resume=True, **quiet)
+    assert [r["model_type"] for r in journal.rows()[3:]] == ["gpt2"]  # only the crashed case ran again
+    sweep.sweep(tests[:1], "cpu", tmp_path / "art", **quiet)  # without --resume the old row is stale: rerun
+    assert [r["model_type"] for r in journal.rows()[4:]] == ["bert"]
