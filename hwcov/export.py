@@ -126,9 +126,19 @@ def model_digest(built) -> str:
 
 
 def cache_path(export_dir, case, batch: int, route: str, built=None) -> Path:
+    """<export_dir>/<model_type>/<route>-b<batch>-<input shapes>-<key>. The shapes tag keeps exports of other
+    input shapes (the sweep's, a benchmark's sequence 128) side by side: only same-shape ones replace each other."""
     model = model_digest(built) if built is not None else ""
     key = hashlib.sha256(f"{case.digest()}|{model}|{batch}|{route}|{versions()}".encode()).hexdigest()[:16]
-    return Path(export_dir) / case.model_type / f"{route}-b{batch}-{key}"
+    return Path(export_dir) / case.model_type / f"{route}-b{batch}-{_shapes_tag(built)}-{key}"
+
+
+def _shapes_tag(built) -> str:
+    import torch
+
+    feed = built.feed if built is not None else {}
+    shapes = ";".join(f"{k}:{tuple(v.shape)}" for k, v in sorted(feed.items()) if torch.is_tensor(v))
+    return hashlib.sha256(shapes.encode()).hexdigest()[:6]
 
 
 def export(built, case, batch: int, route: str, export_dir) -> Exported:

@@ -197,9 +197,12 @@ def test_a_new_export_replaces_stale_ones_of_the_same_case(archs, tmp_path, monk
     bert = case(archs, "bert")
     built = build_case(bert, 1)
     target = export.cache_path(tmp_path, bert, 1, "quick", built)
-    stale, other_batch = target.with_name("quick-b1-0123456789abcdef"), target.with_name("quick-b2-0123456789abcdef")
-    stale.mkdir(parents=True)
-    other_batch.mkdir()
+    shapes = target.name.split("-")[2]
+    stale, other_batch = target.with_name(f"quick-b1-{shapes}-0123456789abcdef"), target.with_name(
+        f"quick-b2-{shapes}-0123456789abcdef")
+    other_shapes = target.with_name("quick-b1-abcdef-0123456789abcdef")  # e.g. a benchmark's sequence 128
+    for folder in (stale, other_batch, other_shapes):
+        folder.mkdir(parents=True)
     assert export.export(built, bert, 1, "quick", tmp_path).fresh
-    assert target.is_dir() and not stale.exists() and other_batch.exists()
+    assert target.is_dir() and not stale.exists() and other_batch.exists() and other_shapes.exists()
     assert not export.export(built, bert, 1, "quick", tmp_path).fresh
