@@ -97,8 +97,8 @@ def run_results(context: AssetExecutionContext, config: RunResultsConfig,
     for hardware in context.partition_keys:
         backend = getattr(context.resources, resource_key(hardware))
         rows = sweep.sweep(tests.to_dict("records"), hardware, artifacts, precision=config.precision or None,
-                           batch=config.batch_size, force=config.force, resume=config.resume, limits=backend.limits(hardware),
-                           log=context.log.info)
+                           batch=config.batch_size, force=config.force, resume=config.resume,
+                           limits=backend.limits(hardware), log=context.log.info)
         rows = sweep.assemble(rows, ResultJournal(artifacts, hardware), set(generated_tests["model_type"]))
         frames.append(conform(rows))
     df = non_empty(pd.concat(frames, ignore_index=True), f"run_results[{','.join(context.partition_keys)}]")
