@@ -101,19 +101,26 @@ class BenchJournal(ResultJournal):
         return out
 
 
-def max_positions(config) -> int:
-    """The text model's max_position_embeddings (multimodal configs keep it in their text config); 0 = unbounded
-    (xlnet says -1)."""
+def max_positions(config, model=None) -> int:
+    """The longest sequence the text model takes: its max_position_embeddings (multimodal configs keep it in their
+    text config; xlnet's -1: 0 = unbounded), less the offset of a position table that starts after its padding
+    index (RoBERTa's family counts positions from padding_idx + 1)."""
     try:
         text = config.get_text_config()
     except (AttributeError, ValueError):
         text = config
     positions = getattr(text, "max_position_embeddings", None) or getattr(config, "max_position_embeddings", None)
-    return positions if isinstance(positions, int) and positions > 0 else 0
+    if not (isinstance(positions, int) and positions > 0):
+        return 0
+    for name, module in (model.named_modules() if model is not None else ()):
+        if name.endswith("position_embeddings") and getattr(module, "num_embeddings", None) == positions \
+                and getattr(module, "padding_idx", None) is not None:
+            return positions - module.padding_idx - 1
+    return positions
 
 
 def _positions_exceeded(built) -> str:
-    positions = max_positions(built.config)
+    positions = max_positions(built.config, built.model)
     ids = built.feed.get("input_ids")
     if ids is not None and positions and ids.shape[-1] > positions:
         return f"sequence {ids.shape[-1]} > max_position_embeddings {positions}"
@@ -182,7 +189,7 @@ def run_cell(case, hardware: str, precision: str, batch: int, seq_len: int, min_
         built = build_case(replace(case, input_spec={**case.input_spec, "seq_len": seq_len}), batch)
     except TextOnlyMultimodal as exc:
         return {**row, "status": "fail_to_run", "error_message": str(exc)}
-    limit = max_positions(built.config)
+    limit = max_positions(built.config, built.model)
     if fit_positions and limit and "input_ids" in built.feed and built.feed["input_ids"].shape[-1] > limit:
         started = time.perf_counter()
         built = build_case(replace(case, input_spec={**case.input_spec, "seq_len": limit}), batch)

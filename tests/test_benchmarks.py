@@ -115,6 +115,10 @@ def test_max_positions_reads_the_text_config_and_treats_negative_as_unbounded():
     assert benchmark.max_positions(transformers.CLIPConfig()) == 77  # kept in text_config
     assert benchmark.max_positions(transformers.XLNetConfig()) == 0  # -1: no position table
     assert benchmark.max_positions(transformers.BertConfig(max_position_embeddings=64)) == 64
+    roberta = transformers.RobertaConfig(max_position_embeddings=64, pad_token_id=1, hidden_size=32,
+                                         num_hidden_layers=1, num_attention_heads=2, intermediate_size=37)
+    # positions start after padding_idx: index 64 would be out of the table at sequence 64
+    assert benchmark.max_positions(roberta, transformers.RobertaModel(roberta)) == 62
 
 
 def test_the_coverage_cell_of_a_short_model_is_measured_at_its_positions(project, hwcov_env):
