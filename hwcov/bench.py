@@ -50,12 +50,17 @@ def percentile(sorted_values: list[float], q: float) -> float:
 
 
 def measure(fn: Callable[[], object], *, batch: int = 1, sync: Callable[[], None] | None = None,
-            warmup: int = 5, min_iters: int = 10, min_duration_s: float = 1.0, max_iters: int = 100_000) -> dict:
-    """Time fn() until both min_iters and min_duration_s are reached; latencies in ms."""
+            warmup: int = 5, min_iters: int = 10, min_duration_s: float = 1.0, max_iters: int = 100_000,
+            warmup_budget_s: float = 2.0) -> dict:
+    """Time fn() until both min_iters and min_duration_s are reached; latencies in ms. Warmup runs stop early once
+    they took warmup_budget_s (at least one runs): a 15-s forward is warm after one, and five would add a minute."""
     sync = sync or (lambda: None)
-    for _ in range(warmup):
+    warm_started, warmed = time.perf_counter(), 0
+    while warmed < warmup and (warmed == 0 or time.perf_counter() - warm_started < warmup_budget_s):
         fn()
         sync()
+        warmed += 1
+    warmup = warmed
     samples: list[float] = []
     with RssSampler() as rss:
         started = time.perf_counter()

@@ -17,6 +17,13 @@ def test_measure_obeys_both_stopping_rules_and_reports_real_latency():
     assert stats["peak_rss_mb"] > 10
 
 
+def test_slow_calls_warm_up_within_the_warmup_budget():
+    calls = []
+    stats = bench.measure(lambda: (calls.append(1), time.sleep(0.2)), warmup=5, min_iters=2, min_duration_s=0,
+                          warmup_budget_s=0.3)
+    assert 1 <= stats["warmup"] <= 2 and len(calls) == stats["warmup"] + 2  # not 5 warmups of a slow call
+
+
 def test_min_iterations_win_over_a_short_duration():
     stats = bench.measure(lambda: None, min_iters=50, min_duration_s=0.0, warmup=0)
     assert stats["iterations"] == 50
