@@ -13,6 +13,7 @@ cell's outputs against the CPU fp32 torch reference of the same built model; the
 from __future__ import annotations
 
 import functools
+import math
 import os
 import time
 from dataclasses import replace
@@ -104,7 +105,8 @@ class BenchJournal(ResultJournal):
 def max_positions(config, model=None) -> int:
     """The longest sequence the text model takes: its max_position_embeddings (multimodal configs keep it in their
     text config; xlnet's -1: 0 = unbounded), less the offset of a position table that starts after its padding
-    index (RoBERTa's family counts positions from padding_idx + 1)."""
+    index (RoBERTa's family counts positions from padding_idx + 1); Reformer's axial position embeddings hold
+    the product of axial_pos_shape."""
     try:
         text = config.get_text_config()
     except (AttributeError, ValueError):
@@ -112,6 +114,8 @@ def max_positions(config, model=None) -> int:
     positions = getattr(text, "max_position_embeddings", None) or getattr(config, "max_position_embeddings", None)
     if not (isinstance(positions, int) and positions > 0):
         return 0
+    if getattr(text, "axial_pos_embds", False) and getattr(text, "axial_pos_shape", None):
+        positions = min(positions, math.prod(text.axial_pos_shape))
     for name, module in (model.named_modules() if model is not None else ()):
         if name.endswith("position_embeddings") and getattr(module, "num_embeddings", None) == positions \
                 and getattr(module, "padding_idx", None) is not None:
@@ -119,11 +123,21 @@ def max_positions(config, model=None) -> int:
     return positions
 
 
-def _positions_exceeded(built) -> str:
-    positions = max_positions(built.config, built.model)
+def seq_limit(built, case=None) -> tuple[int, str]:
+    """The longest text the case takes (0 = unbounded) and what sets it (a format string for the limit): the input
+    template's max_seq_len where the text length is tied to another input (a streaming model's tokens to its
+    audio frames), else the positions."""
+    fixed = int((case.input_spec if case is not None else {}).get("max_seq_len") or 0)
+    if fixed:
+        return fixed, "max_seq_len {} (templates/inputs.yaml: the text length is tied to another input)"
+    return max_positions(built.config, built.model), "max positions {}"
+
+
+def _positions_exceeded(built, case=None) -> str:
+    limit, source = seq_limit(built, case)
     ids = built.feed.get("input_ids")
-    if ids is not None and positions and ids.shape[-1] > positions:
-        return f"sequence {ids.shape[-1]} > max_position_embeddings {positions}"
+    if ids is not None and limit and ids.shape[-1] > limit:
+        return f"sequence {ids.shape[-1]} > {source.format(limit)}"
     return ""
 
 
@@ -189,13 +203,13 @@ def run_cell(case, hardware: str, precision: str, batch: int, seq_len: int, min_
         built = build_case(replace(case, input_spec={**case.input_spec, "seq_len": seq_len}), batch)
     except TextOnlyMultimodal as exc:
         return {**row, "status": "fail_to_run", "error_message": str(exc)}
-    limit = max_positions(built.config, built.model)
+    limit, _ = seq_limit(built, case)
     if fit_positions and limit and "input_ids" in built.feed and built.feed["input_ids"].shape[-1] > limit:
         started = time.perf_counter()
         built = build_case(replace(case, input_spec={**case.input_spec, "seq_len": limit}), batch)
         row.update(seq_len=limit, planned_seq_len=seq_len)
     row["build_ms"] = (time.perf_counter() - started) * 1000
-    too_long = _positions_exceeded(built) or _weights_exceed_memory(backend, built, precision)
+    too_long = _positions_exceeded(built, case) or _weights_exceed_memory(backend, built, precision)
     if too_long:
         return {**row, "status": "not_applicable", "error_message": too_long}
     from hwcov.backends.exported import reference_outputs

@@ -55,7 +55,7 @@ def layer_profile(case, hardware: str, precision: str = "fp32", batch: int = 1, 
 
     backend, kind, variant, case, row = _prepare(case, hardware, precision, batch, seq_len, variant)
     built = build_case(case, batch)
-    too_long = benchmark._positions_exceeded(built)
+    too_long = benchmark._positions_exceeded(built, case)
     if too_long:
         raise ValueError(too_long)
     if kind == "torch":
@@ -210,7 +210,7 @@ def memory_profile(case, hardware: str, precision: str = "fp32", batch: int = 1,
     stages: list = []
     with _Stage(stages, "build", cuda):
         built = build_case(case, batch)
-    too_long = benchmark._positions_exceeded(built)
+    too_long = benchmark._positions_exceeded(built, case)
     if too_long:
         raise ValueError(too_long)
     if kind == "torch":

@@ -119,6 +119,19 @@ def test_max_positions_reads_the_text_config_and_treats_negative_as_unbounded():
                                          num_hidden_layers=1, num_attention_heads=2, intermediate_size=37)
     # positions start after padding_idx: index 64 would be out of the table at sequence 64
     assert benchmark.max_positions(roberta, transformers.RobertaModel(roberta)) == 62
+    assert benchmark.max_positions(transformers.ReformerConfig(axial_pos_shape=[4, 2])) == 8  # axial table
+
+
+def test_a_text_tied_to_the_audio_is_measured_at_the_templates_max_seq_len(archs):
+    """voxtral_realtime's tokens follow its audio frames (templates/inputs.d/audio.yaml max_seq_len 8): the
+    coverage cell runs at 8, a longer fixed cell is not_applicable and says why."""
+    from hwcov import benchmark, generate
+
+    case = generate.case_for(archs["voxtral_realtime"])
+    fitted = benchmark.run_cell(case, "cpu", "fp32", 1, 16, min_duration_s=0.01, fit_positions=True)
+    assert (fitted["status"], fitted["seq_len"], fitted["planned_seq_len"]) == ("pass", 8, 16), fitted
+    fixed = benchmark.run_cell(case, "cpu", "fp32", 1, 16, min_duration_s=0.01)
+    assert fixed["status"] == "not_applicable" and "sequence 16 > max_seq_len 8" in fixed["error_message"]
 
 
 def test_the_coverage_cell_of_a_short_model_is_measured_at_its_positions(project, hwcov_env):
@@ -134,7 +147,7 @@ def test_the_coverage_cell_of_a_short_model_is_measured_at_its_positions(project
     with duckdb.connect(str(db), read_only=True) as con:
         rows = con.execute("SELECT seq_len, status, error_message FROM hwcov.benchmark_results ORDER BY 1").fetchall()
     assert [r[:2] for r in rows] == [(77, "pass"), (256, "not_applicable")], rows
-    assert "max_position_embeddings 77" in rows[1][2]
+    assert "sequence 256 > max positions 77" in rows[1][2]
     cells = benchmark.BenchJournal(hwcov_env / "artifacts", "cpu")
     assert ("clip", "cpu", "fp32", 1, 128, "eager") in cells.latest_by_cell(planned=True)
     assert ("clip", "cpu", "fp32", 1, 128, "eager") not in cells.latest_by_cell()
