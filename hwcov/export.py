@@ -149,6 +149,8 @@ def export(built, case, batch: int, route: str, export_dir) -> Exported:
     target = cache_path(export_dir, case, batch, route, built)
     failed = target.with_name(target.name + ".failed.json")
     if (target / MANIFEST).exists():
+        source = json.loads((target / MANIFEST).read_text()).get("source_route", route)
+        _refuse_baked_inputs(source, built.feed)  # a cache made before this check held such graphs
         os.utime(target / MANIFEST)  # last use, for the cache's size bound
         feed = torch.load(target / FEED, weights_only=False)
         return Exported(route, EXPORTER[route], target, feed, fresh=False)
@@ -264,12 +266,35 @@ def _hf(exporter_cls: str, config_cls: str):
     return run
 
 
+FLAT_ROUTES = ("torch-onnx-legacy", "ov-from-torch")  # the model traced as positional tensors (_flat)
+_PLAIN = (bool, int, float, str, type(None))
+
+
+def _refuse_baked_inputs(route: str, feed: dict) -> None:
+    """A flattening route traces tensors only and keeps every other kwarg as a constant of the trace: an object or
+    container holding data (sam2_video's inference session carries the video frames) would be folded into the
+    graph, which then takes no input and returns the reference as constants: a runtime 'passes' without
+    running the model. Such an export is a failure."""
+    import torch
+
+    def plain(v):
+        if isinstance(v, (list, tuple)):
+            return all(map(plain, v))
+        return isinstance(v, dict) and all(map(plain, v.values())) or isinstance(v, _PLAIN)
+
+    baked = [f"{k} ({type(v).__name__})" for k, v in feed.items() if not torch.is_tensor(v) and not plain(v)]
+    if route in FLAT_ROUTES and baked:
+        raise ExportError(route, f"forward input(s) {', '.join(baked)} are not tensors: tracing would fold them and "
+                                 "the data they hold into the graph's constants (a graph that runs nothing)")
+
+
 def _flat(built, feed):
     """The model as positional tensors in -> its flattened outputs as a tuple, with both name lists."""
     import torch
 
     from hwcov import outputs
 
+    _refuse_baked_inputs("torch-onnx-legacy", feed)
     names = [k for k, v in feed.items() if torch.is_tensor(v)]
     constants = {k: v for k, v in feed.items() if not torch.is_tensor(v)}
     with torch.no_grad():

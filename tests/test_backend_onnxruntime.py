@@ -207,3 +207,14 @@ def test_a_new_export_replaces_stale_ones_of_the_same_case(archs, tmp_path, monk
     assert export.export(built, bert, 1, "quick", tmp_path).fresh
     assert target.is_dir() and not stale.exists() and other_batch.exists() and other_shapes.exists()
     assert not export.export(built, bert, 1, "quick", tmp_path).fresh
+
+
+def test_an_input_that_is_not_a_tensor_is_never_baked_into_the_graph(archs, export_dir):
+    """sam2_video takes an inference session (an object holding the frames): tracing it as a constant gave a graph
+    with no inputs and two Constant nodes, which 'passed' exactly. It must fail, naming the input."""
+    row = OnnxRuntimeBackend("onnxruntime", export_dir).run(case(archs, "sam2_video"), "fp32", 1)
+    assert row["status"] == "fail_to_run", row["error_message"]
+    assert "inference_session (Sam2VideoInferenceSession) are not tensors" in row["error_message"]
+    with pytest.raises(export.ExportError, match="not tensors"):
+        export._refuse_baked_inputs("ov-from-torch", {"x": np.zeros(1), "state": {"cache": [object()]}})
+    export._refuse_baked_inputs("ov-from-torch", {"use_cache": False, "sizes": [(2, 3)], "frame_idx": 0})
