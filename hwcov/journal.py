@@ -40,6 +40,18 @@ class ResultJournal:
     def by_key(self) -> dict[str, dict]:
         return {r["case_key"]: r for r in self.rows() if r.get("case_key")}
 
+    def withdraw(self, model_type: str, precision: str, batch_size: int, reason: str) -> None:
+        """Mark a case's earlier rows as no longer standing (no current run makes that case any more)."""
+        self.append({"model_type": model_type, "precision": precision, "batch_size": batch_size,
+                     "withdrawn": reason})
+
     def latest_by_case(self) -> dict[tuple, dict]:
-        """Latest row per (model_type, precision, batch_size), whatever its key."""
-        return {(r["model_type"], r["precision"], r["batch_size"]): r for r in self.rows()}
+        """Latest row per (model_type, precision, batch_size), whatever its key; none after a withdrawal."""
+        latest: dict[tuple, dict] = {}
+        for r in self.rows():
+            key = (r["model_type"], r["precision"], r["batch_size"])
+            if r.get("withdrawn"):
+                latest.pop(key, None)
+            else:
+                latest[key] = r
+        return latest

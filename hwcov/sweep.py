@@ -101,10 +101,25 @@ def sweep(tests: list[dict], hardware: str, artifacts: Path, *, precision: str |
                       known, journal, backend, limits, progress, log, state)
     passed = {r["model_type"] for r in rows if r["status"] == "pass"}
     later = [(t, p) for t in tests if t["model_type"] in passed for p in plans[t["model_type"]][1:]]
+    _withdraw_lower_precisions(journal, rows, plans, batch, passed)
     if later:
         rows += _run_phase(later, hardware, artifacts, batch, versions, known, journal, backend, limits,
                            progress, log, state)
     return rows
+
+
+def _withdraw_lower_precisions(journal: ResultJournal, rows: list[dict], plans: dict, batch: int,
+                               passed: set) -> None:
+    """A lower precision runs only where the reference precision passes: where it no longer does, an earlier
+    lower-precision row (a pass, say) would otherwise stand beside the failure, kept from the journal."""
+    standing = journal.latest_by_case()
+    for row in rows:
+        model = row["model_type"]
+        if model in passed:
+            continue
+        for precision in plans[model][1:]:
+            if (model, precision, batch) in standing:
+                journal.withdraw(model, precision, batch, f"{row['precision']} is {row['status']} here now")
 
 
 def _run_phase(cases: list[tuple[dict, str]], hardware: str, artifacts: Path, batch: int, versions: str,

@@ -46,6 +46,24 @@ def test_lower_precisions_run_only_where_the_reference_precision_passed(archs, t
     assert len(ResultJournal(tmp_path / "art", "cpu").rows()) == lines and len(again) == 4  # all reused
 
 
+def test_a_reference_precision_that_stops_passing_withdraws_the_lower_ones(archs, tmp_path):
+    """sam2_video's fp16/int8 passes outlived its fp32 turning fail_to_run: a sweep keeps no lower-precision row
+    beside a reference precision that no longer passes, in this run or any later one."""
+    art = tmp_path / "art"
+    (tmp_path / "before").mkdir(), (tmp_path / "after").mkdir()
+    passing = stub_tests(archs, tmp_path / "before", {"gpt2": {"fp32": "pass", "fp16": "pass", "int8": "pass"}})
+    assert len(sweep.sweep(passing, "cpu", art, precision=None, **QUIET)) == 3
+    failing = stub_tests(archs, tmp_path / "after", {"gpt2": {"fp32": "fail_to_run", "fp16": "pass", "int8": "pass"}})
+    failing[0]["content_hash"] = "gpt2, changed"  # a new test content: the stored rows' keys no longer match
+    rows = sweep.sweep(failing, "cpu", art, precision=None, **QUIET)
+    journal = ResultJournal(art, "cpu")
+    assembled = sweep.assemble(rows, journal, {"gpt2"})
+    assert [(r["precision"], r["status"]) for r in assembled] == [("fp32", "fail_to_run")]
+    assert set(journal.latest_by_case()) == {("gpt2", "fp32", 1)}
+    withdrawn = [r for r in journal.rows() if r.get("withdrawn")]
+    assert [r["precision"] for r in withdrawn] == ["fp16", "int8"] and "fail_to_run" in withdrawn[0]["withdrawn"]
+
+
 def test_one_named_precision_runs_alone(archs, tmp_path):
     tests = stub_tests(archs, tmp_path, {"bert": {"fp32": "pass", "fp16": "pass", "int8": "pass"}})
     rows = sweep.sweep(tests, "cpu", tmp_path / "art", precision="int8", limits=Limits(workers=1), **QUIET)
