@@ -130,7 +130,8 @@ def seq_limit(built, case=None) -> tuple[int, str]:
     fixed = int((case.input_spec if case is not None else {}).get("max_seq_len") or 0)
     if fixed:
         return fixed, "max_seq_len {} (templates/inputs.yaml: the text length is tied to another input)"
-    return max_positions(built.config, built.model), "max positions {}"
+    return max_positions(built.config, built.model), \
+        "max positions {} (config max_position_embeddings, or axial_pos_shape)"
 
 
 def _positions_exceeded(built, case=None) -> str:
