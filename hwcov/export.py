@@ -148,9 +148,11 @@ def export(built, case, batch: int, route: str, export_dir) -> Exported:
 
     target = cache_path(export_dir, case, batch, route, built)
     failed = target.with_name(target.name + ".failed.json")
-    if (target / MANIFEST).exists():
-        source = json.loads((target / MANIFEST).read_text()).get("source_route", route)
-        _refuse_baked_inputs(source, built.feed)  # a cache made before this check held such graphs
+    cached = (target / MANIFEST).exists()
+    # before the cache too: a cache made before this check holds such graphs (ov-from-onnx: judged by its source)
+    _refuse_baked_inputs(json.loads((target / MANIFEST).read_text()).get("source_route", route) if cached else route,
+                         built.feed)
+    if cached:
         os.utime(target / MANIFEST)  # last use, for the cache's size bound
         feed = torch.load(target / FEED, weights_only=False)
         return Exported(route, EXPORTER[route], target, feed, fresh=False)
@@ -294,7 +296,6 @@ def _flat(built, feed):
 
     from hwcov import outputs
 
-    _refuse_baked_inputs("torch-onnx-legacy", feed)
     names = [k for k, v in feed.items() if torch.is_tensor(v)]
     constants = {k: v for k, v in feed.items() if not torch.is_tensor(v)}
     with torch.no_grad():
