@@ -49,9 +49,12 @@ def percentile(sorted_values: list[float], q: float) -> float:
     return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (pos - lo)
 
 
+WARMUP_BUDGET_S = 2.0
+
+
 def measure(fn: Callable[[], object], *, batch: int = 1, sync: Callable[[], None] | None = None,
             warmup: int = 5, min_iters: int = 10, min_duration_s: float = 1.0, max_iters: int = 100_000,
-            warmup_budget_s: float = 2.0) -> dict:
+            warmup_budget_s: float = WARMUP_BUDGET_S) -> dict:
     """Time fn() until both min_iters and min_duration_s are reached; latencies in ms. Warmup runs stop early once
     they took warmup_budget_s (at least one runs): a 15-s forward is warm after one, and five would add a minute."""
     sync = sync or (lambda: None)

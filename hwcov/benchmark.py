@@ -313,6 +313,7 @@ def _browser_job(hardware, model, external, feeds, threads, warmup, min_iters, m
     from playwright.sync_api import sync_playwright
 
     from hwcov.backends import browser
+    from hwcov.bench import WARMUP_BUDGET_S
 
     provider, bundle = browser.PROVIDERS[hardware]
     with browser.PageServer() as server, sync_playwright() as p:
@@ -325,8 +326,8 @@ def _browser_job(hardware, model, external, feeds, threads, warmup, min_iters, m
             created = page.evaluate("spec => window.hwcov.create(spec)", spec)
             run = "([f, n, b]) => window.hwcov.run(f, n, b)"
             first = page.evaluate(run, [feeds, 1, 0])
-            if warmup > 1:
-                page.evaluate(run, [feeds, warmup - 1, 0])
+            # the same warmup budget as bench.measure: on a software GPU one 60-s forward is warm enough
+            warm = page.evaluate(run, [feeds, warmup - 1, WARMUP_BUDGET_S * 1000]) if warmup > 1 else {"times": []}
             times: list = []
             started = time.perf_counter()
             while len(times) < min_iters or (time.perf_counter() - started) * 1000 < min_duration_ms:
@@ -335,7 +336,7 @@ def _browser_job(hardware, model, external, feeds, threads, warmup, min_iters, m
                                             else 100_000, left])
                 times += chunk["times"]
             return {"browser": f"Chromium {chromium.version}", "created": created, "first": first["times"][0],
-                    "times": times, "outputs": chunk["outputs"], "threads": threads,
+                    "warmup": 1 + len(warm["times"]), "times": times, "outputs": chunk["outputs"], "threads": threads,
                     "placements": browser.placements(console), "rss_mb": _tree_rss_mb(os.getpid())}
         finally:
             chromium.close()
@@ -378,7 +379,7 @@ def _browser_cell(backend, built, case, batch, precision, reference, export_dir,
     result = browser.decode_outputs(exported, job["outputs"])
     fallback = browser.placement_fallback(inner.hardware, job["placements"])
     diff = parity(reference, result)
-    stats = bench.summarize(job["times"], batch=batch, warmup=warmup, peak_rss_mb=job["rss_mb"])
+    stats = bench.summarize(job["times"], batch=batch, warmup=job["warmup"], peak_rss_mb=job["rss_mb"])
     row = {**stats, "load_ms": job["created"]["createMs"], "first_run_ms": job["first"], "max_abs_diff": diff,
            "device_name": inner.device_text(job), "export_route": exported.route}
     if fallback:

@@ -285,3 +285,18 @@ def test_browser_failures_are_classified_by_the_catalog():
     assert patterns.classify("timeout", f"hf-onnx: onnxruntime-web webgpu: {hung.value}") == "browser_page_hung"
     assert patterns.classify("crash", "hf-onnx: onnxruntime-web wasm: Page.evaluate: Target crashed") \
         == "browser_page_crash"
+
+
+@pytest.mark.parametrize("hardware", ["wasm", "webgpu"])
+def test_benchmark_cells_are_timed_on_the_page_with_the_warmup_budget(archs, export_dir, hardware, monkeypatch):
+    from hwcov import bench, benchmark
+
+    monkeypatch.setattr(bench, "WARMUP_BUDGET_S", 1e-6)  # spent by one warm run, as a 60-s forward spends 2 s
+    row = benchmark.run_cell(generate.case_for(archs["bert"]), hardware, "fp32", 2, 16, min_duration_s=0.05,
+                             export_dir=export_dir)
+    assert row["status"] == "pass", row.get("error_message")
+    assert "Chromium" in row["device_name"] and 0.0 <= row["max_abs_diff"] <= 1e-3
+    assert row["warmup"] == 2  # the cold first run plus one budgeted warm run, not the five asked for
+    assert row["iterations"] >= 10 and 0 < row["p50_ms"] <= row["p99_ms"]
+    assert row["throughput_items_s"] == pytest.approx(2 / (row["mean_ms"] / 1000), rel=1e-12)
+    assert row["load_ms"] > 0 and row["first_run_ms"] > 0 and row["peak_rss_mb"] > 50
