@@ -309,12 +309,13 @@ def measure_loaded(loaded, batch: int, reference: dict, min_duration_s: float, w
 
 
 # -- browser (wasm, webgpu): timed on the page's clock, in a forked Playwright job ------------------------
-def _browser_job(hardware, model, external, feeds, threads, warmup, min_iters, min_duration_ms) -> dict:
+def _browser_job(hardware, model, external, feeds, threads, warmup, min_iters, min_duration_ms, limit_s) -> dict:
     from playwright.sync_api import sync_playwright
 
     from hwcov.backends import browser
     from hwcov.bench import WARMUP_BUDGET_S
 
+    job_started = time.perf_counter()
     provider, bundle = browser.PROVIDERS[hardware]
     with browser.PageServer() as server, sync_playwright() as p:
         chromium = browser._launch(p)
@@ -327,7 +328,21 @@ def _browser_job(hardware, model, external, feeds, threads, warmup, min_iters, m
             run = "([f, n, b]) => window.hwcov.run(f, n, b)"
             first = page.evaluate(run, [feeds, 1, 0])
             # the same warmup budget as bench.measure: on a software GPU one 60-s forward is warm enough
-            warm = page.evaluate(run, [feeds, warmup - 1, WARMUP_BUDGET_S * 1000]) if warmup > 1 else {"times": []}
+            warm = page.evaluate(run, [feeds, warmup - 1, WARMUP_BUDGET_S * 1000]) if warmup > 1 else first
+            done = {"browser": f"Chromium {chromium.version}", "created": created, "first": first["times"][0],
+                    "warmup": 1 + (len(warm["times"]) if warmup > 1 else 0), "threads": threads}
+            # a cell whose timed runs can't end within the page limit is said so now, from the warm run's time,
+            # rather than after the limit kills it (SwiftShader takes a minute a forward for some models)
+            each_ms = min(warm["times"])
+            need_ms = max(min_iters * each_ms, min_duration_ms)
+            left_ms = (limit_s - _CLOSE_MARGIN_S - (time.perf_counter() - job_started)) * 1000
+            if need_ms > left_ms:
+                return {**done, "times": warm["times"], "outputs": warm["outputs"],  # device_text names their median
+                        "placements": browser.placements(console),
+                        "rss_mb": _tree_rss_mb(os.getpid()),
+                        "too_slow": f"{min_iters} timed runs at {each_ms / 1000:.1f} s (the warm run's time) need "
+                                    f"{need_ms / 1000:.0f} s; {max(0.0, left_ms) / 1000:.0f} s of the {limit_s:.0f}-s "
+                                    f"page limit (HWCOV_BROWSER_TIMEOUT_S) were left"}
             times: list = []
             started = time.perf_counter()
             while len(times) < min_iters or (time.perf_counter() - started) * 1000 < min_duration_ms:
@@ -335,11 +350,13 @@ def _browser_job(hardware, model, external, feeds, threads, warmup, min_iters, m
                 chunk = page.evaluate(run, [feeds, max(1, min_iters - len(times)) if len(times) < min_iters
                                             else 100_000, left])
                 times += chunk["times"]
-            return {"browser": f"Chromium {chromium.version}", "created": created, "first": first["times"][0],
-                    "warmup": 1 + len(warm["times"]), "times": times, "outputs": chunk["outputs"], "threads": threads,
-                    "placements": browser.placements(console), "rss_mb": _tree_rss_mb(os.getpid())}
+            return {**done, "times": times, "outputs": chunk["outputs"], "placements": browser.placements(console),
+                    "rss_mb": _tree_rss_mb(os.getpid())}
         finally:
             chromium.close()
+
+
+_CLOSE_MARGIN_S = 5.0  # of the page limit, kept for closing Chromium and returning the result
 
 
 def _tree_rss_mb(root: int) -> float:
@@ -375,13 +392,16 @@ def _browser_cell(backend, built, case, batch, precision, reference, export_dir,
     fed = browser.fed_tensors(exported, graph_inputs)
     job = browser.in_fork(_browser_job, inner.hardware, model, external,
                           [browser.encode(k, v) for k, v in fed.items()], browser.threads(), warmup, min_iters,
-                          min_duration_s * 1000, timeout_s=browser.JOB_TIMEOUT_S + 2 * min_duration_s)
+                          min_duration_s * 1000, browser.JOB_TIMEOUT_S,
+                          timeout_s=browser.JOB_TIMEOUT_S + 2 * min_duration_s)
     result = browser.decode_outputs(exported, job["outputs"])
     fallback = browser.placement_fallback(inner.hardware, job["placements"])
-    diff = parity(reference, result)
-    stats = bench.summarize(job["times"], batch=batch, warmup=job["warmup"], peak_rss_mb=job["rss_mb"])
-    row = {**stats, "load_ms": job["created"]["createMs"], "first_run_ms": job["first"], "max_abs_diff": diff,
-           "device_name": inner.device_text(job), "export_route": exported.route}
+    row = {"load_ms": job["created"]["createMs"], "first_run_ms": job["first"], "warmup": job["warmup"],
+           "max_abs_diff": parity(reference, result), "device_name": inner.device_text(job),
+           "export_route": exported.route, "peak_rss_mb": job["rss_mb"]}
+    if "too_slow" in job:
+        return {**row, "status": "not_applicable", "error_message": f"too slow to time here: {job['too_slow']}"}
+    row.update(bench.summarize(job["times"], batch=batch, warmup=job["warmup"], peak_rss_mb=job["rss_mb"]))
     if fallback:
         return {**row, "status": "unsupported_op", "error_message": fallback}
     return {**row, "status": "pass"}

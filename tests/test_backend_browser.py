@@ -2,6 +2,7 @@
 
 Skipped, with the reason, where Chromium or the npm packages are absent (run .ci/setup)."""
 import os
+import time
 import urllib.error
 import urllib.request
 
@@ -46,8 +47,6 @@ def test_page_server_serves_only_its_files_with_isolation_headers(tmp_path):
 
 
 def test_a_hung_job_is_killed_and_fails_alone():
-    import time
-
     with pytest.raises(browser.BrowserJobError, match="timed out"):
         browser.in_fork(time.sleep, 60, timeout_s=1)
     assert browser.in_fork(sum, [1, 2]) == 3
@@ -300,3 +299,15 @@ def test_benchmark_cells_are_timed_on_the_page_with_the_warmup_budget(archs, exp
     assert row["iterations"] >= 10 and 0 < row["p50_ms"] <= row["p99_ms"]
     assert row["throughput_items_s"] == pytest.approx(2 / (row["mean_ms"] / 1000), rel=1e-12)
     assert row["load_ms"] > 0 and row["first_run_ms"] > 0 and row["peak_rss_mb"] > 50
+
+
+def test_a_cell_too_slow_for_the_page_limit_is_not_applicable_from_its_warm_run(archs, export_dir):
+    from hwcov import benchmark
+
+    started = time.perf_counter()
+    row = benchmark.run_cell(generate.case_for(archs["bert"]), "wasm", "fp32", 1, 16, min_iters=10**7,
+                             export_dir=export_dir)
+    assert time.perf_counter() - started < browser.JOB_TIMEOUT_S  # said at once, not when the limit killed it
+    assert row["status"] == "not_applicable" and "page limit (HWCOV_BROWSER_TIMEOUT_S)" in row["error_message"]
+    assert "10000000 timed runs at" in row["error_message"] and "p50_ms" not in row
+    assert row["first_run_ms"] > 0 and 0.0 <= row["max_abs_diff"] <= 1e-4 and "Chromium" in row["device_name"]
