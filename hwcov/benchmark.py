@@ -390,10 +390,14 @@ def _browser_cell(backend, built, case, batch, precision, reference, export_dir,
     model = OnnxRuntimeBackend.model_file(inner, exported, precision)
     graph_inputs, external = browser.graph_io(model)
     fed = browser.fed_tensors(exported, graph_inputs)
-    job = browser.in_fork(_browser_job, inner.hardware, model, external,
-                          [browser.encode(k, v) for k, v in fed.items()], browser.threads(), warmup, min_iters,
-                          min_duration_s * 1000, browser.JOB_TIMEOUT_S,
-                          timeout_s=browser.JOB_TIMEOUT_S + 2 * min_duration_s)
+    try:
+        job = browser.in_fork(_browser_job, inner.hardware, model, external,
+                              [browser.encode(k, v) for k, v in fed.items()], browser.threads(), warmup, min_iters,
+                              min_duration_s * 1000, browser.JOB_TIMEOUT_S,
+                              timeout_s=browser.JOB_TIMEOUT_S + 2 * min_duration_s)
+    except browser.BrowserJobError as exc:  # named as the sweep names it; --resume measures timeouts again
+        return {"status": browser.job_status(str(exc)), "error_message": f"{inner.hardware}: {exc}"[:2000],
+                "export_route": exported.route}
     result = browser.decode_outputs(exported, job["outputs"])
     fallback = browser.placement_fallback(inner.hardware, job["placements"])
     row = {"load_ms": job["created"]["createMs"], "first_run_ms": job["first"], "warmup": job["warmup"],

@@ -311,3 +311,14 @@ def test_a_cell_too_slow_for_the_page_limit_is_not_applicable_from_its_warm_run(
     assert row["status"] == "not_applicable" and "page limit (HWCOV_BROWSER_TIMEOUT_S)" in row["error_message"]
     assert "10000000 timed runs at" in row["error_message"] and "p50_ms" not in row
     assert row["first_run_ms"] > 0 and 0.0 <= row["max_abs_diff"] <= 1e-4 and "Chromium" in row["device_name"]
+
+
+def test_a_benchmark_page_killed_at_its_limit_is_a_timeout_that_resume_measures_again(archs, export_dir, monkeypatch):
+    from hwcov import benchmark
+    from hwcov.assets.benchmark_results import RERUN
+
+    monkeypatch.setattr(browser, "JOB_TIMEOUT_S", 0.2)  # Chromium alone takes longer to start
+    row = benchmark.run_cell(generate.case_for(archs["bert"]), "wasm", "fp32", 1, 16, min_duration_s=0.05,
+                             export_dir=export_dir)
+    assert row["status"] == "timeout" and "browser job timed out" in row["error_message"], row
+    assert row["status"] in RERUN and "p50_ms" not in row
