@@ -31,6 +31,7 @@ BENCH_COLUMNS = {
     "device_name": "str", "runtime_version": "str", "cpu_threads": "int", "test_timestamp": "str",
     "variant": "str", "build_ms": "float", "first_run_ms": "float", "max_abs_diff": "float",
     "export_route": "str", "machine": "str", "run_id": "str",
+    "warmup": "int",  # last: add_missing_columns appends to older tables (the IO manager inserts by position)
 }
 CELL = ("model_type", "hardware", "precision", "batch_size", "seq_len", "variant")
 

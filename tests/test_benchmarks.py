@@ -39,6 +39,7 @@ def test_benchmark_cells_on_cpu(project):
     assert set(rows[rows.seq_len == 4096]["status"]) == {"not_applicable"}  # beyond max positions
     ran = rows[rows.status == "pass"]
     assert len(ran) == 3 and (ran.iterations >= 10).all() and (ran.p50_ms > 0).all()
+    assert ran.warmup.between(1, 5).all()  # what ran before the clock, as the warmup budget allowed
     assert (ran.p50_ms <= ran.p99_ms).all() and (ran.load_ms > 0).all() and (ran.peak_rss_mb > 0).all()
     for r in ran.itertuples():  # no figure but a measurement: throughput is batch / mean latency
         assert r.throughput_items_s == pytest.approx(r.batch_size / (r.mean_ms / 1000), rel=1e-9)
@@ -151,3 +152,16 @@ def test_the_coverage_cell_of_a_short_model_is_measured_at_its_positions(project
     cells = benchmark.BenchJournal(hwcov_env / "artifacts", "cpu")
     assert ("clip", "cpu", "fp32", 1, 128, "eager") in cells.latest_by_cell(planned=True)
     assert ("clip", "cpu", "fp32", 1, 128, "eager") not in cells.latest_by_cell()
+
+
+def test_a_database_from_before_the_warmup_column_gets_it_where_the_io_manager_inserts_it(tmp_path):
+    from hwcov import benchmark, store
+
+    older = {k: v for k, v in benchmark.BENCH_COLUMNS.items() if k != "warmup"}
+    with duckdb.connect(str(tmp_path / "older.duckdb")) as con:
+        con.execute("CREATE SCHEMA hwcov")
+        con.execute(store.table_ddl("benchmark_results", older))
+        store.add_missing_columns(con, "benchmark_results", benchmark.BENCH_COLUMNS)
+        columns = [r[0] for r in con.execute("SELECT column_name FROM information_schema.columns WHERE table_name = "
+                                             "'benchmark_results' ORDER BY ordinal_position").fetchall()]
+    assert columns == list(benchmark.BENCH_COLUMNS)  # positions match the frame's, column for column
