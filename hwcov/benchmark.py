@@ -330,28 +330,28 @@ def _browser_job(hardware, model, external, feeds, threads, warmup, min_iters, m
             first = page.evaluate(run, [feeds, 1, 0])
             # the same warmup budget as bench.measure: on a software GPU one 60-s forward is warm enough
             warm = page.evaluate(run, [feeds, warmup - 1, WARMUP_BUDGET_S * 1000]) if warmup > 1 else first
-            done = {"browser": f"Chromium {chromium.version}", "created": created, "first": first["times"][0],
-                    "warmup": 1 + (len(warm["times"]) if warmup > 1 else 0), "threads": threads}
             # a cell whose timed runs can't end within the page limit is said so now, from the warm run's time,
             # rather than after the limit kills it (SwiftShader takes a minute a forward for some models)
             each_ms = min(warm["times"])
             need_ms = max(min_iters * each_ms, min_duration_ms)
             left_ms = (limit_s - _CLOSE_MARGIN_S - (time.perf_counter() - job_started)) * 1000
-            if need_ms > left_ms:
-                return {**done, "times": warm["times"], "outputs": warm["outputs"],  # device_text names their median
-                        "placements": browser.placements(console),
-                        "rss_mb": _tree_rss_mb(os.getpid()),
-                        "too_slow": f"{min_iters} timed runs at {each_ms / 1000:.1f} s (the warm run's time) need "
-                                    f"{need_ms / 1000:.0f} s; {max(0.0, left_ms) / 1000:.0f} s of the {limit_s:.0f}-s "
-                                    f"page limit (HWCOV_BROWSER_TIMEOUT_S) were left"}
-            times: list = []
-            started = time.perf_counter()
-            while len(times) < min_iters or (time.perf_counter() - started) * 1000 < min_duration_ms:
-                left = max(1.0, min_duration_ms - (time.perf_counter() - started) * 1000)
-                chunk = page.evaluate(run, [feeds, max(1, min_iters - len(times)) if len(times) < min_iters
-                                            else 100_000, left])
-                times += chunk["times"]
-            return {**done, "times": times, "outputs": chunk["outputs"], "placements": browser.placements(console),
+            too_slow = ""
+            if need_ms > left_ms:  # the warm runs stand in for the timed ones in device_text and parity
+                times, outputs = warm["times"], warm["outputs"]
+                too_slow = (f"{min_iters} timed runs at {each_ms / 1000:.1f} s (the warm run's time) need "
+                            f"{need_ms / 1000:.0f} s; {max(0.0, left_ms) / 1000:.0f} s of the {limit_s:.0f}-s page "
+                            f"limit (HWCOV_BROWSER_TIMEOUT_S) were left")
+            else:
+                times, started = [], time.perf_counter()
+                while len(times) < min_iters or (time.perf_counter() - started) * 1000 < min_duration_ms:
+                    left = max(1.0, min_duration_ms - (time.perf_counter() - started) * 1000)
+                    chunk = page.evaluate(run, [feeds, max(1, min_iters - len(times)) if len(times) < min_iters
+                                                else 100_000, left])
+                    times += chunk["times"]
+                outputs = chunk["outputs"]
+            return {"browser": f"Chromium {chromium.version}", "created": created, "first": first["times"][0],
+                    "warmup": 1 + (len(warm["times"]) if warmup > 1 else 0), "threads": threads, "times": times,
+                    "outputs": outputs, "too_slow": too_slow, "placements": browser.placements(console),
                     "rss_mb": _tree_rss_mb(os.getpid())}
         finally:
             chromium.close()
@@ -404,7 +404,7 @@ def _browser_cell(backend, built, case, batch, precision, reference, export_dir,
     row = {"load_ms": job["created"]["createMs"], "first_run_ms": job["first"], "warmup": job["warmup"],
            "max_abs_diff": parity(reference, result), "device_name": inner.device_text(job),
            "export_route": exported.route, "peak_rss_mb": job["rss_mb"]}
-    if "too_slow" in job:
+    if job["too_slow"]:
         return {**row, "status": "not_applicable", "error_message": f"too slow to time here: {job['too_slow']}"}
     row.update(bench.summarize(job["times"], batch=batch, warmup=job["warmup"], peak_rss_mb=job["rss_mb"]))
     if fallback:
