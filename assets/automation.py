@@ -27,7 +27,7 @@ from dagster import (
 )
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
-from hwcov.inventory import CATEGORIES
+from hwcov.models.inventory import CATEGORIES
 
 RUN_RESULTS_OP = "hwcov__run_results"
 UPDATE_TAG, BEFORE_TAG, FAMILIES_TAG = "hwcov/generator_update", "hwcov/rate_before", "hwcov/families"
@@ -70,8 +70,8 @@ def make_schedule(spec) -> ScheduleDefinition:
 
 
 def build_schedules() -> list[ScheduleDefinition]:
-    from hwcov import schedules
-    from hwcov.backends import all_hardware
+    from hwcov.core import schedule_config as schedules
+    from hwcov.backends.registry import all_hardware
 
     return [make_schedule(spec) for spec in schedules.load(all_hardware(), CATEGORIES)]
 
@@ -79,8 +79,8 @@ def build_schedules() -> list[ScheduleDefinition]:
 @sensor(job=inventory_job, minimum_interval_seconds=300, default_status=DefaultSensorStatus.STOPPED)
 def inventory_change_sensor(context: SensorEvaluationContext):
     """Regenerate when the installed transformers, the templates or hwcov itself changed."""
-    from hwcov.commands import FINGERPRINT_TAG
-    from hwcov.generate import fingerprint
+    from hwcov.cli.commands import FINGERPRINT_TAG
+    from hwcov.cases.generate import fingerprint
 
     current = fingerprint()
     if context.cursor == current:
@@ -93,7 +93,7 @@ def inventory_change_sensor(context: SensorEvaluationContext):
 
 def stale_requests(db_path, run_id: str) -> list[RunRequest]:
     """One run per hardware for the architectures whose generated test changed since their result."""
-    from hwcov import store
+    from hwcov.store import database as store
 
     with store.connect(db_path, read_only=True) as con:
         stale = store.stale_results(con)
@@ -110,7 +110,7 @@ def stale_requests(db_path, run_id: str) -> list[RunRequest]:
 @run_status_sensor(run_status=DagsterRunStatus.SUCCESS, monitored_jobs=[inventory_job], request_job=hardware_job,
                    default_status=DefaultSensorStatus.STOPPED)
 def rerun_changed_tests_sensor(context):
-    from hwcov import paths
+    from hwcov.core import paths
 
     requests = stale_requests(paths.db_path(), context.dagster_run.run_id)
     return requests or SkipReason("no generated test changed for any stored result")
@@ -118,7 +118,7 @@ def rerun_changed_tests_sensor(context):
 
 def generator_update_row(run, db_path) -> dict | None:
     """before/after success rates of a rerun requested by rerun_changed_tests_sensor."""
-    from hwcov import store
+    from hwcov.store import database as store
 
     if UPDATE_TAG not in run.tags:
         return None
@@ -138,7 +138,8 @@ def generator_update_row(run, db_path) -> dict | None:
 @run_status_sensor(run_status=DagsterRunStatus.SUCCESS, monitored_jobs=[hardware_job],
                    default_status=DefaultSensorStatus.STOPPED)
 def generator_update_sensor(context):
-    from hwcov import paths, store
+    from hwcov.core import paths
+    from hwcov.store import database as store
 
     row = generator_update_row(context.dagster_run, paths.db_path())
     if row is None:
@@ -166,7 +167,8 @@ def patterns_after_failure_sensor(context):
 
 
 def _notify(context, status: str):
-    from hwcov import notify, paths
+    from hwcov.reports import notify
+    from hwcov.core import paths
 
     run = context.dagster_run
     to = run.tags.get("hwcov/notify")

@@ -5,11 +5,12 @@ fidelity). Each cell is journaled as it ends; the table holds the latest measure
 import pandas as pd
 from dagster import AllPartitionMapping, AssetExecutionContext, AssetIn, Config, Failure, MetadataValue, asset
 
-from hwcov import benchmark, sweep
+from hwcov.bench import cells as benchmark
+from hwcov.run import sweep
 from hwcov.assets.guards import non_empty
 from hwcov.assets.partitions import hardware_partitions, single_run
-from hwcov.runner import Limits, preload, run_isolated
-from hwcov.schema import conform
+from hwcov.run.runner import Limits, preload, run_isolated
+from hwcov.core.schema import conform
 
 GROUPS = ("default", "baseline", "optimized", "all")
 
@@ -26,7 +27,7 @@ class BenchmarkConfig(Config):
 
 
 def chosen_variants(hardware: str, names: list[str]) -> list[str]:
-    from hwcov.variants import VARIANTS
+    from hwcov.bench.variants import VARIANTS
 
     out: list[str] = []
     for name in names or ["default"]:
@@ -45,7 +46,7 @@ RERUN = ("crash", "timeout")  # what --resume measures again
 def plan(passing: pd.DataFrame, hardware: str, config: BenchmarkConfig, measured: dict | None = None) -> list[tuple]:
     """Tasks (path, precision, batch, seq, variant, route); with config.resume, none for a cell in `measured`
     (the journal's latest row per cell) unless that row crashed or timed out."""
-    from hwcov.backends import RUNNABLE, custom_platforms
+    from hwcov.backends.registry import RUNNABLE, custom_platforms
 
     if hardware not in RUNNABLE and hardware not in custom_platforms():
         raise Failure(f"no backend for '{hardware}'; runnable: {', '.join(RUNNABLE)}")
@@ -75,7 +76,7 @@ def plan(passing: pd.DataFrame, hardware: str, config: BenchmarkConfig, measured
                    "per benchmark cell (precision x batch x sequence x optimization variant).")
 def benchmark_results(context: AssetExecutionContext, config: BenchmarkConfig, run_results: pd.DataFrame,
                       generated_tests: pd.DataFrame) -> pd.DataFrame:
-    from hwcov import store
+    from hwcov.store import database as store
 
     settings = context.resources.settings
     artifacts = settings.artifacts_path()

@@ -2,7 +2,7 @@
 import pandas as pd
 from dagster import AllPartitionMapping, AssetExecutionContext, AssetIn, MetadataValue, asset
 
-from hwcov import report
+from hwcov.reports import report
 from hwcov.resources.settings import HwcovSettings
 
 
@@ -16,7 +16,7 @@ def coverage_report(context: AssetExecutionContext, settings: HwcovSettings, run
     markdown = report.markdown(model_inventory, run_results)
     from importlib.metadata import version
 
-    from hwcov import store
+    from hwcov.store import database as store
 
     with store.connect(settings.database()) as con:  # history and seed views: beside the IO manager's tables
         store.snapshot_coverage(con, report.pass_rates(matrix, ["hardware", "category"]), version("transformers"))

@@ -3,7 +3,7 @@ import pandas as pd
 from dagster import AssetExecutionContext, AssetIn, asset
 
 from hwcov.assets.partitions import hardware_partitions, single_run
-from hwcov import patterns
+from hwcov.run import patterns
 
 COLUMNS = ["hardware", "pattern", "count", "category", "explanation", "suggested_fix", "model_types", "example"]
 

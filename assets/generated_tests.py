@@ -4,7 +4,8 @@ from dagster import AssetExecutionContext, asset
 
 from hwcov.assets.guards import non_empty
 from hwcov.assets.partitions import category_partitions, single_run
-from hwcov import generate, inventory
+from hwcov.cases import generate
+from hwcov.models import inventory
 from hwcov.resources.settings import HwcovSettings
 
 

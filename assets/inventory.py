@@ -4,7 +4,7 @@ from dagster import AssetExecutionContext, MetadataValue, asset
 
 from hwcov.assets.partitions import category_partitions, single_run
 from hwcov.assets.guards import non_empty
-from hwcov import inventory
+from hwcov.models import inventory
 
 
 @asset(partitions_def=category_partitions, backfill_policy=single_run, key_prefix="hwcov",

@@ -3,8 +3,8 @@ import warnings
 
 from dagster import BackfillPolicy, BetaWarning, StaticPartitionsDefinition
 
-from hwcov.backends import all_hardware
-from hwcov.inventory import CATEGORIES
+from hwcov.backends.registry import all_hardware
+from hwcov.models.inventory import CATEGORIES
 
 category_partitions = StaticPartitionsDefinition(list(CATEGORIES))
 # Built-in keys plus platforms defined from JSON (a bad platform file fails the load, naming the field).

@@ -2,7 +2,7 @@
 
     HF_HUB_OFFLINE=1 python benchmarks/benchmark_fidelity.py [--model bert] [--seq 128] [--repeats 5]
 
-1. Repeatability: hwcov.bench.measure on the same cell (model, batch 1, sequence length) `--repeats`
+1. Repeatability: hwcov.bench.method.measure on the same cell (model, batch 1, sequence length) `--repeats`
    times; prints the coefficient of variation of p50 across repeats.
 2. Agreement: torch.utils.benchmark.Timer.blocked_autorange on the same model and inputs; prints the
    relative difference between its median and hwcov's p50.
@@ -25,8 +25,10 @@ def main() -> None:
     import torch
     from torch.utils import benchmark as tb
 
-    from hwcov import bench, generate, inventory
-    from hwcov.build import build_case
+    from hwcov.bench import method as bench
+    from hwcov.cases import generate
+    from hwcov.models import inventory
+    from hwcov.models.build import build_case
 
     torch.set_num_threads(args.threads)
     case = generate.case_for(inventory.by_type()[args.model])

@@ -16,8 +16,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from hwcov import generate, inventory, sweep
-from hwcov.runner import Limits
+from hwcov.cases import generate
+from hwcov.models import inventory
+from hwcov.run import sweep
+from hwcov.run.runner import Limits
 
 
 def sample(archs: dict) -> list:

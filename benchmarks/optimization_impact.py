@@ -5,7 +5,7 @@
 
 For each hardware, the baseline and each optimized variant (templates/benchmarks.yaml) are measured in turn,
 `--repeats` rounds (ABAB..., as the TorchInductor HF suite interleaves, so drift on a shared machine hits every
-variant alike), each cell in a fresh forked worker with 1 thread through hwcov.benchmark.run_cell. Prints, per
+variant alike), each cell in a fresh forked worker with 1 thread through hwcov.bench.cells.run_cell. Prints, per
 variant, the median p50 over rounds, the speedup against the baseline's median p50 and the max |diff| against
 the CPU fp32 reference.
 """
@@ -28,8 +28,10 @@ def main() -> None:
     p.add_argument("--export-dir", default=".hwcov/exports")
     args = p.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from hwcov import benchmark, generate, inventory
-    from hwcov.runner import Limits, preload, run_isolated
+    from hwcov.bench import cells as benchmark
+    from hwcov.cases import generate
+    from hwcov.models import inventory
+    from hwcov.run.runner import Limits, preload, run_isolated
 
     case = generate.case_for(inventory.by_type()[args.model])
     hardware = [h for h in args.hardware.split(",") if h]

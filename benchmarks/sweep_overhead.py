@@ -21,9 +21,10 @@ from pathlib import Path
 
 
 def bare_loop(model_types: list[str], workers: int) -> tuple[float, int]:
-    from hwcov import generate, inventory
-    from hwcov.build import build_case
-    from hwcov.runner import preload
+    from hwcov.cases import generate
+    from hwcov.models import inventory
+    from hwcov.models.build import build_case
+    from hwcov.run.runner import preload
 
     preload()
     archs = inventory.by_type()
@@ -81,7 +82,7 @@ def main() -> None:
     p.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     args = p.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from hwcov import inventory
+    from hwcov.models import inventory
 
     types = sorted(inventory.by_type())[: args.limit or None]
     work = Path(tempfile.mkdtemp(prefix="hwcov-overhead-"))

@@ -2,7 +2,7 @@
 hwcov.definitions, run on dagster-celery workers that own the hardware.
 
 Differences from the local profile, and why:
-- executor: hardware_celery_executor (hwcov/routing.py): a device step runs on its hardware's queue,
+- executor: hardware_celery_executor (hwcov/orchestration/routing.py): a device step runs on its hardware's queue,
   everything else on the orchestrator host's `dagster` queue (the one DuckDB writer);
 - io_manager: HandoffIOManager (resources/handoff.py): device outputs reach DuckDB as Parquet on shared
   storage, loaded exactly once by the writer;
@@ -30,12 +30,12 @@ from dagster import (
     sensor,
 )
 
-from hwcov import paths
+from hwcov.core import paths
 from hwcov.assets.partitions import hardware_partitions
 from hwcov.definitions import build_defs
-from hwcov.remote import Handoff
+from hwcov.store.handoff import Handoff
 from hwcov.resources.handoff import DEVICE_ASSETS, HandoffIOManager
-from hwcov.routing import hardware_celery_executor
+from hwcov.orchestration.routing import hardware_celery_executor
 
 SHARED_ENV, BROKER_ENV, BACKEND_ENV = "HWCOV_SHARED_DIR", "HWCOV_CELERY_BROKER", "HWCOV_CELERY_BACKEND"
 STALE_AFTER_S = 120  # a hardware run's own writer step ingests its output first; the sensor only sweeps up

@@ -3,8 +3,9 @@ import os
 
 from dagster import ConfigurableResource
 
-from hwcov.backends import Probe, get_backend
-from hwcov.runner import Limits
+from hwcov.backends.registry import get_backend
+from hwcov.backends.base import Probe
+from hwcov.run.runner import Limits
 
 
 class BackendResource(ConfigurableResource):
@@ -16,7 +17,7 @@ class BackendResource(ConfigurableResource):
         return get_backend(hardware).probe()
 
     def limits(self, hardware: str) -> Limits:
-        from hwcov.backends import custom_platforms
+        from hwcov.backends.registry import custom_platforms
 
         platform = custom_platforms().get(hardware)
         if platform is not None:  # a custom platform's own limits, where it declares them
@@ -87,7 +88,7 @@ RESOURCE_KEYS = {"cpu": "torch_backend", "cuda": "torch_backend", "rocm": "torch
 def resource_key(hardware: str) -> str:
     """Custom platforms are served by the resource of their backend family."""
     if hardware not in RESOURCE_KEYS:
-        from hwcov.backends import custom_platforms
+        from hwcov.backends.registry import custom_platforms
 
         platform = custom_platforms().get(hardware)
         hardware = platform.base_hardware if platform else hardware

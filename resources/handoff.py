@@ -1,7 +1,7 @@
 """The scale-out profile's IO manager: the DuckDB IO manager, except that hardware workers never touch DuckDB.
 
 - An output of a device asset (run_results, benchmark_results: computed on the hardware's own worker)
-  is staged as Parquet on shared storage (hwcov/remote.py), never written to DuckDB there.
+  is staged as Parquet on shared storage (hwcov/store/handoff.py), never written to DuckDB there.
 - Every other output is written by the writer (the orchestrator host's `dagster` queue) to DuckDB as
   usual, and published as Parquet so device steps can read their inputs (generated_tests) on any host.
 - A device step loads its inputs from those Parquet copies; a writer step first ingests whatever is
@@ -13,7 +13,7 @@ import pandas as pd
 from dagster import InputContext, IOManager, OutputContext
 from dagster_duckdb_pandas import DuckDBPandasIOManager
 
-from hwcov.remote import Handoff
+from hwcov.store.handoff import Handoff
 
 # Device assets and their partition column: computed where the hardware is, handed off to the writer.
 DEVICE_ASSETS = {"run_results": "hardware", "benchmark_results": "hardware"}

@@ -1,7 +1,7 @@
 """DuckDB IO manager: every asset's table lives in schema `hwcov` of one database file."""
 from dagster_duckdb_pandas import DuckDBPandasIOManager
 
-from hwcov import paths
+from hwcov.core import paths
 
 
 def duckdb_io_manager(db_path: str | None = None) -> DuckDBPandasIOManager:

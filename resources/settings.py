@@ -3,7 +3,7 @@ from pathlib import Path
 
 from dagster import ConfigurableResource
 
-from hwcov import paths
+from hwcov.core import paths
 
 
 class HwcovSettings(ConfigurableResource):

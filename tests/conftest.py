@@ -20,6 +20,6 @@ def hwcov_env(tmp_path, monkeypatch):
 
 @pytest.fixture(scope="session")
 def archs():
-    from hwcov import inventory
+    from hwcov.models import inventory
 
     return inventory.by_type()

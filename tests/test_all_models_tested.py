@@ -6,7 +6,10 @@ from collections import defaultdict
 
 import pytest
 
-from hwcov import generate, inventory, sweep, tiny
+from hwcov.cases import generate
+from hwcov.models import inventory
+from hwcov.run import sweep
+from hwcov.models import tiny
 
 PER_CATEGORY = 2
 

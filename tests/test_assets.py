@@ -7,7 +7,7 @@ from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PART
 
 from hwcov.assets.guards import non_empty
 from hwcov.definitions import build_defs
-from hwcov.inventory import CATEGORIES
+from hwcov.models.inventory import CATEGORIES
 from tests.conftest import SAMPLE
 
 

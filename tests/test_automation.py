@@ -11,10 +11,12 @@ import pytest
 from dagster import DagsterInstance, build_schedule_context, build_sensor_context, materialize
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
-from hwcov import schedules, store
+from hwcov.core import paths
+from hwcov.core import schedule_config as schedules
+from hwcov.store import database as store
 from hwcov.assets import automation
-from hwcov.backends import HARDWARE
-from hwcov.inventory import CATEGORIES
+from hwcov.backends.registry import HARDWARE
+from hwcov.models.inventory import CATEGORIES
 
 HWCOV = str(Path(sys.executable).with_name("hwcov"))
 
@@ -65,7 +67,7 @@ def test_a_schedule_requests_each_hardware_partition():
 
 def test_template_change_reruns_only_that_family_and_records_the_update(tmp_path, monkeypatch):
     templates = tmp_path / "templates"
-    shutil.copytree(Path(schedules.__file__).parent / "templates", templates)
+    shutil.copytree(paths.TEMPLATES_DIR, templates)
     for key, value in {"HWCOV_TEMPLATES_DIR": templates, "HWCOV_DB_PATH": tmp_path / "db.duckdb",
                        "HWCOV_GENERATED_DIR": tmp_path / "gen", "HWCOV_ARTIFACTS_DIR": tmp_path / "art"}.items():
         monkeypatch.setenv(key, str(value))
@@ -115,7 +117,7 @@ def test_run_notification_reaches_a_local_smtp_server(tmp_path, monkeypatch):
 
     from dagster import DagsterRun
 
-    from hwcov import notify
+    from hwcov.reports import notify
 
     received = []
 
@@ -168,7 +170,7 @@ def test_run_notification_reaches_a_local_smtp_server(tmp_path, monkeypatch):
 
 def test_ci_mode_fails_on_a_regression(tmp_path):
     templates = tmp_path / "templates"
-    shutil.copytree(Path(schedules.__file__).parent / "templates", templates)
+    shutil.copytree(paths.TEMPLATES_DIR, templates)
     env = {**__import__("os").environ, "HWCOV_TEMPLATES_DIR": str(templates), "HF_HUB_OFFLINE": "1"}
     args = [HWCOV, "--ci-mode", "--priority", "highest", "--hardware", "cpu"]
     first = subprocess.run(args, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)

@@ -9,11 +9,12 @@ import urllib.request
 import numpy as np
 import pytest
 
-from hwcov import generate, validate
-from hwcov.backends import get_backend
+from hwcov.cases import generate
+from hwcov.backends import validate
+from hwcov.backends.registry import get_backend
 from hwcov.backends import browser
 from hwcov.backends.exported import reference_outputs
-from hwcov.build import build_case, reference_path
+from hwcov.models.build import build_case, reference_path
 
 pytestmark = pytest.mark.skipif(
     not (os.path.exists(browser.CHROMIUM) and browser.ORT_DIST.is_dir()),
@@ -229,8 +230,8 @@ def test_perturbed_reference_fails_accuracy_through_the_browser(archs, export_di
 def test_sweep_runs_browser_cases_in_forked_workers(archs, tmp_path):
     """The sweep's path: cpu references first, then wasm in the runner's forked workers (no address-space cap:
     Chromium can't start under one, and says so when capped)."""
-    from hwcov import sweep
-    from hwcov.runner import Limits
+    from hwcov.run import sweep
+    from hwcov.run.runner import Limits
 
     tests = generate.generate([archs["vit"]], tmp_path / "gen")
     quiet = {"progress": False, "log": lambda m: None}
@@ -254,7 +255,8 @@ def test_batch_above_one_runs_through_the_browser(archs, export_dir):
 
 
 def test_cli_runs_one_materialization_per_batch_size(monkeypatch, tmp_path, capsys):
-    from hwcov import cli, commands
+    from hwcov.cli import main as cli
+    from hwcov.cli import commands
 
     calls = []
     monkeypatch.setenv("HWCOV_DB_PATH", str(tmp_path / "db.duckdb"))
@@ -273,7 +275,7 @@ def test_browser_failures_are_classified_by_the_catalog():
     """The catalog's browser patterns match the messages this backend really writes."""
     import collections
 
-    from hwcov import patterns
+    from hwcov.run import patterns
 
     mostly_cpu = {"WebGpuExecutionProvider": (1, collections.Counter()),
                   "CPUExecutionProvider": (9, collections.Counter({"Conv": 9}))}
@@ -288,7 +290,8 @@ def test_browser_failures_are_classified_by_the_catalog():
 
 @pytest.mark.parametrize("hardware", ["wasm", "webgpu"])
 def test_benchmark_cells_are_timed_on_the_page_with_the_warmup_budget(archs, export_dir, hardware, monkeypatch):
-    from hwcov import bench, benchmark
+    from hwcov.bench import method as bench
+    from hwcov.bench import cells as benchmark
 
     monkeypatch.setattr(bench, "WARMUP_BUDGET_S", 1e-6)  # spent by one warm run, as a 60-s forward spends 2 s
     row = benchmark.run_cell(generate.case_for(archs["bert"]), hardware, "fp32", 2, 16, min_duration_s=0.05,
@@ -302,7 +305,7 @@ def test_benchmark_cells_are_timed_on_the_page_with_the_warmup_budget(archs, exp
 
 
 def test_a_cell_too_slow_for_the_page_limit_is_not_applicable_from_its_warm_run(archs, export_dir):
-    from hwcov import benchmark
+    from hwcov.bench import cells as benchmark
 
     started = time.perf_counter()
     row = benchmark.run_cell(generate.case_for(archs["bert"]), "wasm", "fp32", 1, 16, min_iters=10**7,
@@ -314,7 +317,7 @@ def test_a_cell_too_slow_for_the_page_limit_is_not_applicable_from_its_warm_run(
 
 
 def test_a_benchmark_page_killed_at_its_limit_is_a_timeout_that_resume_measures_again(archs, export_dir, monkeypatch):
-    from hwcov import benchmark
+    from hwcov.bench import cells as benchmark
     from hwcov.assets.benchmark_results import RERUN
 
     monkeypatch.setattr(browser, "JOB_TIMEOUT_S", 0.2)  # Chromium alone takes longer to start

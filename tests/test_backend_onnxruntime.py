@@ -2,11 +2,13 @@
 import numpy as np
 import pytest
 
-from hwcov import export, generate, validate
-from hwcov.backends import get_backend
+from hwcov.export import routes as export
+from hwcov.cases import generate
+from hwcov.backends import validate
+from hwcov.backends.registry import get_backend
 from hwcov.backends.exported import reference_outputs
 from hwcov.backends.onnxruntime import OnnxRuntimeBackend
-from hwcov.build import build_case, reference_path
+from hwcov.models.build import build_case, reference_path
 
 
 @pytest.fixture(scope="module")
@@ -112,8 +114,8 @@ def test_lower_precisions_run_within_their_tolerance(archs, export_dir, precisio
 
 SWEEP_BOTH = """
 import json, sys
-from hwcov import sweep
-from hwcov.runner import Limits
+from hwcov.run import sweep
+from hwcov.run.runner import Limits
 tests, art = json.load(open(sys.argv[1])), sys.argv[2]
 quiet = {"progress": False, "log": lambda m: None, "limits": Limits(workers=2)}
 rows = {hw: sweep.sweep(tests, hw, art, **quiet) for hw in ("cpu", "onnxruntime")}

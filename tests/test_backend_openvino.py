@@ -2,11 +2,12 @@
 import numpy as np
 import pytest
 
-from hwcov import export, generate
-from hwcov.backends import get_backend
+from hwcov.export import routes as export
+from hwcov.cases import generate
+from hwcov.backends.registry import get_backend
 from hwcov.backends.exported import reference_outputs
 from hwcov.backends.openvino import OpenVinoBackend
-from hwcov.build import build_case, reference_path
+from hwcov.models.build import build_case, reference_path
 
 
 @pytest.fixture(scope="module")

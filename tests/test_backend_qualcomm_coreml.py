@@ -12,11 +12,13 @@ import onnxruntime
 import pytest
 from onnx import TensorProto, helper
 
-from hwcov import generate, sweep, validate
-from hwcov.backends import get_backend
+from hwcov.cases import generate
+from hwcov.run import sweep
+from hwcov.backends import validate
+from hwcov.backends.registry import get_backend
 from hwcov.backends import qualcomm as qnn
 from hwcov.backends.exported import reference_outputs
-from hwcov.build import build_case
+from hwcov.models.build import build_case
 
 QNN_HERE = "QNNExecutionProvider" in onnxruntime.get_available_providers()
 COREML = importlib.util.find_spec("coremltools") is not None
@@ -113,7 +115,7 @@ def test_plugin_style_sessions_are_made_on_ep_devices_and_still_checked(tiny_onn
 @no_qnn
 def test_asking_for_qnn_here_gets_a_cpu_session_that_load_refuses(archs, export_dir):
     """ONNX Runtime drops an unavailable provider with a warning; the backend must not count that run."""
-    from hwcov import export
+    from hwcov.export import routes as export
 
     case = generate.case_for(archs["bert"])
     built = build_case(case, 2)
@@ -128,7 +130,7 @@ def test_asking_for_qnn_here_gets_a_cpu_session_that_load_refuses(archs, export_
 
 
 def test_int8_is_a_static_qdq_model_calibrated_on_the_synthesized_inputs(archs, export_dir):
-    from hwcov import export
+    from hwcov.export import routes as export
 
     case = generate.case_for(archs["bert"])
     built = build_case(case, 2)
@@ -236,7 +238,7 @@ def test_qualcomm_and_apple_ane_sweeps_record_unavailable_without_building_model
 
 
 def test_a_placement_fallback_is_classified_by_the_catalog():
-    from hwcov import patterns
+    from hwcov.run import patterns
 
     for message in ("hf-onnx: onnxruntime QNN EP run: SilentFallback: QNNExecutionProvider is registered but ran 0 "
                     "of 84 nodes (CPUExecutionProvider: 84): a silent CPU fallback",

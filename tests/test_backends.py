@@ -5,7 +5,7 @@ import onnxruntime
 import pytest
 import torch
 
-from hwcov.backends import HARDWARE, RUNNABLE, get_backend
+from hwcov.backends.registry import HARDWARE, RUNNABLE, get_backend
 
 
 def test_cpu_probe_reports_the_processor_and_versions():

@@ -3,7 +3,7 @@ import time
 
 import pytest
 
-from hwcov import bench
+from hwcov.bench import method as bench
 
 
 def test_measure_obeys_both_stopping_rules_and_reports_real_latency():
@@ -64,7 +64,7 @@ def _history(p50s, cell=("bert", "cpu", "fp32", 1, 128, "eager")):
 def test_regression_flag_compares_the_latest_p50_with_the_previous_run_of_the_same_cell():
     import pandas as pd
 
-    from hwcov import analysis
+    from hwcov.reports import analysis
 
     slower = _history([1.0, 0.5, 1.0])  # the previous run, not the first or the best, is the reference
     assert len(analysis.regressions(slower)) == 1

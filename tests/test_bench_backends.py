@@ -4,8 +4,11 @@ import math
 
 import pytest
 
-from hwcov import benchmark, generate, profiling, variants
-from hwcov.backends import get_backend
+from hwcov.bench import cells as benchmark
+from hwcov.cases import generate
+from hwcov.bench import profiling
+from hwcov.bench import variants
+from hwcov.backends.registry import get_backend
 
 FAST = {"min_duration_s": 0.05}
 
@@ -47,7 +50,7 @@ def test_cells_on_each_runtime_are_measured_with_their_parity_cost(bert, export_
 
 
 def test_variants_are_real_switches_on_the_runtime_objects(bert, export_dir):
-    from hwcov.build import build_case
+    from hwcov.models.build import build_case
 
     built = build_case(bert, 1)
     ort = get_backend("onnxruntime")
@@ -124,8 +127,8 @@ def test_profiles_refuse_what_they_cannot_measure(bert):
 def test_a_platform_whose_memory_cannot_hold_the_weights_is_not_applicable(bert, tmp_path, monkeypatch):
     import json
 
-    from hwcov import platforms
-    from hwcov.backends import HARDWARE
+    from hwcov.backends import platforms
+    from hwcov.backends.registry import HARDWARE
 
     monkeypatch.setenv(platforms.PLATFORMS_ENV, str(tmp_path / "platforms"))
     spec = {"platform_name": "Tiny MCU", "platform_key": "mcu_tiny", "backend_type": "torch",

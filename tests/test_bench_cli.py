@@ -1,7 +1,8 @@
 """The benchmark/profiling verbs: profiles measured in an isolated worker and stored; bad input refused."""
 import pytest
 
-from hwcov import cli, store
+from hwcov.cli import main as cli
+from hwcov.store import database as store
 
 
 def test_layer_and_memory_profiles_are_stored_and_replaced(hwcov_env, capsys):

@@ -5,7 +5,7 @@ from dagster import DagsterInstance, materialize
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from hwcov.definitions import build_defs
-from hwcov.inventory import CATEGORIES
+from hwcov.models.inventory import CATEGORIES
 
 
 @pytest.fixture
@@ -49,7 +49,7 @@ def test_benchmark_cells_on_cpu(project):
 def test_resume_measures_only_cells_the_journal_lacks_or_that_crashed(project, hwcov_env):
     import json
 
-    from hwcov import benchmark
+    from hwcov.bench import cells as benchmark
 
     db, run = project
     run(["hwcov/run_results"], partition_key="cpu",
@@ -75,7 +75,9 @@ def test_resume_measures_only_cells_the_journal_lacks_or_that_crashed(project, h
 def test_exported_backends_variants_history_and_every_stored_row_consistent(project):
     """onnxruntime and openvino cells with their baseline and optimized variants; a narrower rerun keeps the other
     cells (journal) and adds to the history; every stored row: throughput = batch / mean latency."""
-    from hwcov import analysis, benchmark, store
+    from hwcov.reports import analysis
+    from hwcov.bench import cells as benchmark
+    from hwcov.store import database as store
 
     db, run = project
     cell = {"models": ["bert"], "batch_sizes": [1, 2], "seq_lens": [16], "precisions": ["fp32"],
@@ -111,7 +113,7 @@ def test_exported_backends_variants_history_and_every_stored_row_consistent(proj
 def test_max_positions_reads_the_text_config_and_treats_negative_as_unbounded():
     import transformers
 
-    from hwcov import benchmark
+    from hwcov.bench import cells as benchmark
 
     assert benchmark.max_positions(transformers.CLIPConfig()) == 77  # kept in text_config
     assert benchmark.max_positions(transformers.XLNetConfig()) == 0  # -1: no position table
@@ -126,7 +128,8 @@ def test_max_positions_reads_the_text_config_and_treats_negative_as_unbounded():
 def test_a_text_tied_to_the_audio_is_measured_at_the_templates_max_seq_len(archs):
     """voxtral_realtime's tokens follow its audio frames (templates/inputs.d/audio.yaml max_seq_len 8): the
     coverage cell runs at 8, a longer fixed cell is not_applicable and says why."""
-    from hwcov import benchmark, generate
+    from hwcov.bench import cells as benchmark
+    from hwcov.cases import generate
 
     case = generate.case_for(archs["voxtral_realtime"])
     fitted = benchmark.run_cell(case, "cpu", "fp32", 1, 16, min_duration_s=0.01, fit_positions=True)
@@ -138,7 +141,7 @@ def test_a_text_tied_to_the_audio_is_measured_at_the_templates_max_seq_len(archs
 def test_the_coverage_cell_of_a_short_model_is_measured_at_its_positions(project, hwcov_env):
     """clip's text tower holds 77 positions: its first (coverage) cell runs at 77 and says so; a longer cell of
     the matrix stays not_applicable; the measured row supersedes an older row of the planned cell."""
-    from hwcov import benchmark
+    from hwcov.bench import cells as benchmark
 
     db, run = project
     run(["hwcov/run_results"], partition_key="cpu",
@@ -155,7 +158,8 @@ def test_the_coverage_cell_of_a_short_model_is_measured_at_its_positions(project
 
 
 def test_a_database_from_before_the_warmup_column_gets_it_where_the_io_manager_inserts_it(tmp_path):
-    from hwcov import benchmark, store
+    from hwcov.bench import cells as benchmark
+    from hwcov.store import database as store
 
     older = {k: v for k, v in benchmark.BENCH_COLUMNS.items() if k != "warmup"}
     with duckdb.connect(str(tmp_path / "older.duckdb")) as con:

@@ -1,7 +1,7 @@
 """Each asset check passes on good data and fails on a bad frame."""
 import pandas as pd
 
-from hwcov import checks
+from hwcov.run import checks
 
 GOOD = pd.DataFrame([
     {"model_type": m, "hardware": "cpu", "precision": "fp32", "batch_size": 1, "status": s,

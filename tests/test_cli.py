@@ -6,7 +6,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from hwcov.commands import EXPORT_COLUMNS
+from hwcov.cli.commands import EXPORT_COLUMNS
 
 HWCOV = str(Path(sys.executable).with_name("hwcov"))
 

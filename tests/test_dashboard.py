@@ -3,9 +3,11 @@ import pandas as pd
 import pytest
 from playwright.sync_api import sync_playwright
 
-from hwcov import dashboard, generate, sweep
-from hwcov.inventory import Architecture
-from hwcov.schema import conform
+from hwcov.reports import dashboard
+from hwcov.cases import generate
+from hwcov.run import sweep
+from hwcov.models.inventory import Architecture
+from hwcov.core.schema import conform
 
 CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run", "--disable-quic"]
@@ -24,7 +26,7 @@ def site(archs, tmp_path_factory):
     history = pd.DataFrame([{"snapshot_at": pd.Timestamp("2026-11-01"), "hardware": "cpu", "category": "vision",
                              "architectures": 3, "passed": 2, "pass_rate": 2 / 3}])
     # Real measurements (tiny budgets): the benchmarks page plots what benchmark.run_cell measured.
-    from hwcov import benchmark
+    from hwcov.bench import cells as benchmark
 
     bench = pd.DataFrame([benchmark.run_cell(generate.case_for(a), "cpu", "fp32", b, 16, min_duration_s=0.05,
                                              warmup=1, min_iters=3) for a in chosen[:2] for b in (1, 2)])
@@ -95,8 +97,8 @@ def test_markup_in_data_is_shown_as_text(site, page):
 
 
 def test_screenshots_are_png_images_of_every_page(site, page, tmp_path):
-    from hwcov import screenshots
-    from hwcov.dashboard import NAV
+    from hwcov.reports import screenshots
+    from hwcov.reports.dashboard import NAV
 
     shots = screenshots.take(site, tmp_path / "shots", page=page)
     assert [s.name for s in shots] == [n.replace(".html", ".png") for n, _ in NAV]

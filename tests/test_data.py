@@ -2,7 +2,7 @@
 import pytest
 import yaml
 
-from hwcov import data
+from hwcov.core import data
 
 
 def _templates(tmp_path, monkeypatch, main: dict, dropins: dict) -> None:

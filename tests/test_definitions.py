@@ -3,9 +3,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from hwcov.backends import HARDWARE
+from hwcov.backends.registry import HARDWARE
 from hwcov.definitions import defs
-from hwcov.inventory import CATEGORIES
+from hwcov.models.inventory import CATEGORIES
 
 ROOT = Path(__file__).resolve().parents[1]
 

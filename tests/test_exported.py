@@ -41,7 +41,7 @@ def test_outputs_are_named_by_the_graph_when_its_names_match_the_spec():
 def test_export_cache_bound_deletes_least_recently_used_exports_first(tmp_path):
     import os
 
-    from hwcov import export
+    from hwcov.export import routes as export
 
     folders = []
     for i, model in enumerate(["bert", "gpt2", "vit", "t5"]):

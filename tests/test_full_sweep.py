@@ -2,8 +2,10 @@
 every other one carries a skip-table reason."""
 import pytest
 
-from hwcov import generate, sweep, tiny
-from hwcov.runner import Limits
+from hwcov.cases import generate
+from hwcov.run import sweep
+from hwcov.models import tiny
+from hwcov.run.runner import Limits
 
 pytestmark = pytest.mark.slow
 

@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-from hwcov import generate
+from hwcov.cases import generate
 from tests.conftest import SAMPLE
 
 
@@ -56,7 +56,7 @@ def test_a_generated_file_runs_under_plain_pytest(archs, tmp_path):
 
 
 def test_modality_checks_require_what_the_model_accepts():
-    from hwcov.testing import ArchCaseTests
+    from hwcov.cases.testing import ArchCaseTests
 
     class Multimodal(ArchCaseTests):
         required_any_inputs = ("pixel_values", "input_features")

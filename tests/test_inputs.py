@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from hwcov import inputs, tiny
+from hwcov.models import inputs
+from hwcov.models import tiny
 
 
 def _feed(archs, model_type, batch=1):
@@ -48,8 +49,8 @@ def test_multimodal_inputs_carry_the_image(archs):
     ("whisper", "input_features"),  # mel frames follow max_source_positions
 ])
 def test_recipes_run_a_full_modality_forward_at_batch_2(archs, model_type, expect):
-    from hwcov import generate
-    from hwcov.build import build_case
+    from hwcov.cases import generate
+    from hwcov.models.build import build_case
 
     built = build_case(generate.case_for(archs[model_type]), batch=2)
     assert expect in built.feed
@@ -62,7 +63,7 @@ def test_recipes_run_a_full_modality_forward_at_batch_2(archs, model_type, expec
 def test_random_text_never_draws_a_placeholder_id():
     import torch
 
-    from hwcov.inputs import _without
+    from hwcov.models.inputs import _without
 
     text = torch.tensor([[4, 5, 6, 7, 5, 9]])
     assert _without(text, {5, 4}).tolist() == [[6, 6, 6, 7, 6, 9]]  # the smallest id >= 4 that is no placeholder
@@ -75,8 +76,8 @@ def test_a_long_multimodal_text_keeps_one_placeholder_per_feature(archs):
 
     import torch
 
-    from hwcov.build import build_case
-    from hwcov.generate import case_for
+    from hwcov.models.build import build_case
+    from hwcov.cases.generate import case_for
 
     case = case_for(archs["aria"])
     built = build_case(replace(case, input_spec={**case.input_spec, "seq_len": 128}), 1)

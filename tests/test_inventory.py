@@ -1,6 +1,6 @@
 from transformers.models.auto import configuration_auto, modeling_auto
 
-from hwcov import inventory
+from hwcov.models import inventory
 
 
 def _types_with_a_model_class() -> set[str]:
@@ -49,7 +49,8 @@ def test_multimodal_means_the_forward_takes_a_non_text_input(archs):
     for text, so it is never reported as a text-only run of a multimodal model."""
     import re
 
-    from hwcov import data, inventory
+    from hwcov.core import data
+    from hwcov.models import inventory
 
     pattern = data.load("inventory.yaml")["non_text_inputs"]
     wrong = [a.model_type for a in archs.values() if a.modality == "multimodal" and not any(

@@ -3,7 +3,8 @@ import re
 import socket
 from pathlib import Path
 
-from hwcov import generate, sweep
+from hwcov.cases import generate
+from hwcov.run import sweep
 
 ENGINE = Path(__file__).resolve().parents[1] / "hwcov"
 

@@ -3,7 +3,7 @@ import numpy as np
 import onnxruntime as ort
 import torch
 
-from hwcov import onnx_symbolics
+from hwcov.export import onnx_symbolics
 
 
 class Ops(torch.nn.Module):

@@ -1,4 +1,4 @@
-from hwcov import patterns
+from hwcov.run import patterns
 
 
 def test_the_seed_patterns_are_in_the_catalog():

@@ -7,8 +7,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from hwcov import platforms
-from hwcov.backends import HARDWARE, all_hardware, get_backend
+from hwcov.backends import platforms
+from hwcov.backends.registry import HARDWARE, all_hardware, get_backend
 
 HWCOV = str(Path(sys.executable).with_name("hwcov"))
 GOOD = {"platform_name": "Small CPU", "platform_key": "cpu_small", "backend_type": "torch",

@@ -10,7 +10,9 @@ import duckdb
 import pytest
 import yaml
 
-from hwcov import data, paths, popularity
+from hwcov.core import data
+from hwcov.core import paths
+from hwcov.models import popularity
 
 HWCOV = str(Path(sys.executable).with_name("hwcov"))
 

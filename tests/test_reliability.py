@@ -42,7 +42,7 @@ def test_concurrent_hardware_partitions_share_the_database(tmp_path):
     # --expand-hf-models (the seed's verb): every architecture of the installed transformers gets a test
     first = subprocess.run([HWCOV, "--expand-hf-models"], cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert first.returncode == 0, first.stderr
-    from hwcov import inventory
+    from hwcov.models import inventory
 
     assert len(list((tmp_path / "generated_tests").glob("test_hf_*.py"))) == len(inventory.discover())
     procs = [subprocess.Popen([HWCOV, "--model", "bert,gpt2", "--hardware", hw], cwd=tmp_path,

@@ -10,7 +10,8 @@ import duckdb
 import pytest
 import yaml
 
-from hwcov import paths, repair
+from hwcov.core import paths
+from hwcov.repair import loop as repair
 
 HWCOV = str(Path(sys.executable).with_name("hwcov"))
 SEED = b"# seeded by the test: this exact formatting must survive a revert\nmodel_types: {}   # nothing yet\n"
@@ -54,7 +55,7 @@ def loop(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         for key, value in env.items():
             mp.setenv(key, str(value))
-        from hwcov import commands
+        from hwcov.cli import commands
 
         repair._reset_process_caches()
         assert commands.run_pipeline(["cpu"], ["gemma3", "dots1"], None, workers=2, regenerate=True)

@@ -6,7 +6,7 @@ import sys
 import time
 from pathlib import Path
 
-from hwcov.runner import Limits, run_isolated
+from hwcov.run.runner import Limits, run_isolated
 
 
 def _task(kind):

@@ -1,7 +1,7 @@
 """Exported-runtime failures are classified by what went wrong, not by the output names they quote."""
 import pytest
 
-from hwcov import patterns
+from hwcov.run import patterns
 
 MESSAGES = {
     "every route's export gives the same outputs (max |diff| 2.02 from the reference): the exporters agree with "

@@ -130,9 +130,9 @@ def test_two_partition_backfill_runs_on_each_hardware_worker_and_loads_duckdb_on
     from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
     from dagster._core.utils import make_new_backfill_id
 
-    from hwcov.inventory import CATEGORIES
-    from hwcov.remote import Handoff
-    from hwcov.routing import run_hardware
+    from hwcov.models.inventory import CATEGORIES
+    from hwcov.store.handoff import Handoff
+    from hwcov.orchestration.routing import run_hardware
 
     home, shared, db = tmp_path / "dagster_home", tmp_path / "shared", tmp_path / "orchestrator" / "bench.duckdb"
     home.mkdir()
@@ -232,7 +232,7 @@ def _frame(hardware: str, models: list[str], status: str = "pass"):
 
 
 def test_handoff_loads_each_staged_file_exactly_once(tmp_path):
-    from hwcov.remote import Handoff
+    from hwcov.store.handoff import Handoff
 
     db, handoff = tmp_path / "bench.duckdb", Handoff(tmp_path / "shared")
     handoff.stage("run_results", _frame("cpu", ["bert", "gpt2"]), ["cpu"], "hardware", run_id="r1")
@@ -262,7 +262,7 @@ def test_handoff_loads_each_staged_file_exactly_once(tmp_path):
 
 
 def test_handoff_widens_the_table_for_a_new_column(tmp_path):
-    from hwcov.remote import Handoff
+    from hwcov.store.handoff import Handoff
 
     db, handoff = tmp_path / "bench.duckdb", Handoff(tmp_path / "shared")
     handoff.stage("run_results", _frame("cpu", ["bert"]), ["cpu"], "hardware", run_id="r1")
@@ -279,7 +279,7 @@ def test_runs_get_their_hardware_queue_and_device_steps_go_there(monkeypatch, tm
     pytest.importorskip("dagster_celery", reason="pip install -e '.[scale]'")
     from dagster._core.execution.api import create_execution_plan
 
-    from hwcov.routing import WRITER_QUEUE, queue_tags, route
+    from hwcov.orchestration.routing import WRITER_QUEUE, queue_tags, route
 
     assert queue_tags({"dagster/partition": "cuda"}) == {"dagster-celery/queue": "cuda"}
     assert queue_tags({"dagster/asset_partition_range_start": "openvino",

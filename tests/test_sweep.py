@@ -1,6 +1,7 @@
-from hwcov import generate, sweep
-from hwcov.journal import ResultJournal
-from hwcov.runner import Limits
+from hwcov.cases import generate
+from hwcov.run import sweep
+from hwcov.run.journal import ResultJournal
+from hwcov.run.runner import Limits
 from tests.conftest import SAMPLE
 
 

@@ -2,9 +2,10 @@
 every test, the lower ones only where it passed."""
 import textwrap
 
-from hwcov import generate, sweep
-from hwcov.journal import ResultJournal
-from hwcov.runner import Limits
+from hwcov.cases import generate
+from hwcov.run import sweep
+from hwcov.run.journal import ResultJournal
+from hwcov.run.runner import Limits
 
 QUIET = {"progress": False, "log": lambda m: None}
 
@@ -16,8 +17,9 @@ def stub_tests(archs, tmp_path, outcomes: dict) -> list[dict]:
     for model_type, by_precision in outcomes.items():
         path = tmp_path / f"test_stub_{tmp_path.name}_{model_type}.py"  # the sweep caches modules by file stem
         path.write_text(textwrap.dedent(f"""
-            from hwcov import generate, inventory
-            from hwcov.testing import ArchCaseTests
+            from hwcov.cases import generate
+            from hwcov.models import inventory
+            from hwcov.cases.testing import ArchCaseTests
 
             class TestStub(ArchCaseTests):
                 case = generate.case_for(inventory.by_type()[{model_type!r}])

@@ -1,4 +1,5 @@
-from hwcov import data, tiny
+from hwcov.core import data
+from hwcov.models import tiny
 
 
 def test_shrink_lowers_sizes_and_keeps_per_layer_lists_consistent():

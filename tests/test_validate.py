@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from hwcov import validate
+from hwcov.backends import validate
 
 
 def test_fp16_bound_grows_with_the_outputs_magnitude():

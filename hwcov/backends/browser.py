@@ -44,8 +44,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from hwcov import export, validate
-from hwcov.backends import Probe, cpu_name
+from hwcov.export import routes as export
+from hwcov.backends import validate
+from hwcov.backends.base import Probe
+from hwcov.core.system import cpu_name
 from hwcov.backends.exported import ExportBackend, hf_metadata, name_by_graph, named_outputs
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
@@ -448,7 +450,7 @@ class BrowserBackend(ExportBackend):
 
         import torch
 
-        from hwcov.outputs import checksum
+        from hwcov.models.outputs import checksum
 
         steady = statistics.median(job["times"])
         return {**base, "status": verdict.status, "device_name": device_name,

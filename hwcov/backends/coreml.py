@@ -20,8 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from hwcov import validate
-from hwcov.backends import Probe
+from hwcov.backends import validate
+from hwcov.backends.base import Probe
 
 ROUTES = ("coreml-trace", "coreml-export")
 EXPORTER = {"coreml-trace": "torch.jit.trace -> coremltools.convert",
@@ -59,7 +59,7 @@ def _positional(built):
     """The model as positional tensors in -> its flattened outputs as a tuple, with both name lists."""
     import torch
 
-    from hwcov import outputs
+    from hwcov.models import outputs
 
     names = [k for k, v in built.feed.items() if torch.is_tensor(v)]
     constants = {k: v for k, v in built.feed.items() if not torch.is_tensor(v)}
@@ -241,7 +241,7 @@ class CoreMLBackend:
 
         import coremltools as ct
 
-        from hwcov.outputs import checksum
+        from hwcov.models.outputs import checksum
 
         tol = validate.tolerance(self.hardware, precision, case.model_type)
         spec = model.get_spec().description

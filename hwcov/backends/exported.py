@@ -11,13 +11,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from hwcov import export, validate
+from hwcov.export import routes as export
+from hwcov.backends import validate
 
 
 def prepare(hardware: str, precisions, case, precision: str, batch: int, reference_dir):
     """What every export-then-run backend starts with: (row, None, None, '') when the case ends at the
     precision gate or as a text-only multimodal run, else (None, built case, CPU fp32 reference, its path)."""
-    from hwcov.build import TextOnlyMultimodal, build_case
+    from hwcov.models.build import TextOnlyMultimodal, build_case
 
     if precision not in precisions:
         return ({"status": "not_applicable", "error_message": f"{hardware} runs {list(precisions)}, not {precision}"},
@@ -33,8 +34,8 @@ def reference_outputs(built, case, batch: int, reference_dir) -> tuple[dict, str
     """The CPU fp32 reference as named arrays, and where it came from ('' when computed in-process)."""
     import torch
 
-    from hwcov import outputs
-    from hwcov.build import reference_path
+    from hwcov.models import outputs
+    from hwcov.models.build import reference_path
 
     if reference_dir is not None:
         path = reference_path(reference_dir, case, batch)
@@ -61,7 +62,7 @@ def hf_metadata(exported: export.Exported):
 
 def named_outputs(raw) -> dict:
     """Flattened outputs of a transformers runner (a ModelOutput) as named float32 arrays."""
-    from hwcov import outputs
+    from hwcov.models import outputs
 
     return outputs.to_numpy(outputs.flatten(raw))
 
@@ -71,7 +72,7 @@ def name_by_graph(runner, graph_names: list):
     outputs its pytree spec does. A model that sets a field after building its ModelOutput (aria's
     `image_outputs.pooler_output = ...`) is exported with outputs in that order, while the recorded spec lists
     the class's field order: rebuilt by position, leaves land under their neighbours' names."""
-    from hwcov import outputs
+    from hwcov.models import outputs
 
     by_spec = runner.unflatten
 
@@ -173,7 +174,7 @@ class ExportBackend:
                     "error_message": f"{route}: {self.runtime} run: {type(exc).__name__}: {str(exc)[:1500]}"
                                      + (f" [unsupported operator {op}]" if op else "")}
         verdict = validate.compare(reference, result, tol)
-        from hwcov.outputs import checksum
+        from hwcov.models.outputs import checksum
 
         import torch
 

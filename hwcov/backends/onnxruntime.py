@@ -9,9 +9,10 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from hwcov.backends import Probe, cpu_name
+from hwcov.backends.base import Probe
+from hwcov.core.system import cpu_name
 from hwcov.backends.exported import ExportBackend, hf_metadata, name_by_graph, named_outputs
-from hwcov import export
+from hwcov.export import routes as export
 
 # hardware key -> the execution provider that must head the session's list.
 PROVIDER = {"onnxruntime": "CPUExecutionProvider"}

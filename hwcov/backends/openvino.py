@@ -7,8 +7,8 @@ FULL_DEVICE_NAME are the evidence.
 """
 from __future__ import annotations
 
-from hwcov import export
-from hwcov.backends import Probe
+from hwcov.export import routes as export
+from hwcov.backends.base import Probe
 from hwcov.backends.exported import ExportBackend, hf_metadata, name_by_graph, named_outputs
 
 DEVICE = {"openvino": "CPU"}

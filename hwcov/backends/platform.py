@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from hwcov.backends import Probe
+from hwcov.backends.base import Probe
 
 
 class PlatformBackend:

@@ -25,8 +25,8 @@ import json
 import platform
 from pathlib import Path
 
-from hwcov import export
-from hwcov.backends import Probe
+from hwcov.export import routes as export
+from hwcov.backends.base import Probe
 from hwcov.backends.exported import ExportBackend
 from hwcov.backends.onnxruntime import session_infer
 

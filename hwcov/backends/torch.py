@@ -4,7 +4,8 @@ from __future__ import annotations
 import resource
 import time
 
-from hwcov.backends import Probe, cpu_name
+from hwcov.backends.base import Probe
+from hwcov.core.system import cpu_name
 
 DTYPES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
 
@@ -71,8 +72,8 @@ class TorchBackend:
         """Build, synthesize, forward twice (determinism), evidence; reference stored for cpu fp32."""
         import torch
 
-        from hwcov import outputs
-        from hwcov.build import TextOnlyMultimodal, build_case
+        from hwcov.models import outputs
+        from hwcov.models.build import TextOnlyMultimodal, build_case
 
         if precision not in DTYPES:
             return {"status": "not_applicable", "error_message": f"precision {precision} not in {list(DTYPES)}"}

@@ -1,0 +1,124 @@
+"""Compare a backend's outputs to the CPU fp32 reference with the (hardware, precision) tolerance table."""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from hwcov.core.paths import TEMPLATES_DIR
+
+TABLE = TEMPLATES_DIR / "tolerances.yaml"
+# Under a cosine tolerance, an output within this absolute distance of the reference matches outright:
+# cosine is undefined for an all-zero output and noise for a near-zero one (tiny mobilevit: max |ref| ~1e-39).
+EXACT = 1e-6
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """`max_abs`: an output passes when max |diff| <= value + rel * max |reference| (rel scales the bound with
+    the output's magnitude: low precisions err relative to the values they hold). `cosine`: a float output
+    passes when its cosine similarity to the reference >= value, or its max |diff| <= floor (cosine has no
+    direction to judge on a near-zero output)."""
+    kind: str  # "max_abs" or "cosine"
+    value: float
+    why: str
+    rel: float = 0.0
+    floor: float = 0.0
+
+    def bound(self, ref) -> float:
+        """The max |diff| an output with reference values `ref` may reach (max_abs kind)."""
+        import numpy as np
+
+        return self.value + (self.rel * float(np.abs(ref).max()) if self.rel and ref.size else 0.0)
+
+    def describe(self) -> str:
+        if self.kind == "cosine":
+            return f"cosine >= {self.value:g}" + (f" or max |diff| <= {self.floor:g}" if self.floor else "")
+        return f"max_abs {self.value:g}" + (f" + {self.rel:g} x max|ref|" if self.rel else "")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    status: str  # pass | fail_accuracy
+    max_abs_diff: float
+    tolerance: float
+    message: str = ""
+
+
+@functools.lru_cache(maxsize=4)
+def load_table(path: str = str(TABLE)) -> dict:
+    return yaml.safe_load(Path(path).read_text())
+
+
+def _entry(spec: dict) -> Tolerance:
+    if "cosine" in spec:
+        return Tolerance("cosine", float(spec["cosine"]), spec.get("why", ""), floor=float(spec.get("max_abs", 0.0)))
+    return Tolerance("max_abs", float(spec["max_abs"]), spec.get("why", ""), rel=float(spec.get("rel", 0.0)))
+
+
+def tolerance(hardware: str, precision: str, model_type: str = "", table: dict | None = None) -> Tolerance:
+    """The most specific entry: an override for the architecture, the hardware's default, then '*'."""
+    table = table or load_table()
+    for o in table.get("overrides") or []:
+        if o["model_type"] == model_type and o.get("hardware", "*") in (hardware, "*") \
+                and o.get("precision", "*") in (precision, "*"):
+            return _entry(o)
+    defaults = table["defaults"]
+    for key in (hardware, "*"):
+        if precision in (defaults.get(key) or {}):
+            return _entry(defaults[key][precision])
+    raise KeyError(f"no tolerance for ({hardware}, {precision}) in {TABLE.name}")
+
+
+def load_reference(path) -> dict:
+    import numpy as np
+
+    with np.load(path) as npz:
+        return {k: npz[k] for k in npz.files}
+
+
+def compare(reference: dict, result: dict, tol: Tolerance) -> Verdict:
+    """Names and shapes first (a mismatch is fail_accuracy saying which), then the tolerance."""
+    import numpy as np
+
+    missing, extra = sorted(set(reference) - set(result)), sorted(set(result) - set(reference))
+    if missing or extra:
+        return Verdict("fail_accuracy", float("inf"), tol.value,
+                       f"output names differ from the reference: missing {missing}, unexpected {extra}")
+    for name, ref in reference.items():
+        if tuple(ref.shape) != tuple(np.shape(result[name])):
+            return Verdict("fail_accuracy", float("inf"), tol.value,
+                           f"output '{name}' has shape {tuple(np.shape(result[name]))}, reference {tuple(ref.shape)}")
+    worst, worst_name, cosines, ratios = 0.0, "", {}, {}
+    for name, ref in reference.items():
+        ref64 = ref.astype("float64")
+        got64 = np.asarray(result[name]).astype("float64")
+        d = 0.0
+        if ref.size:
+            d = float(np.nan_to_num(np.abs(got64 - ref64), nan=np.inf).max())
+            if d > worst or not worst_name:
+                worst, worst_name = d, name
+            bound = tol.bound(ref64) if np.isfinite(ref64).all() else tol.value
+            ratios[name] = (d / bound if bound else (0.0 if d == 0 else np.inf), bound)
+        if ref.dtype.kind == "f" and ref.size:
+            denom = np.linalg.norm(ref64) * np.linalg.norm(got64)
+            if np.allclose(got64, ref64, rtol=0, atol=max(EXACT, tol.floor)):  # no direction to judge
+                cosines[name] = 1.0
+            else:
+                cosines[name] = float(ref64.ravel() @ got64.ravel() / denom) if denom else 0.0
+    if not np.isfinite(worst):
+        return Verdict("fail_accuracy", worst, tol.value, f"output '{worst_name}' holds NaN or inf")
+    if tol.kind == "cosine":
+        name, low = min(cosines.items(), key=lambda kv: kv[1]) if cosines else ("", 1.0)
+        if low >= tol.value:
+            return Verdict("pass", worst, tol.value, f"min cosine {low:.5f} >= {tol.value}")
+        return Verdict("fail_accuracy", worst, tol.value, f"cosine of '{name}' {low:.5f} < {tol.value} "
+                       f"(max |diff| {worst:.3g} on '{worst_name}'; {tol.describe()}: {tol.why})")
+    name, (ratio, bound) = max(ratios.items(), key=lambda kv: kv[1][0]) if ratios else ("", (0.0, tol.value))
+    if ratio <= 1.0:
+        return Verdict("pass", worst, bound)
+    return Verdict("fail_accuracy", worst, bound,
+                   f"max |diff| {float(np.abs(np.asarray(result[name], 'float64') - reference[name]).max()):.3g} "
+                   f"on '{name}' > {bound:.3g} ({tol.describe()}: {tol.why})")

@@ -1,0 +1,1 @@
+"""bench: measurement method, variants, benchmark cells, profiling (through the Backend interface)."""

@@ -1,0 +1,1 @@
+"""cases: one architecture's case, the shared test mixin, test generation, the pytest plugin."""

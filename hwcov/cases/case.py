@@ -1,0 +1,59 @@
+"""One architecture's case: what a generated test file holds, and how it executes.
+
+A generated test module defines `CASE = ArchCase(...)`; both `pytest` on that file and
+the sweep call `execute(CASE, ...)`, so the sweep runs exactly the code the file runs.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import asdict, dataclass, field
+
+STATUSES = ("pass", "fail_accuracy", "fail_to_run", "unsupported_op", "timeout", "oom", "crash",
+            "unavailable", "not_applicable", "skipped_known", "flaky")
+
+
+@dataclass(frozen=True)
+class ArchCase:
+    model_type: str
+    model_class: str
+    category: str
+    family: str
+    modality: str
+    config_overrides: dict = field(default_factory=dict)
+    input_spec: dict = field(default_factory=dict)
+    skip_reason: str = ""
+
+    def digest(self) -> str:
+        blob = json.dumps(asdict(self), sort_keys=True, default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def base_row(case: ArchCase, hardware: str, precision: str, batch: int) -> dict:
+    return {
+        "model_type": case.model_type, "category": case.category, "family": case.family,
+        "model_class": case.model_class, "hardware": hardware, "precision": precision,
+        "batch_size": batch, "status": None, "error_message": "", "max_abs_diff": None,
+        "tolerance": None, "device_name": "", "runtime_version": "", "output_checksum": "",
+        "output_shapes": "", "inputs": "", "execution_time_ms": None, "memory_usage_mb": None,
+        "reference_path": "", "test_timestamp": time.strftime("%Y-%m-%d %H:%M:%S"),
+    }
+
+
+def execute(case: ArchCase, hardware: str = "cpu", precision: str = "fp32", batch: int = 1,
+            reference_dir=None) -> dict:
+    """Run the case on a backend in this process and return its result row."""
+    from hwcov.backends.registry import get_backend
+
+    row = base_row(case, hardware, precision, batch)
+    if case.skip_reason:
+        row.update(status="skipped_known", error_message=case.skip_reason)
+        return row
+    backend = get_backend(hardware)
+    probe = backend.probe()
+    if not probe.available:
+        row.update(status="unavailable", error_message=probe.error, runtime_version=probe.runtime_version)
+        return row
+    row.update(backend.run(case, precision, batch, reference_dir=reference_dir))
+    return row

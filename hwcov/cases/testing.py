@@ -1,0 +1,57 @@
+"""The shared machinery every generated test file uses (like transformers' common test mixin).
+
+A generated file holds only its architecture's specifics (the CASE and the inputs its
+modality and family require); the checks live here, so the sweep and a hand-run
+`pytest generated_tests/test_hf_bert.py --hardware cpu` run the same code.
+"""
+from __future__ import annotations
+
+import pytest
+
+from hwcov.cases.case import ArchCase, execute
+
+
+class ArchCaseTests:
+    case: ArchCase
+    precisions: dict = {"cpu": ("fp32",)}
+    required_inputs: tuple = ()
+    required_any_inputs: tuple = ()
+    family_required_inputs: tuple = ()
+    batch_size = 1
+
+    @classmethod
+    def input_problem(cls, fed: set, accepted: set) -> str:
+        """Why the fed inputs leave out a modality input forward() accepts, or ''. Inputs the model
+        doesn't take (a text-to-speech model has no audio input) are not required."""
+        required = [k for k in cls.required_inputs + cls.family_required_inputs if k in accepted]
+        missing = [k for k in required if k not in fed]
+        if missing:
+            return f"inputs {sorted(fed)} lack {missing}"
+        wanted = set(cls.required_any_inputs) & accepted
+        if wanted and not fed & wanted:
+            return f"inputs {sorted(fed)} include none of {sorted(wanted)}"
+        return ""
+
+    @classmethod
+    def evaluate(cls, hardware: str, precision: str = "fp32", batch: int | None = None,
+                 reference_dir=None) -> dict:
+        """Execute the case and apply this file's modality/family checks: the sweep calls this too."""
+        row = execute(cls.case, hardware, precision, batch or cls.batch_size, reference_dir=reference_dir)
+        if row["status"] == "pass":
+            from hwcov.models.inventory import forward_inputs
+
+            accepted = set(forward_inputs(cls.case.model_class))
+            problem = cls.input_problem(set(filter(None, row["inputs"].split(","))), accepted)
+            if problem:
+                row.update(status="fail_to_run", error_message=f"modality not exercised: {problem}")
+        return row
+
+    def test_forward(self, hwcov_hardware, tmp_path):
+        for precision in self.precisions.get(hwcov_hardware, ("fp32",)):
+            row = self.evaluate(hwcov_hardware, precision, reference_dir=tmp_path)
+            if row["status"] == "skipped_known":
+                pytest.skip(f"known skip: {row['error_message']}")
+            if row["status"] in ("unavailable", "not_applicable"):
+                pytest.skip(f"{row['status']} on {hwcov_hardware}: {row['error_message']}")
+            assert row["status"] == "pass", f"{precision}: {row['status']}: {row['error_message']}"
+            assert row["device_name"] and row["runtime_version"] and row["output_checksum"]

@@ -1,0 +1,1 @@
+"""cli: the `hwcov` command: parser, verbs, output. Nothing imports it.."""

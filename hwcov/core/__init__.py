@@ -1,0 +1,1 @@
+"""core: paths, the column schema and status vocabulary, errors, system readers, template data."""

@@ -1,0 +1,1 @@
+"""export: ONNX / OpenVINO export routes and the export cache."""

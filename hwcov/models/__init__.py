@@ -1,0 +1,1 @@
+"""models: inventory, tiny configs, input synthesis, model build, output flattening."""

@@ -1,0 +1,41 @@
+"""Build one case's tiny model and inputs: the same for every backend (eager, exported, browser)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class Built:
+    config: object
+    model: object
+    feed: dict  # forward kwargs; tensors on CPU in fp32/int64
+
+    @property
+    def input_names(self) -> str:
+        return ",".join(sorted(self.feed))
+
+
+class TextOnlyMultimodal(Exception):
+    """A multimodal architecture whose inputs carry no non-text modality: never a pass."""
+
+
+def build_case(case, batch: int = 1):
+    import torch
+
+    from hwcov.models import inputs
+    from hwcov.models import tiny
+
+    torch.manual_seed(0)
+    config = tiny.tiny_config(case.model_type, case.config_overrides)
+    model = tiny.build_model(case.model_class, config)
+    feed = inputs.synthesize(model, config, case.input_spec, batch=batch)
+    if case.modality == "multimodal" and not inputs.has_non_text_input(feed):
+        raise TextOnlyMultimodal(f"text-only inputs ({', '.join(sorted(feed))}): the multimodal path was not exercised")
+    return Built(config, model, feed)
+
+
+def reference_path(reference_dir, case, batch: int):
+    """Where the CPU fp32 reference outputs of this case live (written by the cpu backend)."""
+    from pathlib import Path
+
+    return Path(reference_dir) / case.model_type / f"{case.digest()}-b{batch}.npz"

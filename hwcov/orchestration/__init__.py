@@ -1,0 +1,1 @@
+"""orchestration: the local Dagster instance, materialization, scale-out routing."""

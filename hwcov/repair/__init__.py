@@ -1,0 +1,1 @@
+"""repair: the template repair loop."""

@@ -1,0 +1,1 @@
+"""reports: coverage report, analysis, dashboard, diagnostics, notifications."""

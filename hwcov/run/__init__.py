@@ -1,0 +1,1 @@
+"""run: isolated runner, sweep, journal, pattern classification, result checks."""

@@ -1,0 +1,49 @@
+"""Classify failures with the catalog in templates/error_patterns.yaml; count and suggest fixes."""
+from __future__ import annotations
+
+import functools
+import re
+
+from hwcov.core import data
+
+UNCLASSIFIED = "unclassified"
+NOT_FAILURES = ("pass", "skipped_known", "unavailable", "not_applicable")
+
+
+@functools.cache
+def catalog() -> list[dict]:
+    pats = data.load("error_patterns.yaml")["patterns"]
+    return [{**p, "compiled": re.compile(p["regex"], re.IGNORECASE)} for p in pats]
+
+
+def classify(status: str, message: str) -> str:
+    """The pattern name for a result row ('' for rows that are not failures)."""
+    if status in NOT_FAILURES:
+        return ""
+    for p in catalog():
+        if p["compiled"].search(message or ""):
+            return p["name"]
+    return UNCLASSIFIED
+
+
+def summarize(rows: list[dict]) -> list[dict]:
+    """Counts per (hardware, pattern) with the catalog's explanation, fix and examples."""
+    info = {p["name"]: p for p in catalog()}
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        if r.get("status") in NOT_FAILURES:
+            continue
+        name = r.get("error_pattern") or classify(r["status"], r.get("error_message", ""))
+        groups.setdefault((r["hardware"], name), []).append(r)
+    out = []
+    for (hardware, name), members in sorted(groups.items(), key=lambda kv: (kv[0][0], -len(kv[1]))):
+        p = info.get(name, {})
+        out.append({
+            "hardware": hardware, "pattern": name, "count": len(members),
+            "category": p.get("category", UNCLASSIFIED),
+            "explanation": p.get("explanation", "No catalog pattern matches; add one to templates/error_patterns.yaml."),
+            "suggested_fix": p.get("fix", ""),
+            "model_types": ",".join(sorted(m["model_type"] for m in members)),
+            "example": (members[0].get("error_message") or "")[:300],
+        })
+    return out

@@ -1,0 +1,184 @@
+"""Run generated test files on one hardware: reuse unchanged results, isolate the rest.
+
+Each generated file is imported and its test class's `evaluate()` runs in a forked
+worker, so the sweep executes exactly what `pytest <file>` executes.
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib.util
+import sys
+from pathlib import Path
+from typing import Callable
+
+from hwcov.run import patterns
+from hwcov.backends.registry import get_backend
+from hwcov.cases.case import STATUSES, base_row
+from hwcov.run.journal import ResultJournal
+from hwcov.run.runner import Limits, preload, run_isolated
+from hwcov.core.paths import code_digest
+
+RERUN_ON_RESUME = ("crash", "timeout")  # outcomes of the machine as much as of the case
+# The packages a result depends on (case building, export, every backend, the test mixin): globbed, so a moved
+# or added module counts without anyone listing it.
+ENGINE_PACKAGES = ("models", "export", "backends", "cases")
+
+
+@functools.cache
+def engine_digest() -> str:
+    """hwcov's own code results depend on (case building, validation, export, every backend): a fix
+    there reruns the cases it could change instead of reusing their old rows."""
+    return code_digest(*ENGINE_PACKAGES)[:12]
+
+
+def load_module(path: str):
+    name = f"hwcov_generated.{Path(path).stem}"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    sys.modules[name] = module
+    return module
+
+
+def test_class(module):
+    from hwcov.cases.testing import ArchCaseTests
+
+    for value in vars(module).values():
+        if isinstance(value, type) and issubclass(value, ArchCaseTests) and value is not ArchCaseTests:
+            return value
+    raise LookupError(f"{module.__name__} defines no ArchCaseTests subclass")
+
+
+def result_key(content_hash: str, hardware: str, precision: str, batch: int, versions: str,
+               limits: Limits | None = None) -> str:
+    """Everything an outcome depends on; the memory cap and timeout too, since they decide oom/timeout."""
+    bounds = f"{limits.memory_mb}MB/{limits.timeout_s}s" if limits else ""
+    blob = "|".join([content_hash, hardware, precision, str(batch), versions, bounds])
+    return hashlib.sha256(blob.encode()).hexdigest()[:20]
+
+
+def _finish(row: dict, key: str, test: dict) -> dict:
+    if row["status"] not in STATUSES:  # one vocabulary everywhere: an engine bug, not a result
+        raise ValueError(f"{test['model_type']}: status {row['status']!r} is not one of {STATUSES}")
+    row["case_key"] = key
+    row["test_hash"] = test["content_hash"]
+    row["error_pattern"] = patterns.classify(row["status"], row.get("error_message", ""))
+    return row
+
+
+def declared_precisions(test: dict, hardware: str) -> tuple[str, ...]:
+    """The precisions the generated test declares for `hardware` (its PRECISIONS, from the hardware
+    templates), reference precision first: what `pytest <file> --hardware <hw>` runs."""
+    return tuple(test_class(load_module(test["path"])).precisions.get(hardware, ("fp32",)))
+
+
+def sweep(tests: list[dict], hardware: str, artifacts: Path, *, precision: str | None = "fp32", batch: int = 1,
+          force: bool = False, limits: Limits | None = None, progress: bool = True, resume: bool = False,
+          log: Callable[[str], None] = print) -> list[dict]:
+    """Rows for `tests` (dicts with model_type, path, content_hash) on one hardware.
+
+    `precision=None` runs every precision each test declares for the hardware: its first (fp32) for every
+    test, then the others (fp16, int8 ...) for the tests whose first passed here, since a failure at the
+    reference precision already says why a lower one can't run."""
+    backend = get_backend(hardware)
+    limits = limits or Limits()
+    # Cheap: the probe (which may import torch) waits until there is work.
+    versions = f"{backend.versions()}; hwcov engine {engine_digest()}"
+    journal = ResultJournal(artifacts, hardware)
+    known = {} if force else journal.by_key()
+    if resume and not force:  # a long sweep continued across code changes: what has an outcome stays
+        for row in journal.latest_by_case().values():
+            if row.get("status") not in RERUN_ON_RESUME and row.get("case_key"):
+                known.setdefault(("resume",) + (row["model_type"], row["precision"], row["batch_size"]), row)
+    plans = {t["model_type"]: (precision,) if precision else declared_precisions(t, hardware) for t in tests}
+    state = {"probe": None}
+    rows = _run_phase([(t, plans[t["model_type"]][0]) for t in tests], hardware, artifacts, batch, versions,
+                      known, journal, backend, limits, progress, log, state)
+    passed = {r["model_type"] for r in rows if r["status"] == "pass"}
+    later = [(t, p) for t in tests if t["model_type"] in passed for p in plans[t["model_type"]][1:]]
+    _withdraw_lower_precisions(journal, rows, plans, batch, passed)
+    if later:
+        rows += _run_phase(later, hardware, artifacts, batch, versions, known, journal, backend, limits,
+                           progress, log, state)
+    return rows
+
+
+def _withdraw_lower_precisions(journal: ResultJournal, rows: list[dict], plans: dict, batch: int,
+                               passed: set) -> None:
+    """A lower precision runs only where the reference precision passes: where it no longer does, an earlier
+    lower-precision row (a pass, say) would otherwise stand beside the failure, kept from the journal."""
+    standing = journal.latest_by_case()
+    for row in rows:
+        model = row["model_type"]
+        if model in passed:
+            continue
+        for precision in plans[model][1:]:
+            if (model, precision, batch) in standing:
+                journal.withdraw(model, precision, batch, f"{row['precision']} is {row['status']} here now")
+
+
+def _run_phase(cases: list[tuple[dict, str]], hardware: str, artifacts: Path, batch: int, versions: str,
+               known: dict, journal: ResultJournal, backend, limits: Limits, progress: bool,
+               log: Callable[[str], None], state: dict) -> list[dict]:
+    rows, todo = [], []
+    for test, precision in cases:
+        key = result_key(test["content_hash"], hardware, precision, batch, versions, limits)
+        stored = known.get(key) or known.get(("resume", test["model_type"], precision, batch))
+        if stored:
+            rows.append(stored)
+        else:
+            todo.append((test, key, precision))
+    what = ",".join(sorted({p for _, p in cases}))
+    if not todo:
+        log(f"{hardware} {what}: all {len(rows)} results unchanged, reused")
+        return rows
+    probe = state["probe"] = state["probe"] or backend.probe()
+    log(f"{hardware} {what}: {len(rows)} unchanged results reused, {len(todo)} to run "
+        f"({probe.device_name or probe.error})")
+    if not probe.available:
+        for test, key, precision in todo:  # cheap and truthful: no model is built for absent hardware
+            cls = test_class(load_module(test["path"]))
+            row = base_row(cls.case, hardware, precision, batch)
+            row.update(status="unavailable", error_message=probe.error, runtime_version=versions)
+            rows.append(_finish(row, key, test))
+            journal.append(rows[-1])
+        return rows
+    preload()
+    reference_dir = Path(artifacts) / "reference"
+
+    def run_one(task):
+        test, _, precision = task
+        return test_class(load_module(test["path"])).evaluate(hardware, precision, batch, reference_dir)
+
+    def on_result(task, result: dict, seconds: float) -> None:
+        test, key, precision = task
+        row = base_row(test_class(load_module(test["path"])).case, hardware, precision, batch)
+        row.update(result)
+        row["wall_time_s"] = round(seconds, 3)
+        rows.append(_finish(row, key, test))
+        journal.append(rows[-1])
+
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(todo), desc=f"{hardware} {what} sweep", unit="case", file=sys.stderr)
+    if not limits.log_path:
+        limits.log_path = str(Path(artifacts) / "logs" / f"{hardware}.log")
+    try:
+        run_isolated(todo, run_one, on_result, limits, progress=bar)
+    finally:
+        if bar is not None:
+            bar.close()
+    return rows
+
+
+def assemble(rows: list[dict], journal: ResultJournal, inventory_types: set[str]) -> list[dict]:
+    """This run's rows plus the latest earlier row of every other architecture, so a run
+    filtered to a few models never drops the partition's other results."""
+    fresh = {(r["model_type"], r["precision"], r["batch_size"]) for r in rows}
+    kept = [r for k, r in journal.latest_by_case().items() if k not in fresh and k[0] in inventory_types]
+    return rows + kept

@@ -1,0 +1,1 @@
+"""store: DuckDB objects and the scale-out hand-off."""

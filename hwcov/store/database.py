@@ -1,0 +1,204 @@
+"""hwcov's own DuckDB objects beside the IO manager's asset tables: each defined once, here.
+
+- `hwcov.coverage_history`: one snapshot of pass rates per coverage_report materialization.
+- Views with the seed's table names and columns over the assets, so queries written against
+  the seed's schema keep working (`SELECT * FROM comprehensive_test_results`).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+COVERAGE_HISTORY_DDL = """
+CREATE TABLE IF NOT EXISTS hwcov.coverage_history (
+    snapshot_at TIMESTAMP, hardware VARCHAR, category VARCHAR, architectures BIGINT,
+    passed BIGINT, pass_rate DOUBLE, transformers_version VARCHAR)
+"""
+
+SEED_VIEWS = {
+    "comprehensive_test_results": """
+        SELECT row_number() OVER (ORDER BY hardware, model_type) AS id, model_type AS model_name,
+               model_class AS model_architecture, hardware AS hardware_platform, status = 'pass' AS test_success,
+               execution_time_ms, memory_usage_mb, error_message, TRY_CAST(test_timestamp AS TIMESTAMP) AS test_timestamp,
+               test_hash AS patch_version, status, precision, batch_size
+        FROM hwcov.run_results""",
+    "model_architecture_coverage": """
+        SELECT row_number() OVER (ORDER BY i.model_type) AS architecture_id, i.model_type AS architecture_name,
+               i.category AS huggingface_category, 1 AS model_count, CAST(NULL AS DATE) AS implementation_date,
+               CASE WHEN count(r.status) = 0 THEN 'untested'
+                    WHEN bool_and(r.status = 'pass') THEN 'pass' ELSE 'partial' END AS test_status,
+               avg(CASE WHEN r.status = 'pass' THEN 1.0 WHEN r.status IS NULL THEN NULL ELSE 0.0 END)
+                   AS functional_score,
+               CAST(NULL AS DOUBLE) AS performance_score, max(TRY_CAST(r.test_timestamp AS TIMESTAMP)) AS last_tested
+        FROM hwcov.model_inventory i LEFT JOIN hwcov.run_results r
+             ON r.model_type = i.model_type AND r.status NOT IN ('unavailable', 'not_applicable')
+        GROUP BY i.model_type, i.category""",
+    "hardware_compatibility_matrix": """
+        SELECT row_number() OVER (ORDER BY r.model_type, r.hardware) AS id, c.architecture_id,
+               dense_rank() OVER (ORDER BY r.hardware) AS hardware_id, r.hardware AS hardware_platform,
+               r.model_type AS architecture_name, r.status AS compatibility_status,
+               CASE WHEN r.status = 'pass' THEN 1.0 ELSE 0.0 END AS compatibility_score,
+               r.runtime_version AS implementation_type, r.error_message AS failure_reason,
+               r.precision AS optimization_level, TRY_CAST(r.test_timestamp AS TIMESTAMP) AS last_updated
+        FROM hwcov.run_results r JOIN model_architecture_coverage c ON c.architecture_name = r.model_type""",
+}
+
+
+def connect(db_path: Path, read_only: bool = False, wait_s: float = 120.0):
+    """A connection, waiting while another process holds the file's lock (DuckDB is single-writer
+    across processes; hwcov's writes are short, so waiting beats failing a concurrent run)."""
+    import random
+    import time
+
+    import duckdb
+
+    deadline, delay = time.monotonic() + wait_s, 0.05
+    while True:
+        try:
+            return duckdb.connect(str(db_path), read_only=read_only)
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+                raise
+            time.sleep(delay * (1 + random.random()))  # jitter: concurrent waiters don't retry in step
+            delay = min(delay * 2, 2.0)
+
+
+def refresh_views(con) -> None:
+    """(Re)create the seed-named views; only over tables that exist."""
+    tables = {r[0] for r in con.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'hwcov'").fetchall()}
+    if {"run_results", "model_inventory"} <= tables:
+        for name, sql in SEED_VIEWS.items():
+            con.execute(f"CREATE OR REPLACE VIEW main.{name} AS {sql}")
+
+
+def snapshot_coverage(con, rates, transformers_version: str) -> None:
+    """Append this materialization's pass rates (hardware x category) to the history."""
+    con.execute("CREATE SCHEMA IF NOT EXISTS hwcov")
+    con.execute(COVERAGE_HISTORY_DDL)
+    con.register("rates_df", rates)
+    con.execute("""INSERT INTO hwcov.coverage_history
+                   SELECT now(), hardware, category, architectures, passed, pass_rate, ? FROM rates_df""",
+                [transformers_version])
+    con.unregister("rates_df")
+
+
+def history(con):
+    exists = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'hwcov' "
+                         "AND table_name = 'coverage_history'").fetchall()[0][0]
+    if not exists:
+        import pandas as pd
+
+        return pd.DataFrame(columns=["snapshot_at", "hardware", "category", "architectures", "passed", "pass_rate"])
+    return con.execute("SELECT * FROM hwcov.coverage_history ORDER BY snapshot_at").df()
+
+
+GENERATOR_UPDATES_DDL = """
+CREATE TABLE IF NOT EXISTS hwcov.generator_updates (
+    id BIGINT, generator_name VARCHAR, hardware_platform VARCHAR, update_timestamp TIMESTAMP,
+    patch_description VARCHAR, affected_models BIGINT, success_rate_before DOUBLE, success_rate_after DOUBLE,
+    model_types VARCHAR, run_id VARCHAR)
+"""
+
+STALE_SQL = """
+SELECT r.hardware, r.model_type, r.status, t.family
+FROM hwcov.run_results r JOIN hwcov.generated_tests t USING (model_type)
+WHERE r.test_hash <> t.content_hash AND r.status <> 'unavailable'
+ORDER BY r.hardware, r.model_type
+"""
+
+
+def stale_results(con):
+    """Results whose generated test has changed since they ran, per hardware: what a template change affects."""
+    return con.execute(STALE_SQL).df()
+
+
+def record_generator_update(con, row: dict) -> None:
+    con.execute("CREATE SCHEMA IF NOT EXISTS hwcov")
+    con.execute(GENERATOR_UPDATES_DDL)
+    next_id = con.execute("SELECT coalesce(max(id), 0) + 1 FROM hwcov.generator_updates").fetchall()[0][0]
+    con.execute("INSERT INTO hwcov.generator_updates VALUES (?, ?, ?, now(), ?, ?, ?, ?, ?, ?)",
+                [next_id, row["generator_name"], row["hardware_platform"], row["patch_description"],
+                 row["affected_models"], row["success_rate_before"], row["success_rate_after"],
+                 row["model_types"], row["run_id"]])
+
+
+# -- benchmarks and profiles (hwcov/bench/cells.py, hwcov/bench/profiling.py) ---------------------------------------
+_SQL_TYPES = {"str": "VARCHAR", "int": "BIGINT", "float": "DOUBLE"}
+
+LAYER_PROFILE_COLUMNS = {
+    "model_type": "str", "hardware": "str", "precision": "str", "batch_size": "int", "seq_len": "int",
+    "variant": "str", "source": "str", "layer": "str", "layer_type": "str", "depth": "int", "calls": "int",
+    "total_ms": "float", "self_ms": "float", "share_pct": "float", "device_name": "str", "runtime_version": "str",
+    "machine": "str", "profiled_at": "str",
+}
+MEMORY_PROFILE_COLUMNS = {
+    "model_type": "str", "hardware": "str", "precision": "str", "batch_size": "int", "seq_len": "int",
+    "variant": "str", "stage": "str", "rss_before_mb": "float", "peak_rss_mb": "float", "peak_delta_mb": "float",
+    "rss_after_mb": "float", "device_peak_mb": "float", "seconds": "float", "device_name": "str",
+    "runtime_version": "str", "machine": "str", "profiled_at": "str",
+}
+
+
+def table_ddl(table: str, columns: dict) -> str:
+    cols = ", ".join(f"{name} {_SQL_TYPES[kind]}" for name, kind in columns.items())
+    return f"CREATE TABLE IF NOT EXISTS hwcov.{table} ({cols})"
+
+
+def _profile_tables() -> dict:
+    from hwcov.bench.cells import BENCH_COLUMNS
+
+    # every measurement of every benchmark cell (benchmark_results holds the latest of each)
+    return {"benchmark_history": BENCH_COLUMNS, "layer_profiles": LAYER_PROFILE_COLUMNS,
+            "memory_profiles": MEMORY_PROFILE_COLUMNS}
+
+
+def add_missing_columns(con, table: str, columns: dict) -> None:
+    """Columns added to a table's schema since it was created, appended (the IO manager inserts by position)."""
+    have = {r[0] for r in con.execute("SELECT column_name FROM information_schema.columns WHERE table_schema = "
+                                      "'hwcov' AND table_name = ?", [table]).fetchall()}
+    if not have:
+        return
+    for name, kind in columns.items():
+        if name not in have:
+            con.execute(f"ALTER TABLE hwcov.{table} ADD COLUMN {name} {_SQL_TYPES[kind]}")
+
+
+def _ensure(con, table: str) -> dict:
+    columns = _profile_tables()[table]
+    con.execute("CREATE SCHEMA IF NOT EXISTS hwcov")
+    con.execute(table_ddl(table, columns))
+    add_missing_columns(con, table, columns)
+    return columns
+
+
+def append_benchmark_history(con, df) -> None:
+    columns = _ensure(con, "benchmark_history")
+    con.register("bench_df", df[list(columns)])
+    con.execute(f"INSERT INTO hwcov.benchmark_history ({', '.join(columns)}) SELECT * FROM bench_df")
+    con.unregister("bench_df")
+
+
+def replace_profile(con, table: str, df) -> None:
+    """Store a profile, replacing the earlier profile of the same (model, hardware, precision, batch, seq, variant)."""
+    columns = _ensure(con, table)
+    keys = ["model_type", "hardware", "precision", "batch_size", "seq_len", "variant"]
+    for key in df[keys].drop_duplicates().itertuples(index=False):
+        con.execute(f"DELETE FROM hwcov.{table} WHERE " + " AND ".join(f"{k} = ?" for k in keys), list(key))
+    con.register("profile_df", df[list(columns)])
+    con.execute(f"INSERT INTO hwcov.{table} ({', '.join(columns)}) SELECT * FROM profile_df")
+    con.unregister("profile_df")
+
+
+def read_table(con, table: str):
+    """A hwcov table as a DataFrame; an empty one with its columns when it doesn't exist yet."""
+    import pandas as pd
+
+    exists = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'hwcov' "
+                         "AND table_name = ?", [table]).fetchall()[0][0]
+    if exists:
+        return con.execute(f"SELECT * FROM hwcov.{table}").df()
+    if table == "benchmark_results":
+        from hwcov.bench.cells import BENCH_COLUMNS
+
+        return pd.DataFrame(columns=list(BENCH_COLUMNS))
+    return pd.DataFrame(columns=list(_profile_tables()[table]))
