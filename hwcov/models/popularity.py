@@ -8,11 +8,12 @@ import datetime
 
 from hwcov.core import data
 from hwcov.models.inventory import NAME_RE
+from hwcov.core.errors import ConfigError
 
 FILE = "popularity.yaml"
 
 
-class PopularityError(ValueError):
+class PopularityError(ConfigError):
     """The ranking file is unusable (reported by the CLI as one line, exit 2)."""
 
 

@@ -63,11 +63,12 @@ def test_recipes_run_a_full_modality_forward_at_batch_2(archs, model_type, expec
 def test_random_text_never_draws_a_placeholder_id():
     import torch
 
-    from hwcov.models.inputs import _without
+    from hwcov.models.placeholders import without_placeholders
 
     text = torch.tensor([[4, 5, 6, 7, 5, 9]])
-    assert _without(text, {5, 4}).tolist() == [[6, 6, 6, 7, 6, 9]]  # the smallest id >= 4 that is no placeholder
-    assert torch.equal(_without(text, set()), text)
+    # a placeholder draw becomes the smallest id >= 4 that is no placeholder
+    assert without_placeholders(text, {5, 4}).tolist() == [[6, 6, 6, 7, 6, 9]]
+    assert torch.equal(without_placeholders(text, set()), text)
 
 
 def test_a_long_multimodal_text_keeps_one_placeholder_per_feature(archs):
