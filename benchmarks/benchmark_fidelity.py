@@ -2,7 +2,7 @@
 
     HF_HUB_OFFLINE=1 python benchmarks/benchmark_fidelity.py [--model bert] [--seq 128] [--repeats 5]
 
-1. Repeatability: hwcov.bench.method.measure on the same cell (model, batch 1, sequence length) `--repeats`
+1. Repeatability: hwcov.core.timing.measure on the same cell (model, batch 1, sequence length) `--repeats`
    times; prints the coefficient of variation of p50 across repeats.
 2. Agreement: torch.utils.benchmark.Timer.blocked_autorange on the same model and inputs; prints the
    relative difference between its median and hwcov's p50.
@@ -25,7 +25,7 @@ def main() -> None:
     import torch
     from torch.utils import benchmark as tb
 
-    from hwcov.bench import method as bench
+    from hwcov.core import timing as bench
     from hwcov.cases import generate
     from hwcov.models import inventory
     from hwcov.models.build import build_case

@@ -61,14 +61,11 @@ def timed_hwcov(args: list[str], cwd: Path) -> tuple[float, int, str]:
     hwcov = str(Path(sys.executable).with_name("hwcov"))
     started = time.monotonic()
     proc = subprocess.Popen([hwcov, *args], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    from hwcov.core.system import status_kb
+
     peak = 0
     while proc.poll() is None:
-        try:
-            for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    peak = max(peak, int(line.split()[1]) // 1024)
-        except OSError:
-            pass
+        peak = max(peak, status_kb("VmHWM", proc.pid) // 1024)
         time.sleep(0.2)
     out = proc.stdout.read()
     if proc.returncode != 0:

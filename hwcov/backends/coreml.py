@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from hwcov.backends import validate
-from hwcov.backends.base import Probe
+from hwcov.backends.base import Backend, Probe
 
 ROUTES = ("coreml-trace", "coreml-export")
 EXPORTER = {"coreml-trace": "torch.jit.trace -> coremltools.convert",
@@ -173,10 +173,11 @@ def check_placement(split: collections.Counter) -> str:
     return f"Neural Engine runs {on} of {total} ops ({where})"
 
 
-class CoreMLBackend:
+class CoreMLBackend(Backend):
+    family = "coreml"
     runtime = "coremltools"
     routes = ROUTES
-    precisions = PRECISIONS
+    precision_names = PRECISIONS
 
     def __init__(self, hardware: str):
         self.hardware = hardware
@@ -201,7 +202,7 @@ class CoreMLBackend:
     def run(self, case, precision: str, batch: int, reference_dir=None) -> dict:
         from hwcov.backends.exported import prepare
 
-        ended, built, reference, ref_path = prepare(self.hardware, self.precisions, case, precision, batch,
+        ended, built, reference, ref_path = prepare(self.hardware, self.precisions(), case, precision, batch,
                                                     reference_dir)
         if ended:
             return ended

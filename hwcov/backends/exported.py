@@ -13,6 +13,7 @@ from pathlib import Path
 
 from hwcov.export import routes as export
 from hwcov.backends import validate
+from hwcov.backends.base import Backend
 
 
 def prepare(hardware: str, precisions, case, precision: str, batch: int, reference_dir):
@@ -98,18 +99,18 @@ def routes_agree(failures: list[dict]) -> bool:
     return max(diffs) - min(diffs) <= 1e-3 * max(diffs)
 
 
-class ExportBackend:
+class ExportBackend(Backend):
     runtime = ""  # the runtime's package name
     routes: tuple = ()
-    precisions: tuple = ()
+    exports = True
 
     def __init__(self, hardware: str, export_dir=None):
         self.hardware = hardware
         self.export_dir = export_dir
 
     # -- per runtime ---------------------------------------------------------------------------
-    def load(self, exported: export.Exported, precision: str):
-        """A callable feed -> named arrays, and the evidence string of where it runs."""
+    def load_graph(self, exported: export.Exported, precision: str):
+        """The sweep's load: a callable feed -> named arrays, and the evidence string of where it runs."""
         raise NotImplementedError
 
     def versions(self) -> str:
@@ -123,8 +124,19 @@ class ExportBackend:
             return Path(reference_dir).parent / "exports"
         return Path(tempfile.gettempdir()) / "hwcov-exports"
 
+    def export_case(self, built, case, batch: int, export_dir=None, route: str = ""):
+        """The cached export (the route asked for, else the first route that exports); RuntimeError otherwise."""
+        export_dir = Path(export_dir) if export_dir else self._export_dir(None)
+        errors = []
+        for r in ([route] if route else list(self.routes)):
+            base, exported, failed = self._export(built, case, batch, r, export_dir)
+            if exported is not None:
+                return exported
+            errors.append(failed["error_message"])
+        raise RuntimeError(" | ".join(errors)[:3000])
+
     def run(self, case, precision: str, batch: int, reference_dir=None) -> dict:
-        ended, built, reference, ref_path = prepare(self.hardware, self.precisions, case, precision, batch,
+        ended, built, reference, ref_path = prepare(self.hardware, self.precisions(), case, precision, batch,
                                                     reference_dir)
         if ended:
             return ended
@@ -163,7 +175,7 @@ class ExportBackend:
         if failed:
             return failed
         try:
-            infer, device_name = self.load(exported, precision)
+            infer, device_name = self.load_graph(exported, precision)
             result = infer(exported.feed)
             t0 = time.perf_counter()
             result = infer(exported.feed)

@@ -6,10 +6,14 @@ evidence: ONNX Runtime falls back to CPU silently, so a row never claims a provi
 """
 from __future__ import annotations
 
+import collections
 import hashlib
+import json
+import math
+import time
 from pathlib import Path
 
-from hwcov.backends.base import Probe
+from hwcov.backends.base import Loaded, Probe
 from hwcov.core.system import cpu_name
 from hwcov.backends.exported import ExportBackend, hf_metadata, name_by_graph, named_outputs
 from hwcov.export import routes as export
@@ -21,6 +25,32 @@ PROVIDER = {"onnxruntime": "CPUExecutionProvider"}
 FP16_KEEP_FP32 = ("ScatterElements",)
 
 
+def model_file(exported: export.Exported, precision: str) -> Path:
+    """The ONNX file for `precision`, converted once beside the export."""
+    source = exported.onnx_file
+    if precision == "fp32":
+        return source
+    tag = "-".join(FP16_KEEP_FP32) if precision == "fp16" else "qint8-dynamic"
+    target = exported.directory / f"model.{precision}.{hashlib.sha256(tag.encode()).hexdigest()[:8]}.onnx"
+    if target.exists():
+        return target
+    import onnx
+
+    tmp = target.with_suffix(".tmp.onnx")
+    if precision == "fp16":
+        from onnxruntime.transformers.float16 import DEFAULT_OP_BLOCK_LIST, convert_float_to_float16
+
+        model = convert_float_to_float16(onnx.load(str(source)), keep_io_types=True,
+                                         op_block_list=list(DEFAULT_OP_BLOCK_LIST) + list(FP16_KEEP_FP32))
+        onnx.save(model, str(tmp))  # tiny models: weights inline
+    else:
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+
+        quantize_dynamic(str(source), str(tmp), weight_type=QuantType.QInt8)
+    tmp.replace(target)
+    return target
+
+
 def versions() -> str:
     import onnxruntime
 
@@ -28,9 +58,19 @@ def versions() -> str:
 
 
 class OnnxRuntimeBackend(ExportBackend):
+    family = "onnxruntime"
     runtime = "onnxruntime"
     routes = export.ONNX_ROUTES
-    precisions = ("fp32", "fp16", "int8")
+    precision_names = ("fp32", "fp16", "int8")
+    variants = {
+        "ort_disable_all": ({"graph_optimization_level": "ORT_DISABLE_ALL"},
+                            "SessionOptions.graph_optimization_level = ORT_DISABLE_ALL"),
+        "ort_enable_basic": ({"graph_optimization_level": "ORT_ENABLE_BASIC"},
+                             "graph_optimization_level = ORT_ENABLE_BASIC (constant folding, redundant nodes)"),
+        "ort_enable_all": ({"graph_optimization_level": "ORT_ENABLE_ALL"},
+                           "graph_optimization_level = ORT_ENABLE_ALL (ORT's default; layout and fusions)"),
+    }
+    layer_profiler = "onnxruntime profiler"
 
     def versions(self) -> str:
         return versions()
@@ -48,31 +88,9 @@ class OnnxRuntimeBackend(ExportBackend):
         return Probe(True, f"onnxruntime {want} (available: {', '.join(available)}) | cpu: {cpu_name()}", versions())
 
     def model_file(self, exported: export.Exported, precision: str) -> Path:
-        """The ONNX file for `precision`, converted once beside the export."""
-        source = exported.onnx_file
-        if precision == "fp32":
-            return source
-        tag = "-".join(FP16_KEEP_FP32) if precision == "fp16" else "qint8-dynamic"
-        target = exported.directory / f"model.{precision}.{hashlib.sha256(tag.encode()).hexdigest()[:8]}.onnx"
-        if target.exists():
-            return target
-        import onnx
+        return model_file(exported, precision)
 
-        tmp = target.with_suffix(".tmp.onnx")
-        if precision == "fp16":
-            from onnxruntime.transformers.float16 import DEFAULT_OP_BLOCK_LIST, convert_float_to_float16
-
-            model = convert_float_to_float16(onnx.load(str(source)), keep_io_types=True,
-                                             op_block_list=list(DEFAULT_OP_BLOCK_LIST) + list(FP16_KEEP_FP32))
-            onnx.save(model, str(tmp))  # tiny models: weights inline
-        else:
-            from onnxruntime.quantization import QuantType, quantize_dynamic
-
-            quantize_dynamic(str(source), str(tmp), weight_type=QuantType.QInt8)
-        tmp.replace(target)
-        return target
-
-    def load(self, exported: export.Exported, precision: str):
+    def load_graph(self, exported: export.Exported, precision: str):
         import onnxruntime as ort
         import torch
 
@@ -80,12 +98,81 @@ class OnnxRuntimeBackend(ExportBackend):
         options.intra_op_num_threads = max(1, torch.get_num_threads())
         options.log_severity_level = 3
         want = PROVIDER[self.hardware]
-        session = ort.InferenceSession(str(self.model_file(exported, precision)), options, providers=[want])
+        session = ort.InferenceSession(str(model_file(exported, precision)), options, providers=[want])
         providers = session.get_providers()
         if providers[0] != want:
             raise RuntimeError(f"session runs on {providers}, not {want}")
         device = f"onnxruntime {providers[0]} (session providers: {', '.join(providers)}) | cpu: {cpu_name()}"
         return session_infer(exported, session), device
+
+    # -- benchmarks and profiles ----------------------------------------------------------------
+    def load(self, built, case, batch: int, precision: str, variant: str, export_dir=None, route: str = "",
+             exported=None, profile: bool = False, **options) -> Loaded:
+        """The export in a session with the variant's graph_optimization_level; profile: ORT's own profiler on."""
+        import onnxruntime as ort
+        import torch
+
+        exported = exported or self.export_case(built, case, batch, export_dir, route)
+        path = str(model_file(exported, precision))  # fp16/int8 conversions cached beside the export
+        settings = ort.SessionOptions()
+        settings.intra_op_num_threads = max(1, torch.get_num_threads())
+        settings.log_severity_level = 3
+        level = self.variants[variant][0]["graph_optimization_level"]
+        settings.graph_optimization_level = getattr(ort.GraphOptimizationLevel, level)
+        if profile:
+            import tempfile
+
+            settings.enable_profiling = True
+            settings.profile_file_prefix = str(Path(tempfile.mkdtemp(prefix="hwcov-ort-profile-")) / "ort")
+        want = PROVIDER[self.hardware]
+        started = time.perf_counter()
+        session = ort.InferenceSession(path, settings, providers=[want])
+        load_ms = (time.perf_counter() - started) * 1000
+        providers = session.get_providers()
+        if providers[0] != want:  # ONNX Runtime falls back silently: never report a provider that didn't run
+            raise RuntimeError(f"session runs on {providers}, not {want}")
+        device = (f"onnxruntime {providers[0]} (session providers: {', '.join(providers)}; {level}) | "
+                  f"cpu: {cpu_name()}")
+        if exported.manifest["format"] == "transformers":
+            from transformers.exporters.runners.runner_onnx import OnnxModelRunner
+
+            runner = OnnxModelRunner(hf_metadata(exported), session)
+
+            def run():
+                return runner(**exported.feed)
+
+            def named():
+                return named_outputs(run())
+        else:
+            outputs = exported.manifest["outputs"]
+            names = {i.name for i in session.get_inputs()}
+            fed = {k: v.numpy() for k, v in exported.feed.items() if k in names}
+
+            def run():
+                return session.run(outputs, fed)
+
+            def named():
+                return dict(zip(outputs, run()))
+        return Loaded(run, named, device, load_ms, extra={"session": session},
+                      fields={"export_route": exported.route})
+
+    def layer_profile(self, loaded: Loaded, iterations: int) -> tuple[list[dict], str]:
+        """Node kernel times per run from the session's own profile (the load's profile=True)."""
+        session = loaded.extra["session"]
+        for _ in range(iterations + 1):
+            loaded.run()
+        trace = json.loads(Path(session.end_profiling()).read_text())
+        runs = sum(1 for e in trace if e.get("cat") == "Session" and e.get("name") == "model_run") or iterations + 1
+        totals: dict = collections.defaultdict(lambda: [0.0, 0, ""])
+        for event in trace:
+            if event.get("cat") == "Node" and event.get("name", "").endswith("_kernel_time"):
+                entry = totals[event["name"][: -len("_kernel_time")]]
+                entry[0] += event["dur"] / 1000
+                entry[1] += 1
+                entry[2] = event.get("args", {}).get("op_name", "")
+        rows = [{"layer": name, "layer_type": kind, "depth": 1, "calls": math.ceil(n / runs), "total_ms": ms / runs,
+                 "self_ms": ms / runs} for name, (ms, n, kind) in totals.items()]
+        return sorted(rows, key=lambda r: -r["total_ms"]), self.layer_profiler
 
 
 def session_infer(exported: export.Exported, session):

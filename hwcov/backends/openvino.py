@@ -7,8 +7,12 @@ FULL_DEVICE_NAME are the evidence.
 """
 from __future__ import annotations
 
+import collections
+import math
+import time
+
 from hwcov.export import routes as export
-from hwcov.backends.base import Probe
+from hwcov.backends.base import Loaded, NotApplicable, Probe
 from hwcov.backends.exported import ExportBackend, hf_metadata, name_by_graph, named_outputs
 
 DEVICE = {"openvino": "CPU"}
@@ -21,14 +25,19 @@ def versions() -> str:
     return f"openvino {openvino.get_version()}; {export.versions()}"
 
 
-class NotApplicable(Exception):
-    """This device or install can't run the precision: a `not_applicable` row, not a failure."""
-
-
 class OpenVinoBackend(ExportBackend):
+    family = "openvino"
     runtime = "openvino"
     routes = export.OPENVINO_ROUTES
-    precisions = ("fp32", "fp16", "int8")
+    precision_names = ("fp32", "fp16", "int8")
+    variants = {
+        "ov_latency": ({"PERFORMANCE_HINT": "LATENCY"}, "PERFORMANCE_HINT=LATENCY (what the sweep runs)"),
+        "ov_throughput": ({"PERFORMANCE_HINT": "THROUGHPUT"},
+                          "PERFORMANCE_HINT=THROUGHPUT (several streams; one synchronous request uses one)"),
+        "ov_latency_1stream": ({"PERFORMANCE_HINT": "LATENCY", "NUM_STREAMS": 1, "ENABLE_CPU_PINNING": True},
+                               "LATENCY, NUM_STREAMS=1, ENABLE_CPU_PINNING=YES"),
+    }
+    layer_profiler = "openvino PERF_COUNT"
 
     def versions(self) -> str:
         return versions()
@@ -49,12 +58,13 @@ class OpenVinoBackend(ExportBackend):
 
     def run(self, case, precision: str, batch: int, reference_dir=None) -> dict:
         try:
-            self._check_precision(precision)
+            self.check_precision(precision)
         except NotApplicable as exc:
             return {"status": "not_applicable", "error_message": str(exc)}
         return super().run(case, precision, batch, reference_dir)
 
-    def _check_precision(self, precision: str) -> None:
+    def check_precision(self, precision: str) -> None:
+        """NotApplicable when the device or install lacks the precision (FP16 capability, NNCF for int8)."""
         import openvino
 
         if precision == "fp16":
@@ -82,7 +92,7 @@ class OpenVinoBackend(ExportBackend):
         config["INFERENCE_NUM_THREADS"] = max(1, torch.get_num_threads())
         return core.compile_model(model, DEVICE[self.hardware], config), core
 
-    def load(self, exported: export.Exported, precision: str):
+    def load_graph(self, exported: export.Exported, precision: str):
         compiled, core = self.compile(exported, precision)
         hint = compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name()
         if hint != HINT[precision]:  # the plugin may refuse a hint: never report a precision that didn't run
@@ -108,3 +118,77 @@ class OpenVinoBackend(ExportBackend):
                 result = request.infer({k: v.numpy() for k, v in feed.items() if k in names})
                 return {name: result[compiled.output(name)].copy() for name in manifest["outputs"]}
         return infer, device
+
+    # -- benchmarks and profiles ----------------------------------------------------------------
+    def load(self, built, case, batch: int, precision: str, variant: str, export_dir=None, route: str = "",
+             exported=None, profile: bool = False, **options) -> Loaded:
+        """The IR compiled with the variant's settings; profile: per-layer performance counts (PERF_COUNT)."""
+        import openvino
+        import torch
+
+        exported = exported or self.export_case(built, case, batch, export_dir, route)
+        self.check_precision(precision)
+        core = openvino.Core()
+        started = time.perf_counter()
+        model = core.read_model(str(exported.directory / "openvino_model.xml"))
+        if precision == "int8":
+            import nncf
+
+            model = nncf.compress_weights(model, mode=nncf.CompressWeightsMode.INT8_ASYM)
+        config = {"INFERENCE_PRECISION_HINT": HINT[precision],
+                  "INFERENCE_NUM_THREADS": max(1, torch.get_num_threads()), **self.variants[variant][0]}
+        if profile:
+            config["PERF_COUNT"] = True
+        compiled = core.compile_model(model, DEVICE[self.hardware], config)
+        load_ms = (time.perf_counter() - started) * 1000
+        hint = compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name()
+        if hint != HINT[precision]:
+            raise RuntimeError(f"compiled with inference precision {hint}, asked {HINT[precision]}")
+        ran_on = ", ".join(compiled.get_property("EXECUTION_DEVICES"))
+        full = core.get_property(DEVICE[self.hardware], "FULL_DEVICE_NAME")
+        streams = compiled.get_property("NUM_STREAMS")
+        hint_name = compiled.get_property("PERFORMANCE_HINT")
+        device = (f"openvino {ran_on}: {full} (inference precision {hint}"
+                  f"{', int8 weights (NNCF)' if precision == 'int8' else ''}; {hint_name}, {streams} streams)")
+        if exported.manifest["format"] == "transformers":
+            from transformers.exporters.runners.runner_openvino import OpenVINOModelRunner
+
+            runner = OpenVINOModelRunner(compiled, hf_metadata(exported))
+            request = runner.request
+
+            def run():
+                return runner(**exported.feed)
+
+            def named():
+                return named_outputs(run())
+        else:
+            request = compiled.create_infer_request()
+            names = {n for port in compiled.inputs for n in port.get_names()}
+            fed = {k: v.numpy() for k, v in exported.feed.items() if k in names}
+            outputs = exported.manifest["outputs"]
+
+            def run():
+                return request.infer(fed)
+
+            def named():
+                result = run()
+                return {name: result[compiled.output(name)].copy() for name in outputs}
+        return Loaded(run, named, device, load_ms, extra={"request": request, "compiled": compiled},
+                      fields={"export_route": exported.route})
+
+    def layer_profile(self, loaded: Loaded, iterations: int) -> tuple[list[dict], str]:
+        """The compiled model's per-layer performance counts, summed over the runs: one row per executed node."""
+        loaded.run()  # warm
+        request = loaded.extra["request"]
+        totals: dict = collections.defaultdict(lambda: [0.0, 0, ""])
+        for _ in range(iterations):
+            loaded.run()
+            for info in request.get_profiling_info():
+                if str(info.status).endswith("EXECUTED"):
+                    entry = totals[info.node_name]
+                    entry[0] += info.real_time.total_seconds() * 1000
+                    entry[1] += 1
+                    entry[2] = f"{info.node_type} ({info.exec_type})"
+        rows = [{"layer": name, "layer_type": kind, "depth": 1, "calls": math.ceil(n / iterations),
+                 "total_ms": ms / iterations, "self_ms": ms / iterations} for name, (ms, n, kind) in totals.items()]
+        return sorted(rows, key=lambda r: -r["total_ms"]), self.layer_profiler

@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hwcov.core.errors import ConfigError
+
 KEY_RE = re.compile(r"^[a-z][a-z0-9_]{1,31}$")
 PRECISIONS = ("fp32", "fp16", "bf16", "int8")
 # backend_type -> the built-in hardware key whose backend serves the platform
@@ -20,7 +22,7 @@ IGNORED_CODE_FIELDS = ("import_statements", "device_initialization", "device_set
 PLATFORMS_ENV = "HWCOV_PLATFORMS_DIR"
 
 
-class PlatformError(ValueError):
+class PlatformError(ConfigError):
     """A platform file that cannot be used; the message names the file and the field."""
 
 

@@ -160,13 +160,14 @@ def session_feed(exported: export.Exported, input_names) -> dict:
 
 
 class QualcommBackend(ExportBackend):
+    family = "qualcomm"
     runtime = "onnxruntime QNN EP"
     routes = export.ONNX_ROUTES
 
     def __init__(self, hardware: str, export_dir=None):
         super().__init__(hardware, export_dir)
         self.kind = QNN_BACKEND.get(hardware, "htp")
-        self.precisions = PRECISIONS[self.kind]
+        self.precision_names = PRECISIONS[self.kind]
 
     def versions(self) -> str:
         from importlib.metadata import PackageNotFoundError, version
@@ -249,7 +250,7 @@ class QualcommBackend(ExportBackend):
         return ort.InferenceSession(str(model_path), options,
                                     providers=providers or session_providers(self.kind, precision))
 
-    def load(self, exported: export.Exported, precision: str, providers=None):
+    def load_graph(self, exported: export.Exported, precision: str, providers=None):
         session = self.session(self.model_file(exported, precision), precision, providers,
                                profile_prefix=str(exported.directory / f"qnn-profile-{precision}"))
         infer = session_infer(exported, session)

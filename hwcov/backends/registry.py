@@ -1,31 +1,65 @@
-"""The hardware registry: which hardware keys exist, which backend serves each, and the custom platforms defined
-from JSON. Everything that lists hardware (partitions, resources, the CLI's choices, the templates' precisions)
-derives from this table."""
+"""The hardware registry: one typed entry per hardware key, and the custom platforms defined from JSON.
+
+Everything that lists or configures hardware derives from HARDWARE_TABLE: the Dagster partitions, the backend
+resources and their limits, the precisions the generated tests declare, the benchmark matrix key, the CLI's
+choices, the tolerance key. Adding a backend = one module under hwcov/backends/ + one entry here.
+"""
 from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Hardware:
+    key: str  # the partition key and the name users type (--hardware KEY)
+    backend: str  # "module:Class" of the Backend serving it ('' = no backend yet: rows say so, none invented)
+    device: str  # what runs it: cpu, gpu, npu, browser
+    precisions: tuple[str, ...]  # what its generated tests declare, reference precision first
+    resource: str  # the Dagster resource key that hands out its limits (hwcov/definitions.py binds one per key)
+    cpu_bound: bool = True  # cpu-bound: one worker per core; else one stream on the device
+    timeout_s: float = 180.0  # per case; exports (and browsers compiling shaders on a software GPU) take longer
+    memory_mb: int = 8192  # address-space cap per worker (0: none; Chromium reserves far more than it uses)
+    tolerance: str = ""  # tolerances.yaml hardware key ('' = its own key)
+    bench_matrix: str = ""  # benchmarks.yaml hardware key ('' = its own key)
+
+    def tolerance_key(self) -> str:
+        return self.tolerance or self.key
+
+    def bench_key(self) -> str:
+        return self.bench_matrix or self.key
+
+
+_TORCH, _ORT, _OV = "hwcov.backends.torch:TorchBackend", "hwcov.backends.onnxruntime:OnnxRuntimeBackend", \
+    "hwcov.backends.openvino:OpenVinoBackend"
+_WEB, _QNN, _COREML = "hwcov.backends.browser.backend:BrowserBackend", "hwcov.backends.qualcomm:QualcommBackend", \
+    "hwcov.backends.coreml:CoreMLBackend"
+_ALL3 = ("fp32", "fp16", "int8")
 
 # qualcomm / qualcomm_cpu: QNN's HTP (NPU) and CPU backend libraries; apple_ane / apple_ane_all: Core ML compute
 # units CPU_AND_NE and ALL. Each is its own partition: a pass on one says nothing about the other.
-HARDWARE = ("cpu", "cuda", "rocm", "mps", "openvino", "onnxruntime", "qualcomm", "qualcomm_cpu", "webnn", "webgpu",
-            "wasm", "apple_ane", "apple_ane_all")
-
-
-# hardware key -> "module:Class" of its backend; one file per backend family.
-BACKENDS = {
-    "cpu": "hwcov.backends.torch:TorchBackend",
-    "cuda": "hwcov.backends.torch:TorchBackend",
-    "rocm": "hwcov.backends.torch:TorchBackend",
-    "mps": "hwcov.backends.torch:TorchBackend",
-    "qualcomm": "hwcov.backends.qualcomm:QualcommBackend",
-    "qualcomm_cpu": "hwcov.backends.qualcomm:QualcommBackend",
-    "apple_ane": "hwcov.backends.coreml:CoreMLBackend",
-    "apple_ane_all": "hwcov.backends.coreml:CoreMLBackend",
-    "onnxruntime": "hwcov.backends.onnxruntime:OnnxRuntimeBackend",
-    "openvino": "hwcov.backends.openvino:OpenVinoBackend",
-    "wasm": "hwcov.backends.browser:BrowserBackend",
-    "webgpu": "hwcov.backends.browser:BrowserBackend",
-    "webnn": "hwcov.backends.browser:BrowserBackend",
-}
-RUNNABLE = tuple(h for h in HARDWARE if h in BACKENDS)
+HARDWARE_TABLE: tuple[Hardware, ...] = (
+    Hardware("cpu", _TORCH, "cpu", ("fp32",), "torch_backend"),  # cpu fp32: the reference every backend meets
+    Hardware("cuda", _TORCH, "gpu", ("fp32", "fp16", "bf16"), "torch_backend", cpu_bound=False),
+    Hardware("rocm", _TORCH, "gpu", ("fp32", "fp16"), "torch_backend", cpu_bound=False),
+    Hardware("mps", _TORCH, "gpu", ("fp32", "fp16"), "torch_backend", cpu_bound=False),
+    Hardware("openvino", _OV, "cpu", _ALL3, "openvino_backend", timeout_s=300.0),  # up to three export routes
+    Hardware("onnxruntime", _ORT, "cpu", _ALL3, "onnxruntime_backend", timeout_s=300.0),  # exports take time
+    Hardware("qualcomm", _QNN, "npu", _ALL3, "qualcomm_backend", cpu_bound=False),
+    Hardware("qualcomm_cpu", _QNN, "cpu", ("fp32",), "qualcomm_backend", cpu_bound=False),
+    Hardware("webnn", _WEB, "browser", ("fp32", "fp16"), "browser_backend", cpu_bound=False, timeout_s=300.0,
+             memory_mb=0),
+    Hardware("webgpu", _WEB, "browser", ("fp32", "fp16"), "browser_backend", cpu_bound=False, timeout_s=300.0,
+             memory_mb=0),
+    Hardware("wasm", _WEB, "browser", _ALL3, "browser_backend", cpu_bound=False, timeout_s=300.0, memory_mb=0),
+    Hardware("apple_ane", _COREML, "npu", ("fp16",), "coreml_backend", cpu_bound=False),  # the ANE is fp16 only
+    Hardware("apple_ane_all", _COREML, "npu", ("fp16",), "coreml_backend", cpu_bound=False),
+)
+BY_KEY = {h.key: h for h in HARDWARE_TABLE}
+HARDWARE = tuple(BY_KEY)
+RUNNABLE = tuple(h.key for h in HARDWARE_TABLE if h.backend)
+# resource key -> the defaults its resource starts from (the first hardware that names it)
+RESOURCES = {h.resource: h for h in reversed(HARDWARE_TABLE)}
 
 
 def custom_platforms() -> dict:
@@ -40,19 +74,38 @@ def all_hardware() -> tuple[str, ...]:
     return HARDWARE + tuple(custom_platforms())
 
 
+def base_hardware(key: str) -> str:
+    """The built-in hardware a key runs as: itself, or a custom platform's base_hardware."""
+    if key in BY_KEY:
+        return key
+    platform = custom_platforms().get(key)
+    return platform.base_hardware if platform else key
+
+
+def entry(key: str) -> Hardware:
+    """The registry entry of a key (a custom platform: its base hardware's); KeyError names the accepted keys."""
+    base = base_hardware(key)
+    if base not in BY_KEY:
+        raise KeyError(f"unknown hardware '{key}'; accepted: {', '.join(all_hardware())}")
+    return BY_KEY[base]
+
+
+def precisions(key: str) -> tuple[str, ...]:
+    """What the generated tests declare for a hardware key, reference precision first."""
+    return BY_KEY[key].precisions if key in BY_KEY else ("fp32",)
+
+
 def get_backend(hardware: str):
-    if hardware not in HARDWARE:
+    if hardware not in BY_KEY:
         platform = custom_platforms().get(hardware)
         if platform is None:
             raise KeyError(f"unknown hardware '{hardware}'; accepted: {', '.join(all_hardware())}")
         from hwcov.backends.platform import PlatformBackend
 
         return PlatformBackend(platform, get_backend(platform.base_hardware))
-    if hardware not in BACKENDS:
+    if not BY_KEY[hardware].backend:
         # No rows rather than invented ones: the partition exists, its backend does not yet.
         raise NotImplementedError(f"the hwcov backend for '{hardware}' is not implemented yet; "
                                   f"runnable now: {', '.join(RUNNABLE)}")
-    import importlib
-
-    module, cls = BACKENDS[hardware].split(":")
+    module, cls = BY_KEY[hardware].backend.split(":")
     return getattr(importlib.import_module(module), cls)(hardware)

@@ -1,13 +1,17 @@
 """torch eager backend: cpu, cuda, rocm (torch.version.hip; device type is still 'cuda'), mps."""
 from __future__ import annotations
 
+import collections
+import math
 import resource
 import time
 
-from hwcov.backends.base import Probe
+from hwcov.backends.base import Backend, Loaded, Probe
 from hwcov.core.system import cpu_name
 
 DTYPES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
+_COMPILER_MISSING = ("InvalidCxxCompiler", "Python.h", "No working C compiler", "CppCompileError: C++ compile error"
+                     " ... command not found", "gcc: not found", "cc1plus")
 
 
 def versions() -> str:
@@ -31,7 +35,26 @@ def _to(value, device, dtype):
     return value
 
 
-class TorchBackend:
+def torch_compile_error(exc: BaseException) -> str:
+    """'' when the error is the model's, else the reason torch.compile can't work in this environment."""
+    text = f"{type(exc).__name__}: {exc}"
+    return text[:1500] if any(m in text for m in _COMPILER_MISSING) else ""
+
+
+def compile_not_applicable(exc: BaseException) -> str:
+    reason = torch_compile_error(exc)
+    return f"torch.compile can't run here: {reason}" if reason else ""
+
+
+class TorchBackend(Backend):
+    family = "torch"
+    precision_names = tuple(DTYPES)
+    variants = {
+        "eager": ({}, "torch eager under no_grad (what the sweep runs)"),
+        "torch_compile": ({"compile": True}, "torch.compile(model), inductor default mode"),
+    }
+    layer_profiler = "torch.profiler"
+
     def __init__(self, hardware: str):
         self.hardware = hardware
 
@@ -68,6 +91,16 @@ class TorchBackend:
     def device(self) -> str:
         return {"rocm": "cuda"}.get(self.hardware, self.hardware)
 
+    def gate(self, precision: str) -> str:
+        return "" if precision in DTYPES else f"torch eager runs {list(DTYPES)}, not {precision}"
+
+    def memory_limit_mb(self) -> tuple[float, str]:
+        if self.hardware in ("cuda", "rocm"):
+            import torch
+
+            return torch.cuda.mem_get_info()[0] / 2**20, "free device memory"
+        return super().memory_limit_mb()
+
     def run(self, case, precision: str, batch: int, reference_dir=None) -> dict:
         """Build, synthesize, forward twice (determinism), evidence; reference stored for cpu fp32."""
         import torch
@@ -90,11 +123,11 @@ class TorchBackend:
         with torch.no_grad():
             torch.manual_seed(0)
             first = outputs.flatten(model(**feed))
-            self._sync()
+            self.sync()
             t0 = time.perf_counter()
             torch.manual_seed(0)
             second = outputs.flatten(model(**feed))
-            self._sync()
+            self.sync()
             elapsed_ms = (time.perf_counter() - t0) * 1000
         if not first:
             return {"status": "fail_to_run", "error_message": "forward returned no tensor output"}
@@ -122,10 +155,96 @@ class TorchBackend:
         row["status"] = "pass"
         return row
 
-    def _sync(self) -> None:
+    def sync(self) -> None:
+        """Wait for the device's queued work (a clock read must not run ahead of it)."""
         import torch
 
         if self.hardware in ("cuda", "rocm"):
             torch.cuda.synchronize()
         elif self.hardware == "mps":
             torch.mps.synchronize()
+
+    # -- benchmarks and profiles ----------------------------------------------------------------
+    def load(self, built, case, batch: int, precision: str, variant: str, export_dir=None, route: str = "",
+             profile: bool = False, **options) -> Loaded:
+        """The built model moved to the device and precision (torch.compile'd for that variant: lazily, so the
+        first call holds the compile)."""
+        import torch
+
+        from hwcov.models import outputs
+
+        settings = self.variants[variant][0]
+        if profile and settings:
+            raise ValueError(f"the torch layer profile hooks eager modules; {variant} replaces them")
+        started = time.perf_counter()
+        device, dtype = torch.device(self.device()), getattr(torch, DTYPES[precision])
+        model = built.model.to(device=device, dtype=dtype).eval()
+        feed = {k: (v.to(device=device, dtype=dtype) if v.is_floating_point() else v.to(device))
+                if torch.is_tensor(v) else v for k, v in built.feed.items()}
+        if settings.get("compile"):
+            model = torch.compile(model)  # lazy: compiles at the first call (first_run_ms holds it)
+        load_ms = (time.perf_counter() - started) * 1000
+
+        def run():
+            with torch.no_grad():
+                return model(**feed)
+
+        def named():
+            torch.manual_seed(0)
+            return outputs.to_numpy(outputs.flatten(run()))
+
+        return Loaded(run, named, self.probe().device_name, load_ms, sync=self.sync,
+                      extra={"model": model, "feed": feed},
+                      explain=compile_not_applicable if settings.get("compile") else None)
+
+    def layer_profile(self, loaded: Loaded, iterations: int) -> tuple[list[dict], str]:
+        """torch.profiler over the runs, a record_function range around every module's forward: inclusive time
+        per module, and self time = inclusive minus its direct children's inclusive time."""
+        return module_times(loaded.extra["model"], loaded.run, loaded.sync, iterations), self.layer_profiler
+
+
+def module_times(model, run, sync, iterations: int) -> list[dict]:
+    import torch
+    from torch.profiler import ProfilerActivity, profile, record_function
+
+    names = {id(m): (n, type(m).__name__) for n, m in model.named_modules()}
+    ranges, handles = [], []
+
+    def pre(module, args):
+        name, kind = names[id(module)]
+        ranges.append(record_function(f"hwcov.module::{name or '<model>'}::{kind}"))
+        ranges[-1].__enter__()
+
+    def post(module, args, out):
+        ranges.pop().__exit__(None, None, None)
+
+    for module in model.modules():
+        handles += [module.register_forward_pre_hook(pre), module.register_forward_hook(post)]
+    try:
+        run()  # warm (first-run allocations out of the profile)
+        (sync or (lambda: None))()
+        activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if torch.cuda.is_available() else [])
+        with profile(activities=activities) as prof:
+            for _ in range(iterations):
+                run()
+                (sync or (lambda: None))()
+    finally:
+        for h in handles:
+            h.remove()
+    inclusive = {}
+    for event in prof.key_averages():
+        if event.key.startswith("hwcov.module::"):
+            _, name, kind = event.key.split("::", 2)
+            inclusive[name] = (kind, event.count, event.cpu_time_total / 1000 / iterations)
+    children: dict = collections.defaultdict(float)
+    for name, (_, _, total_ms) in inclusive.items():
+        if name != "<model>":  # parent: the nearest enclosing module that ran (a ModuleList never does)
+            parts = name.split(".")
+            parent = next((".".join(parts[:i]) for i in range(len(parts) - 1, 0, -1)
+                           if ".".join(parts[:i]) in inclusive), "<model>")
+            children[parent] += total_ms
+    rows = [{"layer": name, "layer_type": kind, "depth": 0 if name == "<model>" else name.count(".") + 1,
+             "calls": math.ceil(count / iterations), "total_ms": total_ms,
+             "self_ms": max(0.0, total_ms - children[name])}
+            for name, (kind, count, total_ms) in inclusive.items()]
+    return sorted(rows, key=lambda r: -r["total_ms"])

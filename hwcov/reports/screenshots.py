@@ -16,10 +16,10 @@ def take(site: Path, out: Path, pages: list[str] | None = None, width: int = 140
         return _shoot(page, Path(site), Path(out), pages, width)
     from playwright.sync_api import sync_playwright
 
-    from hwcov.backends.browser import CHROMIUM, CHROMIUM_ARGS
+    from hwcov.backends.browser.jobs import launch
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        browser = launch(p)
         try:
             return _shoot(browser.new_page(), Path(site), Path(out), pages, width)
         finally:

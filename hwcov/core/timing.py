@@ -1,6 +1,7 @@
 """Latency measurement the way optimum-benchmark does it: warmup, then both a minimum iteration
 count and a minimum duration, a device sync before every clock read, percentiles, and peak RSS
 sampled from a side thread. Every figure returned is measured; none is derived from a guess.
+Backends time with it too (a browser page's own clock is summarized here), so it sits in core.
 """
 from __future__ import annotations
 
@@ -9,13 +10,7 @@ import threading
 import time
 from typing import Callable
 
-
-def _rss_mb() -> float:
-    with open("/proc/self/status", encoding="utf-8") as fh:
-        for line in fh:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
+from hwcov.core.system import rss_mb
 
 
 class RssSampler:
@@ -25,19 +20,19 @@ class RssSampler:
         self.period_s, self.peak_mb, self._stop = period_s, 0.0, threading.Event()
 
     def __enter__(self):
-        self.peak_mb = _rss_mb()
+        self.peak_mb = rss_mb()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
         return self
 
     def _run(self):
         while not self._stop.wait(self.period_s):
-            self.peak_mb = max(self.peak_mb, _rss_mb())
+            self.peak_mb = max(self.peak_mb, rss_mb())
 
     def __exit__(self, *exc):
         self._stop.set()
         self._thread.join()
-        self.peak_mb = max(self.peak_mb, _rss_mb())
+        self.peak_mb = max(self.peak_mb, rss_mb())
 
 
 def percentile(sorted_values: list[float], q: float) -> float:
