@@ -25,13 +25,20 @@ from dagster import (
     schedule,
     sensor,
 )
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from hwcov.models.inventory import CATEGORIES
+
+# A single-run backfill over a partition range is tagged with these (dagster 1.13 names them only under its private
+# dagster._core.storage.tags; tests/test_automation.py checks the strings still match).
+ASSET_PARTITION_RANGE_START_TAG = "dagster/asset_partition_range_start"
+ASSET_PARTITION_RANGE_END_TAG = "dagster/asset_partition_range_end"
 
 RUN_RESULTS_OP = "hwcov__run_results"
 UPDATE_TAG, BEFORE_TAG, FAMILIES_TAG = "hwcov/generator_update", "hwcov/rate_before", "hwcov/families"
 REPORT_TAG, SCHEDULE_TAG = "hwcov/report", "hwcov/schedule"
+# The inventory fingerprint an inventory run was made for (hwcov.cases.generate.fingerprint): the sensor sets it,
+# hwcov.orchestration.pipeline reads it to skip a regeneration nothing asks for.
+FINGERPRINT_TAG = "hwcov/inventory_fingerprint"
 
 inventory_job = define_asset_job(
     "inventory_job", selection=["hwcov/model_inventory", "hwcov/generated_tests"],
@@ -79,7 +86,6 @@ def build_schedules() -> list[ScheduleDefinition]:
 @sensor(job=inventory_job, minimum_interval_seconds=300, default_status=DefaultSensorStatus.STOPPED)
 def inventory_change_sensor(context: SensorEvaluationContext):
     """Regenerate when the installed transformers, the templates or hwcov itself changed."""
-    from hwcov.cli.commands import FINGERPRINT_TAG
     from hwcov.cases.generate import fingerprint
 
     current = fingerprint()
@@ -125,13 +131,11 @@ def generator_update_row(run, db_path) -> dict | None:
     models = run.run_config["ops"][RUN_RESULTS_OP]["config"]["models"]
     hw = run.tags["dagster/partition"]
     with store.connect(db_path, read_only=True) as con:
-        after = con.execute("SELECT avg(CASE WHEN status = 'pass' THEN 1.0 ELSE 0.0 END) FROM hwcov.run_results "
-                            f"WHERE hardware = ? AND model_type IN ({', '.join('?' * len(models))})",
-                            [hw, *models]).fetchall()[0][0]
+        after = store.pass_rate(con, hw, models)
     return {"generator_name": f"templates for {run.tags.get(FAMILIES_TAG, '')}", "hardware_platform": hw,
             "patch_description": f"regenerated after inventory run {run.tags[UPDATE_TAG]}; reran changed tests",
             "affected_models": len(models), "success_rate_before": float(run.tags[BEFORE_TAG]),
-            "success_rate_after": round(float(after or 0.0), 4), "model_types": json.dumps(models),
+            "success_rate_after": after, "model_types": json.dumps(models),
             "run_id": run.run_id}
 
 

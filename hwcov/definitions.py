@@ -9,17 +9,11 @@ from hwcov.assets import benchmark_results, coverage, error_patterns, generated_
 from hwcov.assets.automation import JOBS, SENSORS, build_schedules
 from hwcov.resources.io import duckdb_io_manager
 from hwcov.resources.settings import HwcovSettings
-from hwcov.resources.backends import (
-    BrowserBackendResource,
-    CoreMLBackendResource,
-    OnnxRuntimeBackendResource,
-    OpenVinoBackendResource,
-    QualcommBackendResource,
-    TorchBackendResource,
-)
+from hwcov.resources.backends import backend_resources
 
 
-def build_defs(db_path: str | None = None, generated_dir: str = "", artifacts_dir: str = "") -> Definitions:
+def build_defs(db_path: str | None = None, generated_dir: str = "", artifacts_dir: str = "", workers: int = 0,
+               timeout_s: float = 0.0) -> Definitions:
     return Definitions(
         assets=load_assets_from_modules([inventory, generated_tests, run_results, error_patterns, coverage,
                                           benchmark_results]),
@@ -27,12 +21,7 @@ def build_defs(db_path: str | None = None, generated_dir: str = "", artifacts_di
             "io_manager": duckdb_io_manager(db_path),
             "settings": HwcovSettings(db_path=db_path or "", generated_dir=generated_dir,
                                       artifacts_dir=artifacts_dir),
-            "torch_backend": TorchBackendResource(),
-            "onnxruntime_backend": OnnxRuntimeBackendResource(),
-            "openvino_backend": OpenVinoBackendResource(),
-            "browser_backend": BrowserBackendResource(),
-            "qualcomm_backend": QualcommBackendResource(),
-            "coreml_backend": CoreMLBackendResource(),
+            **backend_resources(workers, timeout_s),  # one per resource key of the hardware registry
         },
         jobs=JOBS,
         schedules=build_schedules(),

@@ -17,7 +17,7 @@ import jinja2
 
 from hwcov.models import inputs
 from hwcov.models import tiny
-from hwcov.backends.registry import HARDWARE
+from hwcov.backends.registry import HARDWARE, precisions
 from hwcov.cases.case import ArchCase
 from hwcov.models.inventory import NAME_RE, Architecture
 from hwcov.core.paths import templates_dir
@@ -79,6 +79,7 @@ def render(arch: Architecture, env: jinja2.Environment | None = None) -> tuple[s
     stem = re.sub(r"[^0-9a-zA-Z]+", " ", arch.model_type).title().replace(" ", "")
     content = template.render(
         arch={**asdict(case), "class_stem": stem}, hardware=HARDWARE, filename=filename(arch.model_type),
+        precisions={hw: precisions(hw) for hw in HARDWARE},
         template_chain=chain, modality_template=env.select_template([f"modality/{arch.modality}.py.j2", "base.py.j2"]),
     )
     return content, chain
@@ -120,5 +121,5 @@ def fingerprint() -> str:
 
     templates = sorted(p for p in templates_dir().rglob("*") if p.is_file())
     parts = [version("transformers"), version("hwcov"), data.file_digest(*templates), str(paths.db_path()),
-             str(paths.generated_dir())]
+             str(paths.generated_dir()), repr({hw: precisions(hw) for hw in HARDWARE}), paths.code_digest("cases")]
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]

@@ -1,1 +1,1 @@
-"""cli: the `hwcov` command: parser, verbs, output. Nothing imports it.."""
+"""cli: the `hwcov` command: parser from declared verbs, validation, verbs by topic, output. Nothing imports it."""

@@ -14,6 +14,11 @@ def load(name: str) -> dict:
     return _load(str(templates_dir()), name)
 
 
+def clear_cache() -> None:
+    """Forget every file read so far: the next load() reads the templates as they are now on disk."""
+    _load.cache_clear()
+
+
 @functools.cache
 def _load(folder: str, name: str) -> dict:
     """`name` plus the drop-in files of `<stem>.d/*.yaml` beside it (one per family group, so groups of
@@ -32,7 +37,7 @@ def _load(folder: str, name: str) -> dict:
                 for section, entries in more.items():
                     have = out.setdefault(section, {})
                     for key, entry in (entries or {}).items():
-                        have[key] = _deep_merge(have.get(key), entry)
+                        have[key] = deep_merge(have.get(key), entry)
             continue
         for section, entries in more.items():
             have = out.setdefault(section, {})
@@ -57,9 +62,13 @@ def _matches(applies_to: dict, where: Path) -> bool:
                          f"{{transformers: '<5'}}: {exc}") from exc
 
 
-def _deep_merge(base, over):
+def deep_merge(base, over, ignore: tuple[str, ...] = ()):
+    """`over` on top of `base`: mappings merge key by key at every depth, anything else in `over` wins.
+
+    Keys named in `ignore` are left out of `over` at every depth (the tiny overrides' `why:` notes document an
+    entry; they are not config). New dicts are built; leaf values are shared, not copied."""
     if isinstance(base, dict) and isinstance(over, dict):
-        return {**base, **{k: _deep_merge(base.get(k), v) for k, v in over.items()}}
+        return {**base, **{k: deep_merge(base.get(k), v, ignore) for k, v in over.items() if k not in ignore}}
     return over
 
 

@@ -1,6 +1,12 @@
-"""Where hwcov reads its data and writes its artifacts (one place, so tests can redirect it)."""
+"""Where hwcov reads its data and writes its artifacts (one place, so tests can redirect it).
+
+Each path is, first to last: a value chosen in this process (`configure`/`configured`: the cli's --db-path and
+--generated-dir), the user's environment ($HWCOV_DB_PATH, $HWCOV_GENERATED_DIR, $HWCOV_ARTIFACTS_DIR), the
+default. The cli passes values instead of writing os.environ, so a choice made for one call does not outlive it.
+"""
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -13,19 +19,41 @@ DB_ENV = "HWCOV_DB_PATH"
 GENERATED_ENV = "HWCOV_GENERATED_DIR"
 ARTIFACTS_ENV = "HWCOV_ARTIFACTS_DIR"
 
+_chosen: dict[str, Path] = {}  # db_path / generated_dir / artifacts_dir chosen in this process
+
+
+def configure(db_path: str | Path | None = None, generated_dir: str | Path | None = None,
+              artifacts_dir: str | Path | None = None) -> None:
+    """Choose paths for this process (None: keep the environment's or the default); forked workers inherit them."""
+    for name, value in (("db_path", db_path), ("generated_dir", generated_dir), ("artifacts_dir", artifacts_dir)):
+        if value is not None:
+            _chosen[name] = Path(value).resolve()
+
+
+@contextlib.contextmanager
+def configured(**chosen):
+    """`configure(**chosen)` for the duration of a block, then the choices that were in force before."""
+    before = dict(_chosen)
+    try:
+        configure(**chosen)
+        yield
+    finally:
+        _chosen.clear()
+        _chosen.update(before)
+
 
 def db_path() -> Path:
-    return Path(os.environ.get(DB_ENV, DEFAULT_DB_PATH)).resolve()
+    return _chosen.get("db_path") or Path(os.environ.get(DB_ENV, DEFAULT_DB_PATH)).resolve()
 
 
 def generated_dir() -> Path:
-    return Path(os.environ.get(GENERATED_ENV, "generated_tests")).resolve()
+    return _chosen.get("generated_dir") or Path(os.environ.get(GENERATED_ENV, "generated_tests")).resolve()
 
 
 def artifacts_dir() -> Path:
     """Result journals and reference outputs live beside the database they feed."""
     default = db_path().parent / ".hwcov"
-    return Path(os.environ.get(ARTIFACTS_ENV, default)).resolve()
+    return _chosen.get("artifacts_dir") or Path(os.environ.get(ARTIFACTS_ENV, default)).resolve()
 
 
 def templates_dir() -> Path:

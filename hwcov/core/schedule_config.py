@@ -15,6 +15,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from hwcov.core.errors import ConfigError
+
 SCHEDULE_ENV = "HWCOV_SCHEDULE_CONFIG"
 DEFAULT_FILE = "schedule.json"
 WEEKDAYS = ("sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday")
@@ -30,7 +32,7 @@ DEFAULT_CONFIG = {
 }
 
 
-class ScheduleError(ValueError):
+class ScheduleError(ConfigError):
     """A schedule config that cannot be used; the message names the file, entry and field."""
 
 

@@ -24,6 +24,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from hwcov.core.paths import code_digest
+
 ONNX_ROUTES = ("hf-onnx", "torch-onnx-legacy")
 OPENVINO_ROUTES = ("hf-openvino", "ov-from-onnx", "ov-from-torch")
 EXPORTER = {

@@ -6,8 +6,9 @@ A fix is a recipe in templates/error_patterns.yaml (`auto_fix:` of a pattern: co
 an optional narrower `when` regex on the message). It is written, per affected architecture, into
 the drop-in templates/tiny/overrides.d/auto.yaml — never into the hand-written overrides.yaml — at
 the place the architecture's default config holds each key (top level or a sub-config). The trial
-reuses the CLI's pipeline (hwcov.cli.commands.run_pipeline: regenerate, sweep, patterns, report) and is
-recorded in hwcov.generator_updates with the same store helper the sensors use. A change that does
+reruns through a `Rerun` the caller passes in (the cli passes hwcov.orchestration.repair_rerun's: the local
+Dagster pipeline — regenerate, sweep, patterns, report; this engine package never imports Dagster) and is
+recorded in hwcov.generator_updates with the same store helpers the sensors use. A change that does
 not raise the pass rate is undone byte-for-byte and the affected architectures are rerun with their
 restored tests, so the stored results describe the templates as they are again.
 """
@@ -18,13 +19,13 @@ import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Protocol
 
 import yaml
 
-from hwcov.core import data
+from hwcov.core import data, paths
 from hwcov.run import patterns
-from hwcov.core import paths
+from hwcov.store import database as store
 
 AUTO_FILE = "tiny/overrides.d/auto.yaml"
 HEADER = """\
@@ -188,9 +189,8 @@ def plan(results, reverted: set | None = None, hardware=None, models=None) -> tu
                 reason = f"the default config of {mt} has none of {sorted(recipe['set'])}"
                 continue
             if mt in auto:  # an earlier kept fix: the new keys join it
-                from hwcov.models.tiny import _merge
-
-                entry = {**_merge(auto[mt], entry), "why": f"{auto[mt].get('why', '')}; {entry['why']}"}
+                merged = data.deep_merge(auto[mt], entry, ignore=("why",))
+                entry = {**merged, "why": f"{auto[mt].get('why', '')}; {entry['why']}"}
             key = (r["hardware"], r["pattern"], i)
             cand = groups.setdefault(key, Candidate(r["hardware"], r["pattern"], i, recipe))
             cand.entries[mt] = entry
@@ -255,11 +255,11 @@ def manual_markdown(manual: list[dict]) -> str:
 
 # ---- the loop ----------------------------------------------------------------------------------------
 
-def _reset_process_caches() -> None:
+def reset_process_caches() -> None:
     """Template data, the catalog and imported generated tests are cached per process; a trial changes them."""
-    data._load.cache_clear()
+    data.clear_cache()
     patterns.catalog.cache_clear()
-    for name in [n for n in sys.modules if n.startswith("hwcov_generated.")]:
+    for name in [n for n in sys.modules if n.startswith("hwcov_generated.")]:  # hwcov.run.sweep.load_module's
         del sys.modules[name]
 
 
@@ -278,70 +278,49 @@ def _restore(original: bytes | None) -> None:
         path.write_bytes(original)
 
 
-def pass_rate(con, hardware: str, models: list[str]) -> float:
-    value = con.execute("SELECT avg(CASE WHEN status = 'pass' THEN 1.0 ELSE 0.0 END) FROM hwcov.run_results "
-                        f"WHERE hardware = ? AND model_type IN ({', '.join('?' * len(models))})",
-                        [hardware, *models]).fetchall()[0][0]
-    return round(float(value or 0.0), 4)
-
-
-def _statuses(hardware: str, models: list[str]) -> dict[str, str]:
-    from hwcov.store import database as store
-
-    with store.connect(paths.db_path(), read_only=True) as con:
-        rows = con.execute("SELECT model_type, bool_and(status = 'pass') FROM hwcov.run_results WHERE hardware = ? "
-                           f"AND model_type IN ({', '.join('?' * len(models))}) GROUP BY model_type",
-                           [hardware, *models]).fetchall()
-    return {m: "pass" if ok else "fail" for m, ok in rows}
-
-
 def _rate(hardware: str, models: list[str]) -> float:
-    from hwcov.store import database as store
-
     with store.connect(paths.db_path(), read_only=True) as con:
-        return pass_rate(con, hardware, models)
+        return store.pass_rate(con, hardware, models)
 
 
-def _last_run_id() -> str:
-    from dagster import AssetKey
-
-    from hwcov.cli.commands import instance
-
-    event = instance().get_latest_materialization_event(AssetKey(["hwcov", "run_results"]))
-    return event.run_id if event else ""
+def _passing(hardware: str, models: list[str]) -> list[str]:
+    with store.connect(paths.db_path(), read_only=True) as con:
+        return [m for (m, _), s in store.statuses(con, [hardware], models).items() if s == "pass"]
 
 
-Rerun = Callable[..., bool]  # rerun(hardware, model_types, force=False) -> success
+class Rerun(Protocol):
+    """Regenerate the tests and rerun these architectures on one hardware (force: even unchanged ones); True if
+    the run succeeded. The loop resets the process caches before each call (it has just changed the templates)."""
+
+    def __call__(self, hardware: str, models: list[str], force: bool = False) -> bool: ...
 
 
-def default_rerun(workers: int = 0, timeout: float = 180.0) -> Rerun:
-    """Regenerate and rerun through the CLI's pipeline (Dagster materializations on the local instance)."""
-    def rerun(hardware: str, models: list[str], force: bool = False) -> bool:
-        from hwcov.cli.commands import run_pipeline
-
-        _reset_process_caches()
-        return run_pipeline([hardware], models, None, workers=workers, timeout=timeout, regenerate=True, force=force)
-
-    return rerun
+def _rerun(rerun: Rerun, hardware: str, models: list[str], force: bool = False) -> bool:
+    reset_process_caches()
+    return rerun(hardware, models, force=force)
 
 
-def try_candidate(cand: Candidate, rerun: Rerun, log: Callable[[str], None] = print) -> dict:
-    """Apply one recipe, rerun its architectures, keep it only if their pass rate rose; record the trial."""
-    from hwcov.store import database as store
+def no_run_id() -> str:
+    return ""
 
+
+def try_candidate(cand: Candidate, rerun: Rerun, log: Callable[[str], None] = print,
+                  run_id: Callable[[], str] = no_run_id) -> dict:
+    """Apply one recipe, rerun its architectures, keep it only if their pass rate rose; record the trial
+    (run_id(): the id of the rerun's run_results run, to find it in the Dagster UI)."""
     models = cand.model_types
     original = auto_path().read_bytes() if auto_path().exists() else None
     before = _rate(cand.hardware, models)
     log(f"{cand.name} on {cand.hardware}: set {cand.recipe['set']} for {', '.join(models)} (pass rate {before})")
     try:
         _write_entries({**_auto_entries(), **cand.entries})
-        ok = rerun(cand.hardware, models)
+        ok = _rerun(rerun, cand.hardware, models)
         after = _rate(cand.hardware, models)
-        run_id = _last_run_id()
-        helped = [m for m, s in _statuses(cand.hardware, models).items() if s == "pass"]
+        trial_run = run_id()
+        helped = _passing(cand.hardware, models)
     except BaseException:
         _restore(original)
-        _reset_process_caches()
+        reset_process_caches()
         raise
     kept = ok and after > before
     if not kept:
@@ -358,23 +337,22 @@ def try_candidate(cand: Candidate, rerun: Rerun, log: Callable[[str], None] = pr
         # Rerun the restored tests for real (force): their fresh rows become the journal's latest, so a later
         # run filtered to other models does not carry the trial's rows forward (sweep.assemble keeps the
         # latest journal row of every architecture it did not run).
-        rerun(cand.hardware, undo, force=True)
+        _rerun(rerun, cand.hardware, undo, force=True)
     row = {"generator_name": cand.name, "hardware_platform": cand.hardware,
            "patch_description": f"{description}; {AUTO_FILE}: set {json.dumps(cand.recipe['set'])}",
            "affected_models": len(models), "success_rate_before": before, "success_rate_after": after,
-           "model_types": json.dumps(models), "run_id": run_id}
+           "model_types": json.dumps(models), "run_id": trial_run}
     with store.connect(paths.db_path()) as con:
         store.record_generator_update(con, row)
     log(f"{cand.name} on {cand.hardware}: {description}")
     return {**row, "kept": kept}
 
 
-def auto_patch(results, hardware: list[str], models: list[str] | None = None, rerun: Rerun | None = None,
-               retry_reverted: bool = False, log: Callable[[str], None] = print) -> list[dict]:
-    from hwcov.store import database as store
-
+def auto_patch(results, hardware: list[str], models: list[str] | None = None, *, rerun: Rerun,
+               run_id: Callable[[], str] = no_run_id, retry_reverted: bool = False,
+               log: Callable[[str], None] = print) -> list[dict]:
+    """Try every machine-applicable candidate of the stored failures, one at a time, rerunning through `rerun`."""
     with store.connect(paths.db_path(), read_only=True) as con:
         reverted = set() if retry_reverted else reverted_trials(con)
     candidates, _ = plan(results, reverted, hardware, models)
-    rerun = rerun or default_rerun()
-    return [try_candidate(cand, rerun, log) for cand in candidates]
+    return [try_candidate(cand, rerun, log, run_id) for cand in candidates]

@@ -5,9 +5,6 @@ import time
 
 import pandas as pd
 
-FAILURE_COLUMNS = ["model_type", "hardware", "status", "error_pattern", "error_message"]
-
-
 def coverage_matrix(inventory: pd.DataFrame, results: pd.DataFrame) -> pd.DataFrame:
     """One row per (architecture, hardware with results): the cell's status ('untested' if none)."""
     hardware = sorted(results["hardware"].unique()) if len(results) else []

@@ -112,6 +112,35 @@ def stale_results(con):
     return con.execute(STALE_SQL).df()
 
 
+def _placeholders(values) -> str:
+    return f"({', '.join('?' * len(values))})"
+
+
+def pass_rate(con, hardware: str, models: list[str]) -> float:
+    """Share of passing rows of these architectures on one hardware (every precision and batch), 4 decimals: the
+    before/after measure of a template change (the generator-update sensor and the repair loop both use it)."""
+    if not models:
+        return 0.0
+    value = con.execute("SELECT avg(CASE WHEN status = 'pass' THEN 1.0 ELSE 0.0 END) FROM hwcov.run_results "
+                        f"WHERE hardware = ? AND model_type IN {_placeholders(models)}",
+                        [hardware, *models]).fetchall()[0][0]
+    return round(float(value or 0.0), 4)
+
+
+def statuses(con, hardware: list[str], models: list[str] | None = None) -> dict[tuple[str, str], str]:
+    """(model_type, hardware) -> 'pass' when every stored row of it (each precision, batch) passes, else its first
+    other status in name order: what a regression check or a repair trial compares before and after a run."""
+    if not hardware or models == []:
+        return {}
+    where, params = f"hardware IN {_placeholders(hardware)}", list(hardware)
+    if models:
+        where, params = where + f" AND model_type IN {_placeholders(models)}", params + list(models)
+    rows = con.execute("SELECT model_type, hardware, CASE WHEN bool_and(status = 'pass') THEN 'pass' "
+                       "ELSE min(status) FILTER (WHERE status <> 'pass') END FROM hwcov.run_results "
+                       f"WHERE {where} GROUP BY model_type, hardware", params).fetchall()
+    return {(m, h): s for m, h, s in rows}
+
+
 def record_generator_update(con, row: dict) -> None:
     con.execute("CREATE SCHEMA IF NOT EXISTS hwcov")
     con.execute(GENERATOR_UPDATES_DDL)

@@ -1,0 +1,135 @@
+"""The `hwcov` argument parser, built from declared verbs.
+
+A verb is an action flag (`--report`, `--benchmark`, ...) declared once, in the cli module of its topic
+(verbs_reports, verbs_results, verbs_repair, verbs_bench), with what main() needs to know about it: whether it
+needs --output, whether `--hardware` with it sweeps first or only filters, whether it needs a database to exist,
+how many --model / --hardware it takes. The options below are the rest: run settings, filters, paths.
+Import-cheap on purpose (`hwcov --help` loads no torch, no Dagster).
+"""
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+EPILOG = """examples:
+  hwcov --hardware cpu                          full CPU sweep: inventory -> tests -> results -> patterns -> report
+  hwcov --model bert,gpt2 --hardware cpu        only these architectures (others keep their stored results)
+  hwcov --model-category vision --hardware cpu  one category
+  hwcov --all                                   every hardware that can run (absent ones are recorded unavailable)
+  hwcov --report                                coverage report (markdown) from the database
+  hwcov --analyze-failures                      failure patterns with explanation and suggested template fix
+  hwcov --diagnostics --model llava --hardware cpu   full error + standalone repro script
+  hwcov --export-results --format csv --output results.csv
+  hwcov --generate-dashboard --output dashboard/   then open dashboard/index.html
+The database defaults to ./benchmark_db.duckdb (or $HWCOV_DB_PATH); the Dagster instance to
+./.dagster (or $DAGSTER_HOME), the one `DAGSTER_HOME=$PWD/.dagster dagster dev` shows."""
+
+EXPORT_FORMATS = ("csv", "parquet", "json")
+
+
+@dataclass(frozen=True)
+class Verb:
+    """One action flag and how main() treats it; run(args, hardware, models) -> exit code (None: 0)."""
+    name: str  # the argparse dest: analyze_coverage is --analyze-coverage
+    group: str  # a key of GROUPS: where --help lists it
+    help: str
+    run: Callable[..., int | None]
+    needs_output: bool = False  # refused without --output
+    sweeps: bool = True  # --hardware/--all with it runs the pipeline first (False: --hardware filters or targets)
+    reads_db: bool = True  # False: it creates the database when there is none
+    one_model: bool = False  # exactly one --model
+    hardware: str = ""  # "one": exactly one --hardware, "some": at least one
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+
+GROUPS = {
+    "run": "run (materialize assets on the local Dagster instance)",
+    "platforms": "hardware platforms",
+    "reports": "reports and analysis (read the database; --output writes to a file)",
+    "repair": "template repair (the generator loop, from the stored failures; --hardware filters)",
+    "bench": "benchmarks and profiling (templates/benchmarks.yaml: the seed's matrix and variants)",
+    "export": "export and inventory",
+    "paths": "paths",
+}
+FLAG = {"action": "store_true"}
+# group -> (flag, argparse keywords) of the options that are not verbs, in --help order
+OPTIONS: dict[str, list[tuple[str, dict]]] = {
+    "run": [
+        ("--hardware", {"help": "comma-separated hardware keys to run on (e.g. cpu)"}),
+        ("--all", {**FLAG, "help": "run on every hardware key hwcov has a backend for"}),
+        ("--model", {"help": "comma-separated model types (default: every architecture)"}),
+        ("--model-category", {"help": "run only this model category (e.g. vision)"}),
+        ("--force", {**FLAG, "help": "rerun cases whose stored result is still valid"}),
+        ("--resume", {**FLAG, "help": "continue a long run: keep every stored row, even one made by older code or "
+                      "templates (each row names its versions); run only what has none, or crashed or timed out. "
+                      "With the benchmark verbs: skip cells already measured"}),
+        ("--workers", {"type": int, "default": 0, "help": "parallel workers (default: one per CPU core)"}),
+        ("--timeout", {"type": float, "default": None, "help": "seconds per case before it is a timeout (default: "
+                       "the hardware's own, hwcov/backends/registry.py)"}),
+        ("--batch-size", {"default": "1", "help": "comma-separated batch sizes to run (default 1), e.g. 1,2,4,8: "
+                          "one run_results materialization per size; rows are kept per (model, precision, batch)"}),
+        ("--precision", {"default": "", "help": "run only this precision (fp32, fp16, bf16, int8; default: each "
+                         "precision the hardware's generated tests declare)"}),
+        ("--generate-tests", {**FLAG, "help": "only refresh the inventory and regenerate tests"}),
+        ("--expand-hf-models", {**FLAG, "help": "the seed's name for it: take every architecture of the installed "
+                                "transformers into the inventory and (re)generate their tests; with --hardware, run "
+                                "them too"}),
+        ("--ci-mode", {**FLAG, "help": "run --priority on the hardware present (or --hardware); exit 1 on "
+                       "regressions"}),
+        ("--priority", {"default": "high", "help": "for --ci-mode and --generate-ci-config: highest (seed phase 1), "
+                        "high (phases 1-2), medium, all (default high)"}),
+        ("--test-by-popularity", {**FLAG, "help": "run the --top N most downloaded architectures "
+                                  "(templates/popularity.yaml, dated, source named) on --hardware (default cpu)"}),
+        ("--top", {"type": int, "default": 10, "help": "how many for --test-by-popularity (default 10)"}),
+        ("--generate-ci-config", {**FLAG, "help": "write a CI workflow running --ci-mode to --output"}),
+    ],
+    "platforms": [
+        ("--define-hardware", {"metavar": "KEY", "help": "add a hardware platform from --properties FILE.json"}),
+        ("--properties", {"help": "platform JSON in the seed's format (for --define-hardware)"}),
+        ("--generate-schedule-config", {**FLAG, "help": "write the default schedule config (the seed's "
+                                        "daily/weekly/monthly) to --output"}),
+    ],
+    "reports": [
+        ("--screenshots", {**FLAG, "help": "with --generate-dashboard: also a PNG of every page in "
+                           "<output>/screenshots (headless Chromium)"}),
+    ],
+    "bench": [
+        ("--batch-sizes", {"help": "comma-separated batch sizes (default: the hardware's matrix; profiles: 1)"}),
+        ("--seq-lens", {"help": "comma-separated sequence lengths (default: the matrix; profiles: 128)"}),
+        ("--precisions", {"help": "comma-separated precisions (default: the hardware's matrix; profiles: fp32)"}),
+        ("--min-duration", {"type": float, "default": 1.0, "help": "seconds each timed cell runs at least (1.0)"}),
+        ("--full-matrix-models", {"type": int, "default": None, "help": "how many architectures (by priority) get "
+                                  "every batch x sequence cell; the rest get the first batch and sequence only "
+                                  "(default: 30, or every --model given)"}),
+    ],
+    "export": [
+        ("--format", {"default": "csv", "help": f"export format: {', '.join(EXPORT_FORMATS)} (default csv)"}),
+        ("--output", {"help": "output file (or folder for --create-model-subsets, --diagnostics)"}),
+    ],
+    "paths": [
+        ("--db-path", {"help": "DuckDB file (default ./benchmark_db.duckdb or $HWCOV_DB_PATH)"}),
+        ("--generated-dir", {"help": "where generated tests go (default ./generated_tests or $HWCOV_GENERATED_DIR)"}),
+    ],
+}
+
+
+def build(verbs: Sequence[Verb]) -> argparse.ArgumentParser:
+    """The parser: per group of GROUPS, its verbs (in declaration order), then its other options."""
+    p = argparse.ArgumentParser(
+        prog="hwcov", epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Which HuggingFace Transformers architectures run on which hardware, measured for real.")
+    unknown = sorted({v.group for v in verbs} - set(GROUPS))
+    if unknown:
+        raise ValueError(f"verbs declared in unknown group(s) {', '.join(unknown)}")
+    for key, title in GROUPS.items():
+        group = p.add_argument_group(title)
+        for verb in verbs:
+            if verb.group == key:
+                group.add_argument(verb.flag, dest=verb.name, help=verb.help, **FLAG)
+        for flag, kwargs in OPTIONS.get(key, []):
+            group.add_argument(flag, **kwargs)
+    return p

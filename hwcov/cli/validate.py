@@ -1,0 +1,115 @@
+"""Check a command line before anything runs: unknown model, category, hardware, precision or format, a verb
+without the --model/--hardware/--output it needs, an unusable database. Each is one UsageError (exit 2) raised
+before anything is written.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from hwcov.cli.parser import EXPORT_FORMATS, Verb
+from hwcov.core import paths
+from hwcov.core.errors import UsageError
+
+
+@dataclass
+class Chosen:
+    """What the command line selects, validated."""
+    hardware: list[str]
+    models: list[str]
+    runs: bool  # sweep the hardware before the verbs
+    batch_sizes: list[int]
+
+
+def split(value: str | None) -> list[str]:
+    return [v.strip() for v in (value or "").split(",") if v.strip()]
+
+
+def check_db_path(path: Path, must_exist: bool) -> None:
+    if path.is_dir():
+        raise UsageError(f"--db-path {path} is a directory; give a file such as {path / 'benchmark_db.duckdb'}")
+    if must_exist and not path.exists():
+        raise UsageError(f"no database at {path}; run `hwcov --hardware cpu` first or pass --db-path")
+    if not path.parent.is_dir():
+        raise UsageError(f"--db-path {path}: directory {path.parent} does not exist")
+    if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise UsageError(f"--db-path {path} is not writable")
+    if path.exists():
+        import duckdb
+
+        from hwcov.store import database as store
+
+        try:
+            store.connect(path, read_only=True).close()
+        except duckdb.Error as exc:
+            raise UsageError(f"--db-path {path} is not a usable DuckDB database: {str(exc).splitlines()[0]}") from None
+
+
+def check_models(models: list[str]) -> None:
+    from hwcov.models.inventory import model_types
+
+    known = model_types()
+    unknown = [m for m in models if m not in known]
+    if unknown:
+        import transformers
+
+        raise UsageError(f"unknown model {', '.join(unknown)}; accepted: one of the {len(known)} model types "
+                         f"of transformers {transformers.__version__} (e.g. bert, gpt2, t5, vit, whisper)")
+
+
+def check_verb(verb: Verb, args, hardware: list[str], models: list[str]) -> None:
+    """The verb's declared needs: --output, exactly one --model, one or some --hardware."""
+    if verb.needs_output and not args.output:
+        raise UsageError(f"{verb.flag} needs --output")
+    unmet = []
+    if verb.one_model and len(models) != 1:
+        unmet.append("exactly one --model")
+    if verb.hardware == "one" and len(hardware) != 1:
+        unmet.append("exactly one --hardware")
+    if verb.hardware == "some" and not hardware:
+        unmet.append("--hardware")
+    if unmet:
+        raise UsageError(f"{verb.flag} needs {' and '.join(unmet)}")
+
+
+def validate(args, verbs: Sequence[Verb]) -> Chosen:
+    from hwcov.backends.platforms import PRECISIONS
+    from hwcov.backends.registry import RUNNABLE, all_hardware, custom_platforms
+    from hwcov.models.inventory import CATEGORIES
+
+    hardware = split(args.hardware)
+    known = all_hardware()
+    bad = [h for h in hardware if h not in known]
+    if bad:
+        raise UsageError(f"unknown hardware {', '.join(bad)}; accepted: {', '.join(known)}")
+    runs = bool(hardware or args.all) and all(v.sweeps for v in verbs)
+    not_built = [h for h in hardware if h not in RUNNABLE and h not in custom_platforms()]
+    if runs and not_built:
+        raise UsageError(f"hardware {', '.join(not_built)} has no backend yet; runnable: {', '.join(RUNNABLE)}")
+    if args.all:
+        hardware = list(RUNNABLE) + list(custom_platforms())
+    if args.model_category and args.model_category not in CATEGORIES:
+        raise UsageError(f"unknown model category {args.model_category!r}; accepted: {', '.join(CATEGORIES)}")
+    models = split(args.model)
+    if models:
+        check_models(models)
+    try:
+        batch_sizes = [int(b) for b in split(args.batch_size)]
+    except ValueError:
+        batch_sizes = []
+    if not batch_sizes or min(batch_sizes) < 1:
+        raise UsageError(f"--batch-size {args.batch_size!r}: give positive integers, e.g. 1,2,4,8")
+    if args.precision and args.precision not in PRECISIONS:
+        raise UsageError(f"unknown precision {args.precision!r}; accepted: {', '.join(PRECISIONS)}")
+    if args.export_results and args.format not in EXPORT_FORMATS:
+        raise UsageError(f"unknown export format {args.format!r}; accepted: {', '.join(EXPORT_FORMATS)}")
+    for verb in verbs:
+        check_verb(verb, args, hardware, models)
+    if args.full_matrix_models is not None and args.full_matrix_models < 0:
+        raise UsageError(f"--full-matrix-models must be ≥ 0, got {args.full_matrix_models}")
+    if args.workers < 0 or (args.timeout is not None and args.timeout <= 0):
+        raise UsageError("--workers must be ≥ 0 and --timeout > 0")
+    check_db_path(paths.db_path(), must_exist=any(v.reads_db for v in verbs) and not runs and not args.generate_tests)
+    return Chosen(hardware, models, runs, list(dict.fromkeys(batch_sizes)))

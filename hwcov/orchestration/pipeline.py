@@ -1,0 +1,99 @@
+"""The cli's runs as Dagster materializations on the local instance: inventory and test generation, one
+run_results + error_patterns run per hardware and batch size, the coverage report; benchmark runs.
+
+Why here: this is where a cli request becomes Dagster runs. The paths chosen for this process
+(hwcov.core.paths) reach the runs as values, through build_defs(db_path=..., ...) and its HwcovSettings resource.
+A single-run backfill over every category needs Dagster's private range tags, allowed in this package only.
+Progress goes to stderr; what a run produced is read from DuckDB by the caller.
+"""
+from __future__ import annotations
+
+import sys
+
+from hwcov.core import paths
+from hwcov.orchestration.instance import instance
+
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+INVENTORY = ["hwcov/model_inventory", "hwcov/generated_tests"]
+HARDWARE_RUN = ["hwcov/run_results", "hwcov/error_patterns"]
+
+
+def definitions(workers: int = 0, timeout: float = 0.0):
+    """The code location's Definitions, bound to this process's paths (workers/timeout 0: the registry's)."""
+    from hwcov.definitions import build_defs
+
+    return build_defs(db_path=str(paths.db_path()), generated_dir=str(paths.generated_dir()),
+                      artifacts_dir=str(paths.artifacts_dir()), workers=workers, timeout_s=timeout)
+
+
+def materialize(defs, inst, selection, **kwargs) -> bool:
+    """Materialize `selection` in process; each failed step is named on stderr with its last error line."""
+    from dagster import materialize as dagster_materialize
+
+    result = dagster_materialize(list(defs.assets), instance=inst, resources=defs.resources, selection=selection,
+                                 raise_on_error=False, **kwargs)
+    if not result.success:
+        for event in result.all_events:
+            if event.is_step_failure:
+                err = event.step_failure_data.error
+                msg = (err.cause or err).message.strip().splitlines()[-1] if err else "step failed"
+                print(f"hwcov: {event.step_key} failed: {msg}", file=sys.stderr)
+    return result.success
+
+
+def last_fingerprint(inst) -> str | None:
+    """The fingerprint tag of the last successful inventory run for the current fingerprint, if any."""
+    from dagster import DagsterRunStatus, RunsFilter
+
+    from hwcov.assets.automation import FINGERPRINT_TAG
+    from hwcov.cases.generate import fingerprint
+
+    runs = inst.get_runs(RunsFilter(tags={FINGERPRINT_TAG: fingerprint()},
+                                    statuses=[DagsterRunStatus.SUCCESS]), limit=1)
+    return runs[0].tags.get(FINGERPRINT_TAG) if runs else None
+
+
+def generate(defs, inst, regenerate: bool = False) -> bool:
+    """Inventory and test generation, skipped when the last successful one was for the same fingerprint."""
+    from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+
+    from hwcov.assets.automation import FINGERPRINT_TAG
+    from hwcov.cases.generate import fingerprint
+    from hwcov.models.inventory import CATEGORIES
+
+    current = fingerprint()
+    if not regenerate and last_fingerprint(inst) == current and paths.generated_dir().is_dir():
+        print("hwcov: inventory and generated tests are up to date", file=sys.stderr)
+        return True
+    print(f"hwcov: inventory and test generation -> {paths.generated_dir()}", file=sys.stderr)
+    # All categories in one run (a single-run backfill): generation is incremental and cheap.
+    return materialize(defs, inst, INVENTORY, run_config=QUIET,
+                       tags={ASSET_PARTITION_RANGE_START_TAG: CATEGORIES[0],
+                             ASSET_PARTITION_RANGE_END_TAG: CATEGORIES[-1], FINGERPRINT_TAG: current})
+
+
+def run_pipeline(hardware: list[str], models: list[str], category: str | None, *, force: bool = False,
+                 resume: bool = False, workers: int = 0, timeout: float = 0.0, regenerate: bool = False,
+                 max_priority: int = 0, batch_sizes: list[int] = (1,), precision: str = "") -> bool:
+    """Generate (if needed), then run every batch size on every hardware, then the coverage report.
+    timeout 0: each hardware's own default (hwcov.backends.registry). False as soon as a run fails."""
+    defs, inst = definitions(workers, timeout), instance()
+    if not generate(defs, inst, regenerate):
+        return False
+    config = {"models": models, "categories": [category] if category else [], "force": force, "resume": resume,
+              "max_priority": max_priority, "precision": precision}
+    for hw in hardware:
+        for batch in batch_sizes:  # one materialization per batch size; the others' rows are kept
+            print(f"hwcov: running on {hw}{f' at batch {batch}' if batch != 1 else ''} (results stream to "
+                  f"{paths.artifacts_dir() / 'results'})", file=sys.stderr)
+            run_config = {**QUIET, "ops": {"hwcov__run_results": {"config": {**config, "batch_size": batch}}}}
+            if not materialize(defs, inst, HARDWARE_RUN, partition_key=hw, run_config=run_config):
+                return False
+    return not hardware or materialize(defs, inst, ["hwcov/coverage_report"], run_config=QUIET)
+
+
+def run_benchmark(hardware: str, config: dict) -> bool:
+    """One benchmark_results materialization of a hardware partition with the benchmark op's config."""
+    run_config = {**QUIET, "ops": {"hwcov__benchmark_results": {"config": config}}}
+    return materialize(definitions(), instance(), ["hwcov/benchmark_results"], partition_key=hardware,
+                       run_config=run_config)
