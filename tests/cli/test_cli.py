@@ -6,7 +6,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from hwcov.cli.commands import EXPORT_COLUMNS
+from hwcov.cli.verbs_results import EXPORT_COLUMNS
 
 HWCOV = str(Path(sys.executable).with_name("hwcov"))
 
@@ -102,7 +102,7 @@ def test_validation_report_and_diagnostics_with_a_standalone_repro(ran):
     (["--hardware", "cpu", "--db-path", "no/such/dir/db.duckdb"], "does not exist"),
     (["--diagnostics", "--model", "bert"], "needs exactly one --hardware"),
     (["--export-results"], "--export-results needs --output"),
-    (["--validation-report", "--model", "bert,gpt2"], "need exactly one --model"),
+    (["--validation-report", "--model", "bert,gpt2"], "--validation-report needs exactly one --model"),
 ])
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(ran, args, expected):
     cwd, _ = ran
@@ -142,3 +142,16 @@ def test_benchmark_measures_stored_passes_and_sweeps_only_unswept_models(ran):
     with duckdb.connect(str(cwd / "benchmark_db.duckdb"), read_only=True) as con:
         cells = con.execute("SELECT model_type, status FROM hwcov.benchmark_results ORDER BY 1").fetchall()
     assert cells == [("bert", "pass"), ("gpt2", "pass"), ("t5", "pass")]
+
+
+def test_paths_chosen_on_the_command_line_end_with_the_call(tmp_path, monkeypatch):
+    """--db-path is passed as a value (hwcov.core.paths), not written to os.environ: nothing outlives main()."""
+    import os
+
+    from hwcov.cli import main as cli
+    from hwcov.core import paths
+
+    monkeypatch.delenv(paths.DB_ENV, raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["--report", "--db-path", "elsewhere.duckdb"]) == 2  # no database there
+    assert paths.DB_ENV not in os.environ and paths.db_path() == tmp_path / "benchmark_db.duckdb"

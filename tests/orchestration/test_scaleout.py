@@ -21,7 +21,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 MODELS = ["bert", "gpt2"]
 HARDWARE = ["cpu", "openvino"]
 DEADLINE_S = 480

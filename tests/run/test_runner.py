@@ -37,9 +37,9 @@ def test_faults_are_results_and_the_others_survive(tmp_path):
     # In a fresh interpreter, as the CLI runs it: after ~240 tests the pytest process carries state
     # (thread pools, signal handlers) under which an abort in a forked child surfaced as SIGSEGV.
     started = time.monotonic()
-    out = subprocess.run([sys.executable, "-c", "import json, sys; from tests.test_runner import _run_faults; "
+    out = subprocess.run([sys.executable, "-c", "import json, sys; from tests.run.test_runner import _run_faults; "
                           "print(json.dumps(_run_faults(sys.argv[1])))", str(tmp_path / "children.log")],
-                         cwd=Path(__file__).resolve().parent.parent, capture_output=True, text=True, timeout=300)
+                         cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     results = json.loads(out.stdout.strip().splitlines()[-1])
     tasks = TASKS

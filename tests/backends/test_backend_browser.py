@@ -12,13 +12,14 @@ import pytest
 from hwcov.cases import generate
 from hwcov.backends import validate
 from hwcov.backends.registry import get_backend
-from hwcov.backends import browser
+from hwcov.backends.browser import backend as browser_backend
+from hwcov.backends.browser import jobs, placements, server
 from hwcov.backends.exported import reference_outputs
 from hwcov.models.build import build_case, reference_path
 
 pytestmark = pytest.mark.skipif(
-    not (os.path.exists(browser.CHROMIUM) and browser.ORT_DIST.is_dir()),
-    reason=f"needs {browser.CHROMIUM} and {browser.ORT_DIST} (run .ci/setup)")
+    not (os.path.exists(jobs.CHROMIUM) and server.ORT_DIST.is_dir()),
+    reason=f"needs {jobs.CHROMIUM} and {server.ORT_DIST} (run .ci/setup)")
 
 
 @pytest.fixture(scope="module")
@@ -31,26 +32,26 @@ def test_page_server_serves_only_its_files_with_isolation_headers(tmp_path):
     secret.write_text("no")
     model = tmp_path / "model.onnx"
     model.write_bytes(b"onnx")
-    with browser.PageServer() as server:
-        url = server.add(model)
-        with urllib.request.urlopen(server.origin + url) as resp:
+    with server.PageServer() as page_server:
+        url = page_server.add(model)
+        with urllib.request.urlopen(page_server.origin + url) as resp:
             assert resp.read() == b"onnx"
             assert resp.headers["Cross-Origin-Opener-Policy"] == "same-origin"
             assert resp.headers["Cross-Origin-Embedder-Policy"] == "require-corp"
-        with urllib.request.urlopen(server.origin + "/ort/ort.wasm.min.mjs") as resp:
+        with urllib.request.urlopen(page_server.origin + "/ort/ort.wasm.min.mjs") as resp:
             assert resp.headers["Content-Type"] == "text/javascript"
         for bad in (url.replace("model.onnx", "secret.txt"), "/ort/../package.json", "/files/x/secret.txt"):
             with pytest.raises(urllib.error.HTTPError):
-                urllib.request.urlopen(server.origin + bad)
-        origin = server.origin
+                urllib.request.urlopen(page_server.origin + bad)
+        origin = page_server.origin
     with pytest.raises(urllib.error.URLError):  # torn down
         urllib.request.urlopen(origin + "/", timeout=5)
 
 
 def test_a_hung_job_is_killed_and_fails_alone():
-    with pytest.raises(browser.BrowserJobError, match="timed out"):
-        browser.in_fork(time.sleep, 60, timeout_s=1)
-    assert browser.in_fork(sum, [1, 2]) == 3
+    with pytest.raises(jobs.BrowserJobError, match="timed out"):
+        jobs.in_fork(time.sleep, 60, timeout_s=1)
+    assert jobs.in_fork(sum, [1, 2]) == 3
 
 
 def _live_in_groups(groups) -> list:
@@ -77,16 +78,16 @@ def test_a_job_whose_starter_dies_is_reaped_with_its_browser(tmp_path):
 
     def job():
         with sync_playwright() as p:
-            browser._launch(p)
+            jobs.launch(p)
             staged = tmp_path / "groups.tmp"
-            staged.write_text(" ".join(map(str, browser.groups_below(os.getpid()) | {os.getpgid(0)})))
+            staged.write_text(" ".join(map(str, jobs.groups_below(os.getpid()) | {os.getpgid(0)})))
             staged.rename(groups)
             time.sleep(60)
 
     starter = os.fork()
     if starter == 0:  # stands in for a runner worker killed at its timeout
         try:
-            browser.in_fork(job, timeout_s=120)
+            jobs.in_fork(job, timeout_s=120)
         finally:
             os._exit(0)
     deadline = time.monotonic() + 30
@@ -105,7 +106,7 @@ def _kill_renderers():
     """SIGKILL the renderers of the Chromium this process started: what a tab crash is."""
     import signal
 
-    for group in browser.groups_below(os.getpid()):
+    for group in jobs.groups_below(os.getpid()):
         for pid in os.listdir("/proc"):
             try:
                 if pid.isdigit() and os.getpgid(int(pid)) == group \
@@ -121,7 +122,7 @@ def _crash_a_tab():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        chromium = browser._launch(p)
+        chromium = jobs.launch(p)
         try:
             page = chromium.new_page()
             threading.Timer(1.0, _kill_renderers).start()
@@ -131,12 +132,12 @@ def _crash_a_tab():
 
 
 def test_a_crashed_tab_is_a_crash_row_not_a_crashed_run():
-    with pytest.raises(browser.BrowserJobError) as err:
-        browser.in_fork(_crash_a_tab, timeout_s=60)
-    assert browser.job_status(str(err.value)) == "crash", str(err.value)
-    assert browser.job_status("browser job timed out after 1 s") == "timeout"
-    assert browser.job_status("RangeError: Array buffer allocation failed") == "oom"
-    assert browser.job_status("Error: [WebGPU] Kernel failed") == "fail_to_run"
+    with pytest.raises(jobs.BrowserJobError) as err:
+        jobs.in_fork(_crash_a_tab, timeout_s=60)
+    assert jobs.job_status(str(err.value)) == "crash", str(err.value)
+    assert jobs.job_status("browser job timed out after 1 s") == "timeout"
+    assert jobs.job_status("RangeError: Array buffer allocation failed") == "oom"
+    assert jobs.job_status("Error: [WebGPU] Kernel failed") == "fail_to_run"
 
 
 def test_placements_are_read_from_the_session_log_and_judged():
@@ -148,15 +149,15 @@ def test_placements_are_read_from_the_session_log_and_judged():
            "error: [V:onnxruntime:, session_state.cc:1385 VerifyEachNodeIsAssignedToAnEp]   MatMul (node_mm)",
            "error: [V:onnxruntime:, session_state.cc:1383 VerifyEachNodeIsAssignedToAnEp]  Node(s) placed on "
            "[WebGpuExecutionProvider]. Number of nodes: 3"]
-    placed = browser.placements(log)
+    placed = placements.placements(log)
     assert placed["CPUExecutionProvider"] == (2, collections.Counter({"Cast": 1, "MatMul": 1}))
     assert placed["WebGpuExecutionProvider"][0] == 3
-    assert browser.placement_fallback("webgpu", placed) == ""
-    assert browser.placement_text(placed) == "WebGpuExecutionProvider 3, CPUExecutionProvider 2 (Cast, MatMul)"
+    assert placements.placement_fallback("webgpu", placed) == ""
+    assert placements.placement_text(placed) == "WebGpuExecutionProvider 3, CPUExecutionProvider 2 (Cast, MatMul)"
     mostly_cpu = dict(placed, CPUExecutionProvider=(9, collections.Counter({"Conv": 9})))
-    assert "only 3 of 12 nodes ran on WebGpuExecutionProvider" in browser.placement_fallback("webgpu", mostly_cpu)
-    assert "Conv" in browser.placement_fallback("webgpu", mostly_cpu)
-    assert browser.placement_fallback("wasm", placed) != ""  # 3 of 5 nodes elsewhere than wasm's CPU provider
+    assert "only 3 of 12 nodes ran on WebGpuExecutionProvider" in placements.placement_fallback("webgpu", mostly_cpu)
+    assert "Conv" in placements.placement_fallback("webgpu", mostly_cpu)
+    assert placements.placement_fallback("wasm", placed) != ""  # 3 of 5 nodes elsewhere than wasm's CPU provider
 
 
 def test_versions_are_cheap_and_name_browser_and_runtime():
@@ -175,8 +176,8 @@ def test_probes_report_browser_adapter_and_webnn_error():
 
 
 def test_missing_chromium_is_unavailable_with_the_launch_error(monkeypatch, archs):
-    monkeypatch.setattr(browser, "CHROMIUM", "/nonexistent/chromium")
-    monkeypatch.setattr(browser, "_PROBES", {})
+    monkeypatch.setattr(jobs, "CHROMIUM", "/nonexistent/chromium")
+    monkeypatch.setattr(browser_backend, "_PROBES", {})
     probe = get_backend("wasm").probe()
     assert not probe.available and "/nonexistent/chromium" in probe.error and "launch" in probe.error
     row = get_backend("webgpu").run(generate.case_for(archs["bert"]), "fp32", 1)
@@ -189,18 +190,19 @@ def test_webnn_rows_are_unavailable_with_the_browsers_words(archs):
 
 
 def test_webgpu_fp16_needs_shader_f16(archs):
-    gate = get_backend("webgpu").gate("fp16")
-    features = browser.BrowserBackend("webgpu").page_probe()["webgpu"]["features"]
+    gate = get_backend("webgpu").gate_row("fp16")
+    features = browser_backend.BrowserBackend("webgpu").page_probe()["webgpu"]["features"]
     if "shader-f16" in features:
-        assert gate is None
+        assert gate is None and get_backend("webgpu").gate("fp16") == ""
     else:
         assert gate["status"] == "not_applicable" and "shader-f16" in gate["error_message"]
-    assert get_backend("webgpu").gate("int8")["status"] == "not_applicable"
+        assert get_backend("webgpu").gate("fp16") == gate["error_message"]  # the interface's reason
+    assert get_backend("webgpu").gate_row("int8")["status"] == "not_applicable"
 
 
 @pytest.mark.parametrize("hardware,model_type", [("wasm", "bert"), ("webgpu", "bert"), ("webgpu", "vit")])
 def test_runs_match_the_reference_with_evidence(archs, export_dir, hardware, model_type):
-    row = browser.BrowserBackend(hardware, export_dir).run(generate.case_for(archs[model_type]), "fp32", 1)
+    row = browser_backend.BrowserBackend(hardware, export_dir).run(generate.case_for(archs[model_type]), "fp32", 1)
     assert row["status"] == "pass", row["error_message"]
     assert row["max_abs_diff"] <= row["tolerance"] == validate.tolerance(hardware, "fp32").value
     ep = {"wasm": "CPUExecutionProvider", "webgpu": "WebGpuExecutionProvider"}[hardware]
@@ -219,7 +221,7 @@ def test_perturbed_reference_fails_accuracy_through_the_browser(archs, export_di
     path = reference_path(tmp_path, bert, 1)
     path.parent.mkdir(parents=True)
     np.savez(path, **{k: v + 1e-2 for k, v in reference.items()})
-    backend = browser.BrowserBackend("wasm", export_dir)
+    backend = browser_backend.BrowserBackend("wasm", export_dir)
     backend.routes = ("hf-onnx",)  # one route keeps the test short; the route loop is the shared one
     row = backend.run(bert, "fp32", 1, reference_dir=tmp_path)
     assert row["status"] == "fail_accuracy" and row["max_abs_diff"] == pytest.approx(1e-2, rel=1e-3)
@@ -248,7 +250,7 @@ def test_sweep_runs_browser_cases_in_forked_workers(archs, tmp_path):
 
 def test_batch_above_one_runs_through_the_browser(archs, export_dir):
     """The seed's web matrix runs batches 2, 4, 8: the export, the feed and the outputs carry the batch."""
-    row = browser.BrowserBackend("wasm", export_dir).run(generate.case_for(archs["bert"]), "fp32", 2)
+    row = browser_backend.BrowserBackend("wasm", export_dir).run(generate.case_for(archs["bert"]), "fp32", 2)
     assert row["status"] == "pass", row["error_message"]
     assert row["max_abs_diff"] <= row["tolerance"] and any(export_dir.glob("bert/*-b2-*/model.onnx"))
     assert all(shape.split(":")[1].startswith("2x") for shape in row["output_shapes"].split(";")), row["output_shapes"]
@@ -256,12 +258,13 @@ def test_batch_above_one_runs_through_the_browser(archs, export_dir):
 
 def test_cli_runs_one_materialization_per_batch_size(monkeypatch, tmp_path, capsys):
     from hwcov.cli import main as cli
-    from hwcov.cli import commands
+    from hwcov.cli import verbs_run
+    from hwcov.orchestration import pipeline
 
     calls = []
     monkeypatch.setenv("HWCOV_DB_PATH", str(tmp_path / "db.duckdb"))
-    monkeypatch.setattr(commands, "run_pipeline", lambda *a, **k: calls.append(k) or True)
-    monkeypatch.setattr(commands, "print_summary", lambda *a, **k: None, raising=False)
+    monkeypatch.setattr(pipeline, "run_pipeline", lambda *a, **k: calls.append(k) or True)
+    monkeypatch.setattr(verbs_run, "print_summary", lambda *a, **k: None)
     assert cli.main(["--hardware", "webgpu", "--model", "bert", "--batch-size", "1,2,4,8", "--precision", "fp32"]) == 0
     assert calls[0]["batch_sizes"] == [1, 2, 4, 8] and calls[0]["precision"] == "fp32"
     assert cli.main(["--hardware", "webgpu", "--model", "bert"]) == 0
@@ -279,10 +282,10 @@ def test_browser_failures_are_classified_by_the_catalog():
 
     mostly_cpu = {"WebGpuExecutionProvider": (1, collections.Counter()),
                   "CPUExecutionProvider": (9, collections.Counter({"Conv": 9}))}
-    fallback = f"hf-onnx: {browser.placement_fallback('webgpu', mostly_cpu)}"
+    fallback = f"hf-onnx: {placements.placement_fallback('webgpu', mostly_cpu)}"
     assert patterns.classify("unsupported_op", fallback) == "browser_provider_fallback"
-    with pytest.raises(browser.BrowserJobError) as hung:
-        browser.in_fork(__import__("time").sleep, 30, timeout_s=1)
+    with pytest.raises(jobs.BrowserJobError) as hung:
+        jobs.in_fork(__import__("time").sleep, 30, timeout_s=1)
     assert patterns.classify("timeout", f"hf-onnx: onnxruntime-web webgpu: {hung.value}") == "browser_page_hung"
     assert patterns.classify("crash", "hf-onnx: onnxruntime-web wasm: Page.evaluate: Target crashed") \
         == "browser_page_crash"
@@ -290,10 +293,10 @@ def test_browser_failures_are_classified_by_the_catalog():
 
 @pytest.mark.parametrize("hardware", ["wasm", "webgpu"])
 def test_benchmark_cells_are_timed_on_the_page_with_the_warmup_budget(archs, export_dir, hardware, monkeypatch):
-    from hwcov.bench import method as bench
     from hwcov.bench import cells as benchmark
+    from hwcov.core import timing
 
-    monkeypatch.setattr(bench, "WARMUP_BUDGET_S", 1e-6)  # spent by one warm run, as a 60-s forward spends 2 s
+    monkeypatch.setattr(timing, "WARMUP_BUDGET_S", 1e-6)  # spent by one warm run, as a 60-s forward spends 2 s
     row = benchmark.run_cell(generate.case_for(archs["bert"]), hardware, "fp32", 2, 16, min_duration_s=0.05,
                              export_dir=export_dir)
     assert row["status"] == "pass", row.get("error_message")
@@ -310,7 +313,7 @@ def test_a_cell_too_slow_for_the_page_limit_is_not_applicable_from_its_warm_run(
     started = time.perf_counter()
     row = benchmark.run_cell(generate.case_for(archs["bert"]), "wasm", "fp32", 1, 16, min_iters=10**7,
                              export_dir=export_dir)
-    assert time.perf_counter() - started < browser.JOB_TIMEOUT_S  # said at once, not when the limit killed it
+    assert time.perf_counter() - started < jobs.JOB_TIMEOUT_S  # said at once, not when the limit killed it
     assert row["status"] == "not_applicable" and "page limit (HWCOV_BROWSER_TIMEOUT_S)" in row["error_message"]
     assert "10000000 timed runs at" in row["error_message"] and "p50_ms" not in row
     assert row["first_run_ms"] > 0 and 0.0 <= row["max_abs_diff"] <= 1e-4 and "Chromium" in row["device_name"]
@@ -320,7 +323,7 @@ def test_a_benchmark_page_killed_at_its_limit_is_a_timeout_that_resume_measures_
     from hwcov.bench import cells as benchmark
     from hwcov.assets.benchmark_results import RERUN
 
-    monkeypatch.setattr(browser, "JOB_TIMEOUT_S", 0.2)  # Chromium alone takes longer to start
+    monkeypatch.setattr(jobs, "JOB_TIMEOUT_S", 0.2)  # Chromium alone takes longer to start
     row = benchmark.run_cell(generate.case_for(archs["bert"]), "wasm", "fp32", 1, 16, min_duration_s=0.05,
                              export_dir=export_dir)
     assert row["status"] == "timeout" and "browser job timed out" in row["error_message"], row

@@ -70,8 +70,8 @@ def test_qnn_provider_options_per_backend_precision_and_os():
     assert providers[0][0] == "QNNExecutionProvider" and providers[-1] == "CPUExecutionProvider"
     assert all(isinstance(v, str) for v in providers[0][1].values())  # ORT takes option values as strings
     htp, cpu = qnn.QualcommBackend("qualcomm"), qnn.QualcommBackend("qualcomm_cpu")
-    assert (htp.kind, htp.precisions) == ("htp", ("fp32", "fp16", "int8"))
-    assert (cpu.kind, cpu.precisions) == ("cpu", ("fp32",))
+    assert (htp.kind, htp.precisions()) == ("htp", ("fp32", "fp16", "int8"))
+    assert (cpu.kind, cpu.precisions()) == ("cpu", ("fp32",))
     assert "libQnnHtp.so" in htp.versions() or "QnnHtp.dll" in htp.versions()
 
 
@@ -122,7 +122,7 @@ def test_asking_for_qnn_here_gets_a_cpu_session_that_load_refuses(archs, export_
     exported = export.export(built, case, 2, "torch-onnx-legacy", export_dir)
     backend = qnn.QualcommBackend("qualcomm", export_dir)
     with pytest.raises(qnn.SilentFallback, match=r"\['CPUExecutionProvider'\]"):
-        backend.load(exported, "fp32")
+        backend.load_graph(exported, "fp32")
     backend.routes = ("torch-onnx-legacy",)  # the cached export: no second exporter run
     row = backend.run(case, "fp16", 2)
     assert row["status"] == "fail_to_run" and "SilentFallback" in row["error_message"] and "device_name" not in row

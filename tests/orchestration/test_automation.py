@@ -186,3 +186,12 @@ def test_ci_mode_fails_on_a_regression(tmp_path):
     assert second.returncode == 1 and "REGRESSION bert on cpu: pass -> fail_to_run" in second.stdout, second.stdout
     ci = subprocess.run([HWCOV, "--generate-ci-config", "--output", "wf.yml"], cwd=tmp_path, capture_output=True)
     assert ci.returncode == 0 and "hwcov --ci-mode --priority high" in (tmp_path / "wf.yml").read_text()
+
+
+def test_the_range_tags_are_dagsters_own():
+    """assets/automation.py spells the single-run backfill tags out (dagster names them only privately): if dagster
+    renames them, a scheduled run would silently become one run per partition."""
+    from hwcov.assets import automation
+
+    assert (automation.ASSET_PARTITION_RANGE_START_TAG, automation.ASSET_PARTITION_RANGE_END_TAG) == \
+        (ASSET_PARTITION_RANGE_START_TAG, ASSET_PARTITION_RANGE_END_TAG)

@@ -3,7 +3,7 @@ import time
 
 import pytest
 
-from hwcov.bench import method as bench
+from hwcov.core import timing as bench
 
 
 def test_measure_obeys_both_stopping_rules_and_reports_real_latency():

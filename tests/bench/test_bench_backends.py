@@ -54,18 +54,18 @@ def test_variants_are_real_switches_on_the_runtime_objects(bert, export_dir):
 
     built = build_case(bert, 1)
     ort = get_backend("onnxruntime")
-    exported = benchmark.export_for(ort, built, bert, 1, export_dir)
+    exported = ort.export_case(built, bert, 1, export_dir)
     levels = {}
     for name in ("ort_disable_all", "ort_enable_all"):
-        loaded = variants.load_onnxruntime(ort, exported, "fp32", name)
+        loaded = ort.load(built, bert, 1, "fp32", name, exported=exported)
         levels[name] = loaded.extra["session"].get_session_options().graph_optimization_level.name
         assert variants.VARIANTS[name][1]["graph_optimization_level"] in loaded.device_name
     assert levels == {"ort_disable_all": "ORT_DISABLE_ALL", "ort_enable_all": "ORT_ENABLE_ALL"}
     ov = get_backend("openvino")
-    exported = benchmark.export_for(ov, built, bert, 1, export_dir)
+    exported = ov.export_case(built, bert, 1, export_dir)
     hints = {}
     for name in ("ov_latency", "ov_throughput", "ov_latency_1stream"):
-        compiled = variants.load_openvino(ov, exported, "fp32", name).extra["compiled"]
+        compiled = ov.load(built, bert, 1, "fp32", name, exported=exported).extra["compiled"]
         hints[name] = (str(compiled.get_property("PERFORMANCE_HINT")), int(compiled.get_property("NUM_STREAMS")))
     assert hints["ov_latency"][0] == "LATENCY" and hints["ov_latency_1stream"][1] == 1
     assert hints["ov_throughput"][0] == "THROUGHPUT"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 MAX_LINES = 400
 # Dagster's private API is used in one place only (run tags of a single-run backfill, the instance).
 DAGSTER_PRIVATE_ALLOWED = ("hwcov/orchestration/",)

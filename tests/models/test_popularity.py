@@ -46,7 +46,7 @@ def test_a_bad_ranking_file_is_refused(tmp_path, monkeypatch, change, message):
     change(spec)
     (templates / "popularity.yaml").write_text(yaml.safe_dump(spec))
     monkeypatch.setenv("HWCOV_TEMPLATES_DIR", str(templates))
-    data._load.cache_clear()
+    data.clear_cache()
     try:
         with pytest.raises(popularity.PopularityError, match=message):
             popularity.load()
@@ -55,7 +55,7 @@ def test_a_bad_ranking_file_is_refused(tmp_path, monkeypatch, change, message):
         assert out.returncode == 2 and message in out.stderr and len(out.stderr.strip().splitlines()) == 1
         assert not (tmp_path / "benchmark_db.duckdb").exists()
     finally:
-        data._load.cache_clear()
+        data.clear_cache()
 
 
 def test_cli_runs_the_top_n_on_cpu(tmp_path):

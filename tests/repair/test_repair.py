@@ -1,5 +1,5 @@
 """The automatic template repair loop, with real components: a real tiny CPU sweep of two architectures
-broken through template data, the catalog's recipes, real reruns through the CLI's pipeline, DuckDB."""
+broken through template data, the catalog's recipes, real reruns through the Dagster pipeline, DuckDB."""
 import json
 import shutil
 import subprocess
@@ -55,20 +55,22 @@ def loop(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         for key, value in env.items():
             mp.setenv(key, str(value))
-        from hwcov.cli import commands
+        from hwcov.cli import output
+        from hwcov.orchestration import pipeline, repair_rerun
 
-        repair._reset_process_caches()
-        assert commands.run_pipeline(["cpu"], ["gemma3", "dots1"], None, workers=2, regenerate=True)
+        repair.reset_process_caches()
+        assert pipeline.run_pipeline(["cpu"], ["gemma3", "dots1"], None, workers=2, regenerate=True)
         before = _table(tmp / "db.duckdb", "SELECT model_type, status, error_message FROM hwcov.run_results")
-        candidates, manual = repair.plan(commands._results(), hardware=["cpu"])
-        unhelpful = repair.auto_patch(commands._results(), ["cpu"], ["dots1"], log=lambda _: None)
+        candidates, manual = repair.plan(output.results(), hardware=["cpu"])
+        dagster = {"rerun": repair_rerun.rerun(), "run_id": repair_rerun.last_run_id, "log": lambda _: None}
+        unhelpful = repair.auto_patch(output.results(), ["cpu"], ["dots1"], **dagster)
         after_revert = (templates / repair.AUTO_FILE).read_bytes()
-        helpful = repair.auto_patch(commands._results(), ["cpu"], ["gemma3"], log=lambda _: None)
-        repair._reset_process_caches()
+        helpful = repair.auto_patch(output.results(), ["cpu"], ["gemma3"], **dagster)
+        repair.reset_process_caches()
     yield {"tmp": tmp, "env": {k: str(v) for k, v in env.items()}, "templates": templates, "before": before,
            "candidates": candidates, "manual": manual, "unhelpful": unhelpful, "after_revert": after_revert,
            "helpful": helpful}
-    repair._reset_process_caches()
+    repair.reset_process_caches()
 
 
 def test_the_broken_architectures_fail_with_known_patterns(loop):
@@ -136,3 +138,20 @@ def test_repair_verbs_fail_cleanly_without_results(tmp_path, verb):
         out = subprocess.run([HWCOV, verb, "--db-path", db], cwd=tmp_path, capture_output=True, text=True, timeout=300)
         assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1, (db, out.stderr)
     assert not (tmp_path / "missing.duckdb").exists()
+
+
+def test_pass_rate_and_statuses_count_every_stored_row(tmp_path):
+    """The store's shared before/after measures (the repair loop, --ci-mode and the generator-update sensor)."""
+    from hwcov.store import database as store
+
+    with duckdb.connect(str(tmp_path / "db.duckdb")) as con:
+        con.execute("CREATE SCHEMA hwcov")
+        con.execute("CREATE TABLE hwcov.run_results (model_type VARCHAR, hardware VARCHAR, status VARCHAR)")
+        con.executemany("INSERT INTO hwcov.run_results VALUES (?, ?, ?)", [
+            ("bert", "cpu", "pass"), ("bert", "cpu", "pass"), ("gpt2", "cpu", "pass"), ("gpt2", "cpu", "timeout"),
+            ("gpt2", "cpu", "fail_to_run"), ("t5", "cuda", "pass")])
+        assert store.pass_rate(con, "cpu", ["bert", "gpt2"]) == 0.6
+        assert store.statuses(con, ["cpu", "cuda"]) == {("bert", "cpu"): "pass", ("gpt2", "cpu"): "fail_to_run",
+                                                        ("t5", "cuda"): "pass"}
+        assert store.statuses(con, ["cpu"], ["bert"]) == {("bert", "cpu"): "pass"}
+        assert store.pass_rate(con, "cpu", []) == 0.0 and store.statuses(con, ["cpu"], []) == {}

@@ -6,7 +6,7 @@ from pathlib import Path
 from hwcov.cases import generate
 from hwcov.run import sweep
 
-ENGINE = Path(__file__).resolve().parents[1] / "hwcov"
+ENGINE = Path(__file__).resolve().parents[2] / "hwcov"
 
 
 def test_a_sweep_makes_no_network_connection(archs, tmp_path, monkeypatch):

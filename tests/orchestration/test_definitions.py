@@ -7,7 +7,7 @@ from hwcov.backends.registry import HARDWARE
 from hwcov.definitions import defs
 from hwcov.models.inventory import CATEGORIES
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_asset_graph_snapshot():
