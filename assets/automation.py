@@ -77,8 +77,8 @@ def make_schedule(spec) -> ScheduleDefinition:
 
 
 def build_schedules() -> list[ScheduleDefinition]:
-    from hwcov.core import schedule_config as schedules
     from hwcov.backends.registry import all_hardware
+    from hwcov.core import schedule_config as schedules
 
     return [make_schedule(spec) for spec in schedules.load(all_hardware(), CATEGORIES)]
 
@@ -171,8 +171,8 @@ def patterns_after_failure_sensor(context):
 
 
 def _notify(context, status: str):
-    from hwcov.reports import notify
     from hwcov.core import paths
+    from hwcov.reports import notify
 
     run = context.dagster_run
     to = run.tags.get("hwcov/notify")

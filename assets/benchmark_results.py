@@ -5,12 +5,12 @@ fidelity). Each cell is journaled as it ends; the table holds the latest measure
 import pandas as pd
 from dagster import AllPartitionMapping, AssetExecutionContext, AssetIn, Config, Failure, MetadataValue, asset
 
-from hwcov.bench import cells as benchmark
-from hwcov.run import sweep
 from hwcov.assets.guards import non_empty
 from hwcov.assets.partitions import hardware_partitions, single_run
-from hwcov.run.runner import Limits, preload, run_isolated
+from hwcov.bench import cells as benchmark
 from hwcov.core.schema import conform
+from hwcov.run import sweep
+from hwcov.run.runner import Limits, preload, run_isolated
 
 GROUPS = ("default", "baseline", "optimized", "all")
 

@@ -2,8 +2,8 @@
 import pandas as pd
 from dagster import AssetExecutionContext, MetadataValue, asset
 
-from hwcov.assets.partitions import category_partitions, single_run
 from hwcov.assets.guards import non_empty
+from hwcov.assets.partitions import category_partitions, single_run
 from hwcov.models import inventory
 
 

@@ -18,11 +18,10 @@ from dagster import (
 
 from hwcov.assets.guards import non_empty
 from hwcov.assets.partitions import hardware_partitions, single_run
-from hwcov.run import checks
-from hwcov.run import sweep
 from hwcov.core.schema import conform
-from hwcov.run.journal import ResultJournal
 from hwcov.resources.backends import RESOURCE_KEYS, resource_key
+from hwcov.run import checks, sweep
+from hwcov.run.journal import ResultJournal
 
 
 class RunResultsConfig(Config):

@@ -25,8 +25,8 @@ def main() -> None:
     import torch
     from torch.utils import benchmark as tb
 
-    from hwcov.core import timing as bench
     from hwcov.cases import generate
+    from hwcov.core import timing as bench
     from hwcov.models import inventory
     from hwcov.models.build import build_case
 

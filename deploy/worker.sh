@@ -20,7 +20,7 @@ if [ "$queue" != dagster ] && [ -z "${HWCOV_WORKER_SKIP_PROBE:-}" ]; then
     python - "$queue" <<'PY'
 import sys
 
-from hwcov.backends import all_hardware, get_backend
+from hwcov.backends.registry import all_hardware, get_backend
 
 hw = sys.argv[1]
 if hw not in all_hardware():

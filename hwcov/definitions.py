@@ -7,9 +7,9 @@ from dagster import Definitions, load_assets_from_modules
 
 from hwcov.assets import benchmark_results, coverage, error_patterns, generated_tests, inventory, run_results
 from hwcov.assets.automation import JOBS, SENSORS, build_schedules
+from hwcov.resources.backends import backend_resources
 from hwcov.resources.io import duckdb_io_manager
 from hwcov.resources.settings import HwcovSettings
-from hwcov.resources.backends import backend_resources
 
 
 def build_defs(db_path: str | None = None, generated_dir: str = "", artifacts_dir: str = "", workers: int = 0,

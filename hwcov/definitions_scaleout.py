@@ -30,12 +30,12 @@ from dagster import (
     sensor,
 )
 
-from hwcov.core import paths
 from hwcov.assets.partitions import hardware_partitions
+from hwcov.core import paths
 from hwcov.definitions import build_defs
-from hwcov.store.handoff import Handoff
-from hwcov.resources.handoff import DEVICE_ASSETS, HandoffIOManager
 from hwcov.orchestration.routing import hardware_celery_executor
+from hwcov.resources.handoff import DEVICE_ASSETS, HandoffIOManager
+from hwcov.store.handoff import Handoff
 
 SHARED_ENV, BROKER_ENV, BACKEND_ENV = "HWCOV_SHARED_DIR", "HWCOV_CELERY_BROKER", "HWCOV_CELERY_BACKEND"
 STALE_AFTER_S = 120  # a hardware run's own writer step ingests its output first; the sensor only sweeps up

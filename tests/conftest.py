@@ -1,4 +1,5 @@
 """Shared fixtures: every test writes to its own temp database, artifacts and generated dir."""
+import collections
 import os
 
 import pytest
@@ -23,3 +24,29 @@ def archs():
     from hwcov.models import inventory
 
     return inventory.by_type()
+
+
+class ExportCalls(collections.Counter):
+    """Export attempts per route in this process (a rerun that hits the cache makes none): each route function of
+    hwcov.export.routes.ROUTE_EXPORTERS wrapped with a counter for the test's duration."""
+
+    def __init__(self, monkeypatch):
+        super().__init__()
+        from hwcov.export import routes
+
+        self.monkeypatch, self.table = monkeypatch, routes.ROUTE_EXPORTERS
+        for route, fn in list(self.table.items()):
+            self.add(route, fn)
+
+    def add(self, route: str, fn) -> None:
+        """Put (or replace) a route's exporter, counted."""
+        def counted(*args, **kwargs):
+            self[route] += 1
+            return fn(*args, **kwargs)
+
+        self.monkeypatch.setitem(self.table, route, counted)
+
+
+@pytest.fixture
+def export_calls(monkeypatch):
+    return ExportCalls(monkeypatch)

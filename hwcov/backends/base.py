@@ -17,6 +17,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from hwcov.backends.hardware import precisions
+
 
 @dataclass(frozen=True)
 class Probe:
@@ -88,7 +90,7 @@ class Backend:
     family = ""
     hardware = ""
     variants: dict = {}  # variant name -> (settings, description)
-    precision_names: tuple = ()  # what precisions() returns unless a backend overrides it
+    precision_names: tuple = ()  # what it can run, where that differs from what the registry's tests declare
     exports = False  # the benchmark load starts from an export (export_case), a stage of its own
     layer_profiler = ""  # the layer profiler's name ('' = none)
 
@@ -99,7 +101,8 @@ class Backend:
         raise NotImplementedError
 
     def precisions(self) -> tuple[str, ...]:
-        return tuple(self.precision_names)
+        """What it runs: the registry's precisions for its key, unless the family's capability differs."""
+        return tuple(self.precision_names) or precisions(self.hardware)
 
     def gate(self, precision: str) -> str:
         """'' when the precision runs here, else the not_applicable reason."""

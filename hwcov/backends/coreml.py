@@ -111,10 +111,9 @@ def convert(built, precision: str, compute_units: str = "CPU_AND_NE", route: str
 
 
 def _convert(built, precision: str, compute_units: str, route: str):
+    import coremltools as ct
     import numpy as np
     import torch
-
-    import coremltools as ct
 
     module, names, output_names = _positional(built)
     args = tuple(built.feed[k] for k in names)
@@ -237,10 +236,9 @@ class CoreMLBackend(Backend):
         return dict(worst, error_message=message[:4000])
 
     def _predict(self, model, names, output_names, built, precision, reference, case) -> dict:
+        import coremltools as ct
         import numpy as np
         import torch
-
-        import coremltools as ct
 
         from hwcov.models.outputs import checksum
 

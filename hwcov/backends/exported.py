@@ -11,9 +11,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from hwcov.export import routes as export
 from hwcov.backends import validate
 from hwcov.backends.base import Backend
+from hwcov.export import routes as export
 
 
 def prepare(hardware: str, precisions, case, precision: str, batch: int, reference_dir):
@@ -186,9 +186,9 @@ class ExportBackend(Backend):
                     "error_message": f"{route}: {self.runtime} run: {type(exc).__name__}: {str(exc)[:1500]}"
                                      + (f" [unsupported operator {op}]" if op else "")}
         verdict = validate.compare(reference, result, tol)
-        from hwcov.models.outputs import checksum
-
         import torch
+
+        from hwcov.models.outputs import checksum
 
         return {**base, "status": verdict.status, "device_name": device_name,
                 "output_checksum": checksum({k: torch.from_numpy(v) for k, v in result.items()}),

@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 
 from hwcov.backends.base import Loaded, Probe
-from hwcov.core.system import cpu_name
 from hwcov.backends.exported import ExportBackend, hf_metadata, name_by_graph, named_outputs
+from hwcov.core.system import cpu_name
 from hwcov.export import routes as export
 
 # hardware key -> the execution provider that must head the session's list.
@@ -61,7 +61,6 @@ class OnnxRuntimeBackend(ExportBackend):
     family = "onnxruntime"
     runtime = "onnxruntime"
     routes = export.ONNX_ROUTES
-    precision_names = ("fp32", "fp16", "int8")
     variants = {
         "ort_disable_all": ({"graph_optimization_level": "ORT_DISABLE_ALL"},
                             "SessionOptions.graph_optimization_level = ORT_DISABLE_ALL"),

@@ -11,9 +11,9 @@ import collections
 import math
 import time
 
-from hwcov.export import routes as export
 from hwcov.backends.base import Loaded, NotApplicable, Probe
 from hwcov.backends.exported import ExportBackend, hf_metadata, name_by_graph, named_outputs
+from hwcov.export import routes as export
 
 DEVICE = {"openvino": "CPU"}
 HINT = {"fp32": "f32", "fp16": "f16", "int8": "f32"}  # int8: quantized weights, the rest of the graph in f32
@@ -29,7 +29,6 @@ class OpenVinoBackend(ExportBackend):
     family = "openvino"
     runtime = "openvino"
     routes = export.OPENVINO_ROUTES
-    precision_names = ("fp32", "fp16", "int8")
     variants = {
         "ov_latency": ({"PERFORMANCE_HINT": "LATENCY"}, "PERFORMANCE_HINT=LATENCY (what the sweep runs)"),
         "ov_throughput": ({"PERFORMANCE_HINT": "THROUGHPUT"},

@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hwcov.core.errors import ConfigError
+from hwcov.core.limits import DEFAULT_TIMEOUT_S
+from hwcov.core.schema import PRECISIONS
 
 KEY_RE = re.compile(r"^[a-z][a-z0-9_]{1,31}$")
-PRECISIONS = ("fp32", "fp16", "bf16", "int8")
 # backend_type -> the built-in hardware key whose backend serves the platform
 BACKEND_TYPES = {"torch": "cpu", "onnxruntime": "onnxruntime", "openvino": "openvino"}
 IGNORED_CODE_FIELDS = ("import_statements", "device_initialization", "device_setup", "device_flag")
@@ -35,7 +36,7 @@ class Platform:
     preferred_precision: str
     memory_constraint_mb: int = 0
     default_batch_size: int = 1
-    default_timeout_seconds: float = 180.0
+    default_timeout_seconds: float = DEFAULT_TIMEOUT_S
     core_count: int = 0
     execution_provider: str = ""
     device: str = ""
@@ -79,7 +80,7 @@ def parse(data, where: str, reserved: tuple[str, ...] = ()) -> Platform:
         raise PlatformError(f"{where}: field 'preferred_precision' {preferred!r} is not in supported_precisions")
     numbers = {}
     for name, kind, default in (("memory_constraint_mb", int, 0), ("default_batch_size", int, 1),
-                                ("default_timeout_seconds", (int, float), 180.0), ("core_count", int, 0)):
+                                ("default_timeout_seconds", (int, float), DEFAULT_TIMEOUT_S), ("core_count", int, 0)):
         value = _need(data, name, kind, where, default=default, required=False)
         if value < 0 or (name in ("default_batch_size", "default_timeout_seconds") and value <= 0):
             raise PlatformError(f"{where}: field '{name}' must be positive, got {value!r}")

@@ -25,16 +25,15 @@ import json
 import platform
 from pathlib import Path
 
-from hwcov.export import routes as export
 from hwcov.backends.base import Probe
 from hwcov.backends.exported import ExportBackend
 from hwcov.backends.onnxruntime import session_infer
+from hwcov.export import routes as export
 
 PROVIDER = "QNNExecutionProvider"
 FALLBACK = "CPUExecutionProvider"
 # hardware key -> QNN backend library kind
 QNN_BACKEND = {"qualcomm": "htp", "qualcomm_cpu": "cpu"}
-PRECISIONS = {"htp": ("fp32", "fp16", "int8"), "cpu": ("fp32",)}
 _LIBRARY = {"htp": "QnnHtp", "cpu": "QnnCpu"}
 
 
@@ -167,7 +166,6 @@ class QualcommBackend(ExportBackend):
     def __init__(self, hardware: str, export_dir=None):
         super().__init__(hardware, export_dir)
         self.kind = QNN_BACKEND.get(hardware, "htp")
-        self.precision_names = PRECISIONS[self.kind]
 
     def versions(self) -> str:
         from importlib.metadata import PackageNotFoundError, version

@@ -18,20 +18,10 @@ from dataclasses import replace
 from pathlib import Path
 
 from hwcov.core import data
+from hwcov.core.schema import BENCH_COLUMNS  # noqa: F401 - the cell row's columns, read here by callers
 from hwcov.core.system import machine  # the machine every row ran on (callers read it here too)
 from hwcov.run.journal import ResultJournal
 
-# New columns go at the end: stored tables gain them by ALTER TABLE (store.add_missing_columns).
-BENCH_COLUMNS = {
-    "model_type": "str", "category": "str", "family": "str", "hardware": "str", "precision": "str",
-    "batch_size": "int", "seq_len": "int", "status": "str", "error_message": "str", "iterations": "int",
-    "mean_ms": "float", "p50_ms": "float", "p90_ms": "float", "p95_ms": "float", "p99_ms": "float",
-    "stdev_pct": "float", "throughput_items_s": "float", "peak_rss_mb": "float", "load_ms": "float",
-    "device_name": "str", "runtime_version": "str", "cpu_threads": "int", "test_timestamp": "str",
-    "variant": "str", "build_ms": "float", "first_run_ms": "float", "max_abs_diff": "float",
-    "export_route": "str", "machine": "str", "run_id": "str",
-    "warmup": "int",  # last: add_missing_columns appends to older tables (the IO manager inserts by position)
-}
 CELL = ("model_type", "hardware", "precision", "batch_size", "seq_len", "variant")
 
 
@@ -142,8 +132,8 @@ def run_cell(case, hardware: str, precision: str, batch: int, seq_len: int, min_
     seq_len says which; `planned_seq_len` keeps the cell asked for) rather than being not_applicable."""
     import torch
 
-    from hwcov.bench import variants
     from hwcov.backends.registry import get_backend
+    from hwcov.bench import variants
     from hwcov.models.build import TextOnlyMultimodal, build_case
 
     variant = variant or next(iter(variants_for(hardware)), "")

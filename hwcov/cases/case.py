@@ -10,8 +10,7 @@ import json
 import time
 from dataclasses import asdict, dataclass, field
 
-STATUSES = ("pass", "fail_accuracy", "fail_to_run", "unsupported_op", "timeout", "oom", "crash",
-            "unavailable", "not_applicable", "skipped_known", "flaky")
+from hwcov.core.schema import STATUSES  # noqa: F401 - the case's statuses, for callers reading them here
 
 
 @dataclass(frozen=True)

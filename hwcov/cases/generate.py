@@ -15,12 +15,11 @@ from pathlib import Path
 
 import jinja2
 
-from hwcov.models import inputs
-from hwcov.models import tiny
 from hwcov.backends.registry import HARDWARE, precisions
 from hwcov.cases.case import ArchCase
-from hwcov.models.inventory import NAME_RE, Architecture
 from hwcov.core.paths import templates_dir
+from hwcov.models import inputs, tiny
+from hwcov.models.inventory import NAME_RE, Architecture
 
 _LITERAL_TYPES = (str, int, float, bool, type(None))
 
@@ -116,8 +115,7 @@ def fingerprint() -> str:
     Unchanged fingerprint: regenerating would rewrite nothing."""
     from importlib.metadata import version
 
-    from hwcov.core import data
-    from hwcov.core import paths
+    from hwcov.core import data, paths
 
     templates = sorted(p for p in templates_dir().rglob("*") if p.is_file())
     parts = [version("transformers"), version("hwcov"), data.file_digest(*templates), str(paths.db_path()),

@@ -75,8 +75,8 @@ def check_verb(verb: Verb, args, hardware: list[str], models: list[str]) -> None
 
 
 def validate(args, verbs: Sequence[Verb]) -> Chosen:
-    from hwcov.backends.platforms import PRECISIONS
     from hwcov.backends.registry import RUNNABLE, all_hardware, custom_platforms
+    from hwcov.core.schema import PRECISIONS
     from hwcov.models.inventory import CATEGORIES
 
     hardware = split(args.hardware)

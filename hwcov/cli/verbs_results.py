@@ -8,10 +8,7 @@ from pathlib import Path
 
 from hwcov.cli import output
 from hwcov.cli.parser import Verb
-
-EXPORT_COLUMNS = ["model_type", "category", "family", "hardware", "precision", "batch_size", "status",
-                  "error_pattern", "error_message", "max_abs_diff", "tolerance", "device_name", "runtime_version",
-                  "output_checksum", "execution_time_ms", "memory_usage_mb", "test_timestamp"]
+from hwcov.core.schema import EXPORT_COLUMNS
 
 
 def export_results(args, hardware, models) -> None:

@@ -29,3 +29,40 @@ def conform(rows: list[dict], columns: dict[str, str] = RESULT_COLUMNS):
         else:
             df[name] = pd.to_numeric(df[name], errors="coerce").fillna(0).astype("int64")
     return df
+
+# One status vocabulary everywhere (DESIGN.md "Result statuses").
+STATUSES = ("pass", "fail_accuracy", "fail_to_run", "unsupported_op", "timeout", "oom", "crash",
+            "unavailable", "not_applicable", "skipped_known", "flaky")
+
+# New columns go at the end: stored tables gain them by ALTER TABLE (store.add_missing_columns).
+BENCH_COLUMNS = {
+    "model_type": "str", "category": "str", "family": "str", "hardware": "str", "precision": "str",
+    "batch_size": "int", "seq_len": "int", "status": "str", "error_message": "str", "iterations": "int",
+    "mean_ms": "float", "p50_ms": "float", "p90_ms": "float", "p95_ms": "float", "p99_ms": "float",
+    "stdev_pct": "float", "throughput_items_s": "float", "peak_rss_mb": "float", "load_ms": "float",
+    "device_name": "str", "runtime_version": "str", "cpu_threads": "int", "test_timestamp": "str",
+    "variant": "str", "build_ms": "float", "first_run_ms": "float", "max_abs_diff": "float",
+    "export_route": "str", "machine": "str", "run_id": "str",
+    "warmup": "int",  # last: add_missing_columns appends to older tables (the IO manager inserts by position)
+}
+
+LAYER_PROFILE_COLUMNS = {
+    "model_type": "str", "hardware": "str", "precision": "str", "batch_size": "int", "seq_len": "int",
+    "variant": "str", "source": "str", "layer": "str", "layer_type": "str", "depth": "int", "calls": "int",
+    "total_ms": "float", "self_ms": "float", "share_pct": "float", "device_name": "str", "runtime_version": "str",
+    "machine": "str", "profiled_at": "str",
+}
+MEMORY_PROFILE_COLUMNS = {
+    "model_type": "str", "hardware": "str", "precision": "str", "batch_size": "int", "seq_len": "int",
+    "variant": "str", "stage": "str", "rss_before_mb": "float", "peak_rss_mb": "float", "peak_delta_mb": "float",
+    "rss_after_mb": "float", "device_peak_mb": "float", "seconds": "float", "device_name": "str",
+    "runtime_version": "str", "machine": "str", "profiled_at": "str",
+}
+
+# --export-results: these first, in this order, then every other stored column.
+EXPORT_COLUMNS = ["model_type", "category", "family", "hardware", "precision", "batch_size", "status",
+                  "error_pattern", "error_message", "max_abs_diff", "tolerance", "device_name", "runtime_version",
+                  "output_checksum", "execution_time_ms", "memory_usage_mb", "test_timestamp"]
+
+# Every precision hwcov knows (--precision, platform JSON, the registry's entries).
+PRECISIONS = ("fp32", "fp16", "bf16", "int8")

@@ -13,7 +13,6 @@ output names). It is written aside and renamed into place, so a killed export le
 """
 from __future__ import annotations
 
-import collections
 import functools
 import hashlib
 import json
@@ -38,8 +37,6 @@ EXPORTER = {
 MANIFEST = "hwcov.json"
 FEED = "feed.pt"
 
-# Export attempts made in this process, per route: tests check a rerun hits the cache.
-EXPORT_CALLS: collections.Counter = collections.Counter()
 
 # How exporters, converters and runtimes name an operator they can't handle, most specific first.
 _OP = r"((?:aten|prim|onnx)(?:::|\.)[A-Za-z_][\w.]*)"
@@ -159,12 +156,11 @@ def export(built, case, batch: int, route: str, export_dir) -> Exported:
         record = json.loads(failed.read_text())
         if record.get("code") == exporter_code():  # else hwcov's exporter changed since: try again
             raise ExportError(route, record["message"], record["op"])
-    EXPORT_CALLS[route] += 1
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
         feed = dict(built.feed)
-        extra = _EXPORTERS[route](built, case, batch, feed, staging, export_dir)
+        extra = ROUTE_EXPORTERS[route](built, case, batch, feed, staging, export_dir)
         torch.save(feed, staging / FEED)
         manifest = {"route": route, "exporter": EXPORTER[route], "versions": versions(), **extra}
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=1))
@@ -370,7 +366,8 @@ def _ov_from_onnx(built, case, batch, feed, staging: Path, export_dir) -> dict:
                       next((e.op for e in errors if e.op), ""))
 
 
-_EXPORTERS = {
+# route -> the function that writes its graph into a staging folder (a test may add a route of its own)
+ROUTE_EXPORTERS = {
     "hf-onnx": _hf("OnnxExporter", "OnnxConfig"),
     "torch-onnx-legacy": _torch_onnx_legacy,
     "hf-openvino": _hf("OpenVINOExporter", "OpenVINOConfig"),

@@ -22,8 +22,7 @@ class TextOnlyMultimodal(Exception):
 def build_case(case, batch: int = 1):
     import torch
 
-    from hwcov.models import inputs
-    from hwcov.models import tiny
+    from hwcov.models import inputs, tiny
 
     torch.manual_seed(0)
     config = tiny.tiny_config(case.model_type, case.config_overrides)

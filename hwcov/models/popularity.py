@@ -7,8 +7,8 @@ from __future__ import annotations
 import datetime
 
 from hwcov.core import data
-from hwcov.models.inventory import NAME_RE
 from hwcov.core.errors import ConfigError
+from hwcov.models.inventory import NAME_RE
 
 FILE = "popularity.yaml"
 

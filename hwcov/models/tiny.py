@@ -12,7 +12,6 @@ from hwcov.core import data
 from hwcov.models.config_attrs import text_vocab
 from hwcov.models.shrink import shrink_dict
 
-
 WHY = ("why",)  # an overrides entry's note: documentation, never a config key
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Protocol
@@ -24,7 +23,7 @@ from typing import Callable, Protocol
 import yaml
 
 from hwcov.core import data, paths
-from hwcov.run import patterns
+from hwcov.run import patterns, sweep
 from hwcov.store import database as store
 
 AUTO_FILE = "tiny/overrides.d/auto.yaml"
@@ -259,8 +258,7 @@ def reset_process_caches() -> None:
     """Template data, the catalog and imported generated tests are cached per process; a trial changes them."""
     data.clear_cache()
     patterns.catalog.cache_clear()
-    for name in [n for n in sys.modules if n.startswith("hwcov_generated.")]:  # hwcov.run.sweep.load_module's
-        del sys.modules[name]
+    sweep.unload_generated()
 
 
 def _write_entries(entries: dict) -> None:

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from hwcov.run import patterns
 from hwcov.reports import report
+from hwcov.run import patterns
 
 NOT_FAILURES = set(patterns.NOT_FAILURES)
 

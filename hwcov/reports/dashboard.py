@@ -14,9 +14,8 @@ from pathlib import Path
 import jinja2
 import pandas as pd
 
-from hwcov.reports import analysis
-from hwcov.reports import report
 from hwcov.core.paths import TEMPLATES_DIR
+from hwcov.reports import analysis, report
 
 NAV = [("index.html", "Overview"), ("models.html", "Models"), ("hardware.html", "Hardware"),
        ("benchmarks.html", "Benchmarks"), ("errors.html", "Error patterns"), ("trends.html", "Trends")]

@@ -5,6 +5,7 @@ import time
 
 import pandas as pd
 
+
 def coverage_matrix(inventory: pd.DataFrame, results: pd.DataFrame) -> pd.DataFrame:
     """One row per (architecture, hardware with results): the cell's status ('untested' if none)."""
     hardware = sorted(results["hardware"].unique()) if len(results) else []

@@ -18,14 +18,16 @@ from dataclasses import dataclass
 from multiprocessing.connection import wait
 from typing import Callable, Iterable
 
+from hwcov.core.limits import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_S
+
 OOM_MARKERS = ("can't allocate memory", "out of memory", "cannot allocate memory", "MemoryError")
 
 
 @dataclass
 class Limits:
     workers: int = 2
-    timeout_s: float = 180.0
-    memory_mb: int = 8192
+    timeout_s: float = DEFAULT_TIMEOUT_S
+    memory_mb: int = DEFAULT_MEMORY_MB
     torch_threads: int = 1
     log_path: str = ""  # children's stdout/stderr go here, keeping the progress bar readable
 

@@ -12,12 +12,12 @@ import sys
 from pathlib import Path
 from typing import Callable
 
-from hwcov.run import patterns
 from hwcov.backends.registry import get_backend
 from hwcov.cases.case import STATUSES, base_row
+from hwcov.core.paths import code_digest
+from hwcov.run import patterns
 from hwcov.run.journal import ResultJournal
 from hwcov.run.runner import Limits, preload, run_isolated
-from hwcov.core.paths import code_digest
 
 RERUN_ON_RESUME = ("crash", "timeout")  # outcomes of the machine as much as of the case
 # The packages a result depends on (case building, export, every backend, the test mixin): globbed, so a moved
@@ -32,8 +32,17 @@ def engine_digest() -> str:
     return code_digest(*ENGINE_PACKAGES)[:12]
 
 
+GENERATED_PREFIX = "hwcov_generated."  # generated test modules are imported under this name, once a process
+
+
+def unload_generated() -> None:
+    """Forget every imported generated test (a template change rewrote them: the next load reads the new file)."""
+    for name in [n for n in sys.modules if n.startswith(GENERATED_PREFIX)]:
+        del sys.modules[name]
+
+
 def load_module(path: str):
-    name = f"hwcov_generated.{Path(path).stem}"
+    name = f"{GENERATED_PREFIX}{Path(path).stem}"
     if name in sys.modules:
         return sys.modules[name]
     spec = importlib.util.spec_from_file_location(name, path)

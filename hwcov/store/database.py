@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from hwcov.core.schema import BENCH_COLUMNS, LAYER_PROFILE_COLUMNS, MEMORY_PROFILE_COLUMNS
+
 COVERAGE_HISTORY_DDL = """
 CREATE TABLE IF NOT EXISTS hwcov.coverage_history (
     snapshot_at TIMESTAMP, hardware VARCHAR, category VARCHAR, architectures BIGINT,
@@ -154,18 +156,6 @@ def record_generator_update(con, row: dict) -> None:
 # -- benchmarks and profiles (hwcov/bench/cells.py, hwcov/bench/profiling.py) ---------------------------------------
 _SQL_TYPES = {"str": "VARCHAR", "int": "BIGINT", "float": "DOUBLE"}
 
-LAYER_PROFILE_COLUMNS = {
-    "model_type": "str", "hardware": "str", "precision": "str", "batch_size": "int", "seq_len": "int",
-    "variant": "str", "source": "str", "layer": "str", "layer_type": "str", "depth": "int", "calls": "int",
-    "total_ms": "float", "self_ms": "float", "share_pct": "float", "device_name": "str", "runtime_version": "str",
-    "machine": "str", "profiled_at": "str",
-}
-MEMORY_PROFILE_COLUMNS = {
-    "model_type": "str", "hardware": "str", "precision": "str", "batch_size": "int", "seq_len": "int",
-    "variant": "str", "stage": "str", "rss_before_mb": "float", "peak_rss_mb": "float", "peak_delta_mb": "float",
-    "rss_after_mb": "float", "device_peak_mb": "float", "seconds": "float", "device_name": "str",
-    "runtime_version": "str", "machine": "str", "profiled_at": "str",
-}
 
 
 def table_ddl(table: str, columns: dict) -> str:
@@ -174,8 +164,6 @@ def table_ddl(table: str, columns: dict) -> str:
 
 
 def _profile_tables() -> dict:
-    from hwcov.bench.cells import BENCH_COLUMNS
-
     # every measurement of every benchmark cell (benchmark_results holds the latest of each)
     return {"benchmark_history": BENCH_COLUMNS, "layer_profiles": LAYER_PROFILE_COLUMNS,
             "memory_profiles": MEMORY_PROFILE_COLUMNS}
@@ -227,7 +215,5 @@ def read_table(con, table: str):
     if exists:
         return con.execute(f"SELECT * FROM hwcov.{table}").df()
     if table == "benchmark_results":
-        from hwcov.bench.cells import BENCH_COLUMNS
-
         return pd.DataFrame(columns=list(BENCH_COLUMNS))
     return pd.DataFrame(columns=list(_profile_tables()[table]))

@@ -9,12 +9,12 @@ import urllib.request
 import numpy as np
 import pytest
 
-from hwcov.cases import generate
 from hwcov.backends import validate
-from hwcov.backends.registry import get_backend
 from hwcov.backends.browser import backend as browser_backend
 from hwcov.backends.browser import jobs, placements, server
 from hwcov.backends.exported import reference_outputs
+from hwcov.backends.registry import get_backend
+from hwcov.cases import generate
 from hwcov.models.build import build_case, reference_path
 
 pytestmark = pytest.mark.skipif(
@@ -320,8 +320,8 @@ def test_a_cell_too_slow_for_the_page_limit_is_not_applicable_from_its_warm_run(
 
 
 def test_a_benchmark_page_killed_at_its_limit_is_a_timeout_that_resume_measures_again(archs, export_dir, monkeypatch):
-    from hwcov.bench import cells as benchmark
     from hwcov.assets.benchmark_results import RERUN
+    from hwcov.bench import cells as benchmark
 
     monkeypatch.setattr(jobs, "JOB_TIMEOUT_S", 0.2)  # Chromium alone takes longer to start
     row = benchmark.run_cell(generate.case_for(archs["bert"]), "wasm", "fp32", 1, 16, min_duration_s=0.05,

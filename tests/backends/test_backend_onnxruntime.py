@@ -2,12 +2,12 @@
 import numpy as np
 import pytest
 
-from hwcov.export import routes as export
-from hwcov.cases import generate
 from hwcov.backends import validate
-from hwcov.backends.registry import get_backend
 from hwcov.backends.exported import reference_outputs
 from hwcov.backends.onnxruntime import OnnxRuntimeBackend
+from hwcov.backends.registry import get_backend
+from hwcov.cases import generate
+from hwcov.export import routes as export
 from hwcov.models.build import build_case, reference_path
 
 
@@ -83,7 +83,7 @@ def test_probe_reports_the_providers():
     assert probe.runtime_version.startswith("onnxruntime ")
 
 
-def test_perturbed_reference_fails_accuracy_and_export_is_cached(archs, export_dir, tmp_path):
+def test_perturbed_reference_fails_accuracy_and_export_is_cached(archs, export_dir, tmp_path, export_calls):
     bert = case(archs, "bert")
     built = build_case(bert, 1)
     reference, _ = reference_outputs(built, bert, 1, None)
@@ -93,16 +93,16 @@ def test_perturbed_reference_fails_accuracy_and_export_is_cached(archs, export_d
     backend = OnnxRuntimeBackend("onnxruntime", export_dir)
     backend.run(bert, "fp32", 1)  # exports (or finds the module's export): the test must not need another first
     onnx_file = export.cache_path(export_dir, bert, 1, "hf-onnx", built) / "model.onnx"
-    mtime, hf_calls = onnx_file.stat().st_mtime_ns, export.EXPORT_CALLS["hf-onnx"]
+    mtime, hf_calls = onnx_file.stat().st_mtime_ns, export_calls["hf-onnx"]
     row = backend.run(bert, "fp32", 1, reference_dir=tmp_path)
     assert row["status"] == "fail_accuracy" and row["max_abs_diff"] == pytest.approx(1e-2, rel=1e-3)
     assert "max |diff|" in row["error_message"] and row["reference_path"] == str(path)
     # every route was tried (an inaccurate route is not a pass); hf-onnx came from the cache
     assert all(route in row["error_message"] for route in export.ONNX_ROUTES)
-    assert export.EXPORT_CALLS["hf-onnx"] == hf_calls and onnx_file.stat().st_mtime_ns == mtime
-    calls = dict(export.EXPORT_CALLS)
+    assert export_calls["hf-onnx"] == hf_calls and onnx_file.stat().st_mtime_ns == mtime
+    calls = dict(export_calls)
     assert backend.run(bert, "fp32", 1, reference_dir=tmp_path)["status"] == "fail_accuracy"
-    assert dict(export.EXPORT_CALLS) == calls  # a rerun exports nothing
+    assert dict(export_calls) == calls  # a rerun exports nothing
 
 
 @pytest.mark.parametrize("precision", ["fp16", "int8"])
@@ -153,11 +153,11 @@ def test_export_cache_key_follows_the_built_model_not_only_the_case(archs, tmp_p
     assert export.cache_path(tmp_path, bert, 2, "hf-onnx", built) != export.cache_path(tmp_path, bert, 1, "hf-onnx", built)
 
 
-def test_a_failed_export_is_cached_with_its_operator(archs, tmp_path, monkeypatch):
+def test_a_failed_export_is_cached_with_its_operator(archs, tmp_path, monkeypatch, export_calls):
     def broken(built, case, batch, feed, staging, export_dir):
         raise RuntimeError("Exporting the operator 'aten::histc' to ONNX opset version 17 is not supported")
 
-    monkeypatch.setitem(export._EXPORTERS, "broken", broken)
+    export_calls.add("broken", broken)
     monkeypatch.setitem(export.EXPORTER, "broken", "a test exporter")
     bert = case(archs, "bert")
     built = build_case(bert, 1)
@@ -165,14 +165,14 @@ def test_a_failed_export_is_cached_with_its_operator(archs, tmp_path, monkeypatc
         with pytest.raises(export.ExportError) as info:
             export.export(built, bert, 1, "broken", tmp_path)
         assert info.value.op == "aten::histc" and "not supported" in str(info.value)
-    assert export.EXPORT_CALLS["broken"] == 1  # the second call read the recorded failure
+    assert export_calls["broken"] == 1  # the second call read the recorded failure
     monkeypatch.setattr(export, "exporter_code", lambda: "after a fix in hwcov's exporter")
     with pytest.raises(export.ExportError):
         export.export(built, bert, 1, "broken", tmp_path)
-    assert export.EXPORT_CALLS["broken"] == 2  # a failure recorded by older export code is tried again
+    assert export_calls["broken"] == 2  # a failure recorded by older export code is tried again
 
 
-def test_an_export_that_ran_out_of_disk_or_memory_is_not_cached(archs, tmp_path, monkeypatch):
+def test_an_export_that_ran_out_of_disk_or_memory_is_not_cached(archs, tmp_path, monkeypatch, export_calls):
     import errno
 
     raised = iter([OSError(errno.ENOSPC, "No space left on device"), MemoryError()])
@@ -183,19 +183,19 @@ def test_an_export_that_ran_out_of_disk_or_memory_is_not_cached(archs, tmp_path,
         except Exception as exc:  # exporters wrap the machine's error in their own
             raise RuntimeError("Could not allocate bytes object!") from exc
 
-    monkeypatch.setitem(export._EXPORTERS, "starved", starved)
+    export_calls.add("starved", starved)
     monkeypatch.setitem(export.EXPORTER, "starved", "a test exporter")
     bert = case(archs, "bert")
     built = build_case(bert, 1)
     for _ in range(2):
         with pytest.raises(RuntimeError):
             export.export(built, bert, 1, "starved", tmp_path)
-    assert export.EXPORT_CALLS["starved"] == 2  # tried again: the failure said nothing about the model
+    assert export_calls["starved"] == 2  # tried again: the failure said nothing about the model
     assert not list(tmp_path.rglob("*.failed.json"))
 
 
 def test_a_new_export_replaces_stale_ones_of_the_same_case(archs, tmp_path, monkeypatch):
-    monkeypatch.setitem(export._EXPORTERS, "quick", lambda *args: {"format": "named", "outputs": []})
+    monkeypatch.setitem(export.ROUTE_EXPORTERS, "quick", lambda *args: {"format": "named", "outputs": []})
     monkeypatch.setitem(export.EXPORTER, "quick", "a test exporter")
     bert = case(archs, "bert")
     built = build_case(bert, 1)

@@ -2,11 +2,11 @@
 import numpy as np
 import pytest
 
-from hwcov.export import routes as export
-from hwcov.cases import generate
-from hwcov.backends.registry import get_backend
 from hwcov.backends.exported import reference_outputs
 from hwcov.backends.openvino import OpenVinoBackend
+from hwcov.backends.registry import get_backend
+from hwcov.cases import generate
+from hwcov.export import routes as export
 from hwcov.models.build import build_case, reference_path
 
 
@@ -44,7 +44,7 @@ def test_the_other_routes_pass_and_are_recorded(archs, export_dir, route):
     assert export.EXPORTER[route] in row["runtime_version"] and row["max_abs_diff"] <= 1e-4
 
 
-def test_perturbed_reference_fails_accuracy_and_rerun_reuses_the_exports(archs, export_dir, tmp_path):
+def test_perturbed_reference_fails_accuracy_and_rerun_reuses_the_exports(archs, export_dir, tmp_path, export_calls):
     bert = case(archs, "bert")
     reference, _ = reference_outputs(build_case(bert, 1), bert, 1, None)
     path = reference_path(tmp_path, bert, 1)
@@ -54,9 +54,9 @@ def test_perturbed_reference_fails_accuracy_and_rerun_reuses_the_exports(archs, 
     row = backend.run(bert, "fp32", 1, reference_dir=tmp_path)
     assert row["status"] == "fail_accuracy" and row["max_abs_diff"] == pytest.approx(5e-3, rel=1e-2)
     assert all(route in row["error_message"] for route in export.OPENVINO_ROUTES)
-    calls = dict(export.EXPORT_CALLS)
+    calls = dict(export_calls)
     assert backend.run(bert, "fp32", 1, reference_dir=tmp_path)["status"] == "fail_accuracy"
-    assert dict(export.EXPORT_CALLS) == calls
+    assert dict(export_calls) == calls
 
 
 @pytest.mark.parametrize("precision", ["fp16", "int8"])

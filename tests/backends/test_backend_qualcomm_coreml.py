@@ -12,13 +12,13 @@ import onnxruntime
 import pytest
 from onnx import TensorProto, helper
 
-from hwcov.cases import generate
-from hwcov.run import sweep
-from hwcov.backends import validate
-from hwcov.backends.registry import get_backend
 from hwcov.backends import qualcomm as qnn
+from hwcov.backends import validate
 from hwcov.backends.exported import reference_outputs
+from hwcov.backends.registry import get_backend
+from hwcov.cases import generate
 from hwcov.models.build import build_case
+from hwcov.run import sweep
 
 QNN_HERE = "QNNExecutionProvider" in onnxruntime.get_available_providers()
 COREML = importlib.util.find_spec("coremltools") is not None

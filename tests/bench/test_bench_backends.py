@@ -4,11 +4,10 @@ import math
 
 import pytest
 
-from hwcov.bench import cells as benchmark
-from hwcov.cases import generate
-from hwcov.bench import profiling
-from hwcov.bench import variants
 from hwcov.backends.registry import get_backend
+from hwcov.bench import cells as benchmark
+from hwcov.bench import profiling, variants
+from hwcov.cases import generate
 
 FAST = {"min_duration_s": 0.05}
 

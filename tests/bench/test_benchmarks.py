@@ -75,8 +75,8 @@ def test_resume_measures_only_cells_the_journal_lacks_or_that_crashed(project, h
 def test_exported_backends_variants_history_and_every_stored_row_consistent(project):
     """onnxruntime and openvino cells with their baseline and optimized variants; a narrower rerun keeps the other
     cells (journal) and adds to the history; every stored row: throughput = batch / mean latency."""
-    from hwcov.reports import analysis
     from hwcov.bench import cells as benchmark
+    from hwcov.reports import analysis
     from hwcov.store import database as store
 
     db, run = project

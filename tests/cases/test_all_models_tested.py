@@ -7,9 +7,8 @@ from collections import defaultdict
 import pytest
 
 from hwcov.cases import generate
-from hwcov.models import inventory
+from hwcov.models import inventory, tiny
 from hwcov.run import sweep
-from hwcov.models import tiny
 
 PER_CATEGORY = 2
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from hwcov.cli.verbs_results import EXPORT_COLUMNS
+from hwcov.core.schema import EXPORT_COLUMNS
 
 HWCOV = str(Path(sys.executable).with_name("hwcov"))
 

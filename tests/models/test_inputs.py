@@ -1,8 +1,7 @@
 import pytest
 import torch
 
-from hwcov.models import inputs
-from hwcov.models import tiny
+from hwcov.models import inputs, tiny
 
 
 def _feed(archs, model_type, batch=1):
@@ -77,8 +76,8 @@ def test_a_long_multimodal_text_keeps_one_placeholder_per_feature(archs):
 
     import torch
 
-    from hwcov.models.build import build_case
     from hwcov.cases.generate import case_for
+    from hwcov.models.build import build_case
 
     case = case_for(archs["aria"])
     built = build_case(replace(case, input_spec={**case.input_spec, "seq_len": 128}), 1)

@@ -10,8 +10,7 @@ import duckdb
 import pytest
 import yaml
 
-from hwcov.core import data
-from hwcov.core import paths
+from hwcov.core import data, paths
 from hwcov.models import popularity
 
 HWCOV = str(Path(sys.executable).with_name("hwcov"))

@@ -11,12 +11,12 @@ import pytest
 from dagster import DagsterInstance, build_schedule_context, build_sensor_context, materialize
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
-from hwcov.core import paths
-from hwcov.core import schedule_config as schedules
-from hwcov.store import database as store
 from hwcov.assets import automation
 from hwcov.backends.registry import HARDWARE
+from hwcov.core import paths
+from hwcov.core import schedule_config as schedules
 from hwcov.models.inventory import CATEGORIES
+from hwcov.store import database as store
 
 HWCOV = str(Path(sys.executable).with_name("hwcov"))
 

@@ -131,8 +131,8 @@ def test_two_partition_backfill_runs_on_each_hardware_worker_and_loads_duckdb_on
     from dagster._core.utils import make_new_backfill_id
 
     from hwcov.models.inventory import CATEGORIES
-    from hwcov.store.handoff import Handoff
     from hwcov.orchestration.routing import run_hardware
+    from hwcov.store.handoff import Handoff
 
     home, shared, db = tmp_path / "dagster_home", tmp_path / "shared", tmp_path / "orchestrator" / "bench.duckdb"
     home.mkdir()

@@ -3,11 +3,11 @@ import pandas as pd
 import pytest
 from playwright.sync_api import sync_playwright
 
-from hwcov.reports import dashboard
 from hwcov.cases import generate
-from hwcov.run import sweep
-from hwcov.models.inventory import Architecture
 from hwcov.core.schema import conform
+from hwcov.models.inventory import Architecture
+from hwcov.reports import dashboard
+from hwcov.run import sweep
 
 CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run", "--disable-quic"]

@@ -3,8 +3,8 @@ every other one carries a skip-table reason."""
 import pytest
 
 from hwcov.cases import generate
-from hwcov.run import sweep
 from hwcov.models import tiny
+from hwcov.run import sweep
 from hwcov.run.runner import Limits
 
 pytestmark = pytest.mark.slow

@@ -18,7 +18,6 @@ from hwcov.core.system import cpu_name
 from hwcov.export import routes as export
 
 # what the provider runs, and what the adapter must offer for it (webgpu fp16 needs shader-f16)
-PRECISIONS = {"wasm": ("fp32", "fp16", "int8"), "webgpu": ("fp32", "fp16"), "webnn": ("fp32", "fp16")}
 NEEDS_FEATURE = {("webgpu", "fp16"): "shader-f16"}
 
 
@@ -41,7 +40,6 @@ class BrowserBackend(ExportBackend):
         if hardware not in PROVIDERS:
             raise KeyError(f"no browser provider for '{hardware}'; accepted: {', '.join(PROVIDERS)}")
         super().__init__(hardware, export_dir)
-        self.precision_names = PRECISIONS[hardware]
 
     def versions(self) -> str:
         return versions()
@@ -79,9 +77,9 @@ class BrowserBackend(ExportBackend):
 
     def gate_row(self, precision: str) -> dict | None:
         """A row for a case that can't run here (no such provider, precision the adapter lacks), else None."""
-        if precision not in self.precision_names:
+        if precision not in self.precisions():
             return {"status": "not_applicable",
-                    "error_message": f"{self.hardware} runs {list(self.precision_names)}, not {precision}"}
+                    "error_message": f"{self.hardware} runs {list(self.precisions())}, not {precision}"}
         probe = self.probe()
         if not probe.available:
             return {"status": "unavailable", "error_message": probe.error, "runtime_version": versions()}
