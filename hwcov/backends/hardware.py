@@ -64,6 +64,11 @@ RUNNABLE = tuple(h.key for h in HARDWARE_TABLE if h.backend)
 RESOURCES = {h.resource: h for h in reversed(HARDWARE_TABLE)}
 
 
+def tolerance_key(key: str) -> str:
+    """The templates/tolerances.yaml defaults key a hardware's rows are judged by."""
+    return BY_KEY[key].tolerance_key() if key in BY_KEY else key
+
+
 def precisions(key: str) -> tuple[str, ...]:
     """What the generated tests declare for a hardware key, reference precision first."""
     return BY_KEY[key].precisions if key in BY_KEY else ("fp32",)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import yaml
 
+from hwcov.backends.hardware import tolerance_key
 from hwcov.core.paths import TEMPLATES_DIR
 
 TABLE = TEMPLATES_DIR / "tolerances.yaml"
@@ -66,7 +67,7 @@ def tolerance(hardware: str, precision: str, model_type: str = "", table: dict |
                 and o.get("precision", "*") in (precision, "*"):
             return _entry(o)
     defaults = table["defaults"]
-    for key in (hardware, "*"):
+    for key in (tolerance_key(hardware), "*"):
         if precision in (defaults.get(key) or {}):
             return _entry(defaults[key][precision])
     raise KeyError(f"no tolerance for ({hardware}, {precision}) in {TABLE.name}")

@@ -17,6 +17,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from hwcov.backends.registry import BY_KEY, base_hardware, entry, get_backend
 from hwcov.core import data
 from hwcov.core.schema import BENCH_COLUMNS  # noqa: F401 - the cell row's columns, read here by callers
 from hwcov.core.system import machine  # the machine every row ran on (callers read it here too)
@@ -28,10 +29,8 @@ CELL = ("model_type", "hardware", "precision", "batch_size", "seq_len", "variant
 def matrix(hardware: str) -> dict:
     """{"batch_sizes", "precisions", "seq_lens", "variants": {"default", "baseline", "optimized"}} for a hardware
     key (a custom platform: its base hardware's)."""
-    from hwcov.backends.registry import base_hardware
-
     spec = data.load("benchmarks.yaml")
-    key = base_hardware(hardware)
+    key = entry(hardware).bench_key() if base_hardware(hardware) in BY_KEY else hardware
     return {**spec["defaults"], **(spec.get("hardware", {}).get(key) or {})}
 
 
@@ -132,7 +131,6 @@ def run_cell(case, hardware: str, precision: str, batch: int, seq_len: int, min_
     seq_len says which; `planned_seq_len` keeps the cell asked for) rather than being not_applicable."""
     import torch
 
-    from hwcov.backends.registry import get_backend
     from hwcov.bench import variants
     from hwcov.models.build import TextOnlyMultimodal, build_case
 

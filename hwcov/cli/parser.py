@@ -69,7 +69,7 @@ OPTIONS: dict[str, list[tuple[str, dict]]] = {
                       "With the benchmark verbs: skip cells already measured"}),
         ("--workers", {"type": int, "default": 0, "help": "parallel workers (default: one per CPU core)"}),
         ("--timeout", {"type": float, "default": None, "help": "seconds per case before it is a timeout (default: "
-                       "the hardware's own, hwcov/backends/registry.py)"}),
+                       "the hardware's own, hwcov/backends/hardware.py)"}),
         ("--batch-size", {"default": "1", "help": "comma-separated batch sizes to run (default 1), e.g. 1,2,4,8: "
                           "one run_results materialization per size; rows are kept per (model, precision, batch)"}),
         ("--precision", {"default": "", "help": "run only this precision (fp32, fp16, bf16, int8; default: each "
