@@ -2,14 +2,20 @@
 
 select_template picks the most specific template (family → modality → base); each
 extends the next, and hardware snippets are included per hardware key. Data reaches
-the code only through the `pyliteral` filter, which accepts plain JSON-like values and
-renders them with repr. A file is rewritten only when its content changes.
+the code only through a filter: `pyliteral` (plain JSON-like values, rendered with repr),
+`pytext` (docstring and comment text, escaped so it can neither close the docstring nor
+start a line) or `pyident` (identifier parts, validated); the environment's finalize
+refuses any other output. A file is rewritten only when its content changes, through a
+temp file of its own (two writers at once never share one).
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import os
 import pprint
 import re
+import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
@@ -22,6 +28,12 @@ from hwcov.models import inputs, tiny
 from hwcov.models.inventory import NAME_RE, Architecture
 
 _LITERAL_TYPES = (str, int, float, bool, type(None))
+_IDENT_RE = re.compile(r"[A-Za-z0-9_]+")
+_TEMPLATE_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")  # a family or modality that may name a template
+
+
+class _Code(str):
+    """Text a filter made safe to stand in generated Python code."""
 
 
 def _check_literal(value, where="value"):
@@ -40,14 +52,45 @@ def _check_literal(value, where="value"):
 def pyliteral(value) -> str:
     _check_literal(value)
     text = pprint.pformat(value, width=100, sort_dicts=True)
-    return text.replace("\n", "\n    ")
+    return _Code(text.replace("\n", "\n    "))
+
+
+def pytext(value) -> str:
+    """Docstring or comment text: plain printable text as it is; a backslash, a double quote and every
+    non-printable character (newline, CR, NUL, line separators) escaped, so it can't end the docstring or the
+    comment, and the docstring's value is the original text."""
+    if not isinstance(value, (str, int)):
+        raise ValueError(f"{type(value).__name__} cannot be rendered as text")
+    out = []
+    for ch in str(value):
+        if ch in '\\"':
+            out.append("\\" + ch)
+        elif ch.isprintable():
+            out.append(ch)
+        else:
+            out.append(ch.encode("unicode_escape").decode("ascii"))
+    return _Code("".join(out))
+
+
+def pyident(value) -> str:
+    """Part of an identifier (a class name's stem): letters, digits and underscores only, or ValueError."""
+    if not isinstance(value, str) or not _IDENT_RE.fullmatch(value):
+        raise ValueError(f"refusing {value!r} as part of an identifier: must match {_IDENT_RE.pattern}")
+    return _Code(value)
+
+
+def _only_filtered(value):
+    if isinstance(value, _Code):
+        return value
+    raise ValueError(f"template output {str(value)[:60]!r} reached the code without a filter "
+                     "(pyliteral, pytext or pyident)")
 
 
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(templates_dir() / "tests"),
                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
-                             autoescape=False)
-    env.filters["pyliteral"] = pyliteral
+                             autoescape=False, finalize=_only_filtered)
+    env.filters.update(pyliteral=pyliteral, pytext=pytext, pyident=pyident)
     return env
 
 
@@ -68,18 +111,24 @@ def filename(model_type: str) -> str:
     return f"test_hf_{re.sub(r'[^a-z0-9_]', '_', model_type)}.py"
 
 
+def _template_name(kind: str, name) -> str | None:
+    """`<kind>/<name>.py.j2`, or None where the name can't be a template's (no path from the data)."""
+    return f"{kind}/{name}.py.j2" if isinstance(name, str) and _TEMPLATE_NAME_RE.fullmatch(name) else None
+
+
 def render(arch: Architecture, env: jinja2.Environment | None = None) -> tuple[str, str]:
     """(file content, template chain) for one architecture."""
     env = env or _environment()
     case = case_for(arch)
-    candidates = [f"family/{arch.family}.py.j2", f"modality/{arch.modality}.py.j2", "base.py.j2"]
+    family, modality = _template_name("family", arch.family), _template_name("modality", arch.modality)
+    candidates = [c for c in (family, modality) if c] + ["base.py.j2"]
     template = env.select_template(candidates)
     chain = " -> ".join(candidates[candidates.index(template.name):])
     stem = re.sub(r"[^0-9a-zA-Z]+", " ", arch.model_type).title().replace(" ", "")
     content = template.render(
         arch={**asdict(case), "class_stem": stem}, hardware=HARDWARE, filename=filename(arch.model_type),
-        precisions={hw: precisions(hw) for hw in HARDWARE},
-        template_chain=chain, modality_template=env.select_template([f"modality/{arch.modality}.py.j2", "base.py.j2"]),
+        precisions={hw: precisions(hw) for hw in HARDWARE}, template_chain=chain,
+        modality_template=env.select_template([c for c in (modality, "base.py.j2") if c]),
     )
     return content, chain
 
@@ -101,13 +150,26 @@ def generate(archs: list[Architecture], out_dir: Path) -> list[dict]:
             raise ValueError(f"{arch.model_type} and {seen[path.name]} both map to {path.name}")
         written = not path.exists() or path.read_text(encoding="utf-8") != content
         if written:
-            tmp = path.with_suffix(".tmp")
-            tmp.write_text(content, encoding="utf-8")
-            tmp.replace(path)
+            _write_atomically(path, content)
         rows.append({"model_type": arch.model_type, "category": arch.category, "family": arch.family,
                      "priority": arch.priority, "path": str(path), "template_chain": chain, "content_hash": content_hash(content),
                      "rewritten": written})
     return rows
+
+
+def _write_atomically(path: Path, content: str) -> None:
+    """A temp file of this writer's own in the same folder, then os.replace: a reader sees the old file or the
+    new one, and two processes writing at once never move each other's half-written file."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(content)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
 
 
 def fingerprint() -> str:
@@ -118,6 +180,7 @@ def fingerprint() -> str:
     from hwcov.core import data, paths
 
     templates = sorted(p for p in templates_dir().rglob("*") if p.is_file())
+    data.check(*templates)  # an unusable template (a YAML tag, bad syntax) is a ConfigError before any run
     parts = [version("transformers"), version("hwcov"), data.file_digest(*templates), str(paths.db_path()),
              str(paths.generated_dir()), repr({hw: precisions(hw) for hw in HARDWARE}), paths.code_digest("cases")]
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]

@@ -51,6 +51,7 @@ def validation_report(args, hardware, models) -> None:
 
 def diagnostics(args, hardware, models) -> None:
     """Full error, environment and a standalone repro for one case, in --output (default ./diagnostics/)."""
+    from hwcov.cases import generate
     from hwcov.reports import diagnostics as diag
     from hwcov.run.sweep import load_module, test_class
 
@@ -59,8 +60,14 @@ def diagnostics(args, hardware, models) -> None:
     if rows.empty:
         raise UsageError(f"no result for {models[0]} on {hardware[0]} in {paths.db_path()}; run it first")
     row = rows.iloc[-1].to_dict()
-    case = test_class(load_module(row["path"])).case
-    out = Path(args.output or "diagnostics") / f"{models[0]}-{hardware[0]}"
+    # The stored path is data: only the generated test this model's name gives, in the generated-tests folder, is
+    # imported (a crafted row must not make --diagnostics run another file).
+    expected = (paths.generated_dir() / generate.filename(models[0])).resolve()
+    if Path(str(row["path"])).resolve() != expected or not expected.is_file():
+        raise UsageError(f"the stored test of {models[0]} is not {expected}; regenerate with `hwcov --generate-tests` "
+                         f"(or pass the --generated-dir it was written to)")
+    case = test_class(load_module(str(expected))).case
+    out = diag.folder(Path(args.output or "diagnostics"), models[0], hardware[0])
     path = diag.write(row, case, out)
     print(path.read_text(encoding="utf-8"))
     print(f"written to {path}" + (f" with {out / 'repro.py'}" if (out / "repro.py").exists() else ""))

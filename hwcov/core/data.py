@@ -7,6 +7,7 @@ from pathlib import Path
 
 import yaml
 
+from hwcov.core.errors import ConfigError
 from hwcov.core.paths import templates_dir
 
 
@@ -26,11 +27,9 @@ def _load(folder: str, name: str) -> dict:
     A drop-in that declares `applies_to: {transformers: "<5"}` is a version patch: read only when the
     installed transformers matches, and its entries merge over the ones it patches."""
     path = Path(folder) / name
-    with open(path, encoding="utf-8") as fh:
-        out = yaml.safe_load(fh) or {}
+    out = read_yaml(path)
     for extra in sorted(path.with_suffix(".d").glob("*.yaml")):
-        with open(extra, encoding="utf-8") as fh:
-            more = yaml.safe_load(fh) or {}
+        more = read_yaml(extra)
         applies_to = more.pop("applies_to", None)
         if applies_to is not None:
             if _matches(applies_to, extra):
@@ -48,6 +47,66 @@ def _load(folder: str, name: str) -> dict:
                 raise ValueError(f"{extra}: {section} {', '.join(twice)} already defined in {name} or an earlier drop-in")
             have.update(entries)
     return out
+
+
+def read_yaml(path: Path) -> dict:
+    """One YAML file as plain data. An explicit tag (`!!python/object`, `!!str`, `!custom`) or a syntax error is a
+    ConfigError naming the file, the line and the key: template data is never constructed into objects."""
+    text = Path(path).read_text(encoding="utf-8")
+    try:
+        _refuse_tags(text, path)
+        return yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        problem = " ".join(str(getattr(exc, "problem", None) or exc).split())
+        raise ConfigError(f"{path}: line {mark.line + 1 if mark else '?'}: not valid YAML: {problem}") from None
+
+
+def check(*paths: Path) -> None:
+    """Read every YAML file among `paths` (ConfigError on the first unusable one), before anything runs."""
+    for p in paths:
+        if p.suffix == ".yaml":
+            stat = p.stat()
+            key = (str(p), stat.st_mtime_ns, stat.st_size)
+            if key not in _CHECKED:
+                read_yaml(p)
+                _CHECKED.add(key)
+
+
+_CHECKED: set[tuple[str, int, int]] = set()  # files check() found usable, as they were then
+
+
+def _refuse_tags(text: str, path) -> None:
+    stack = [{"label": None, "map": False, "want_key": False, "key": "?", "index": -1}]
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        top = stack[-1]
+        if isinstance(event, (yaml.ScalarEvent, yaml.AliasEvent, yaml.CollectionStartEvent)):
+            if top["map"]:
+                label = None if top["want_key"] else top["key"]
+            else:
+                top["index"] += 1
+                label = top["index"] if len(stack) > 1 else None
+            if getattr(event, "tag", None) is not None:
+                where = ".".join(str(f["label"]) for f in stack[1:] if f["label"] is not None)
+                where = ".".join(filter(None, [where, "" if label is None else str(label)])) or "top level"
+                tag = " ".join(str(event.tag).split())[:80]
+                raise ConfigError(f"{path}: line {event.start_mark.line + 1} ({where}): YAML tags are not allowed "
+                                  f"(found {tag!r}); write a plain value")
+            if isinstance(event, yaml.CollectionStartEvent):
+                stack.append({"label": label, "map": isinstance(event, yaml.MappingStartEvent), "want_key": True,
+                              "key": "?", "index": -1})
+            else:
+                _consumed(top, getattr(event, "value", "?"))
+        elif isinstance(event, yaml.CollectionEndEvent):
+            stack.pop()
+            _consumed(stack[-1], "?")
+
+
+def _consumed(frame: dict, value) -> None:
+    if frame["map"]:
+        if frame["want_key"]:
+            frame["key"] = " ".join(str(value).split())[:80]
+        frame["want_key"] = not frame["want_key"]
 
 
 def _matches(applies_to: dict, where: Path) -> bool:

@@ -2,11 +2,14 @@
 trends.
 
 Plots are plotly figures served from a local copy of plotly.js (no CDN); every string that comes
-from the data goes through html.escape (Jinja autoescape) before it reaches a page.
+from the data goes through html.escape (Jinja autoescape) before it reaches a page. A file name built from a
+stored value is a safe name (page_name), and every page is asserted to land inside the output folder.
 """
 from __future__ import annotations
 
+import hashlib
 import html
+import re
 import shutil
 import time
 from pathlib import Path
@@ -57,6 +60,16 @@ def _e(value) -> str:
     return html.escape("" if value is None or (isinstance(value, float) and pd.isna(value)) else str(value))
 
 
+def page_name(model_type) -> str:
+    """The file name of a model's page: the model type when plain (letters, digits, `_.-`, no `..`), else a slug
+    plus a short hash of it, so a stored value never names a folder, a parent or an absolute path."""
+    text = str(model_type)
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,150}", text) or ".." in text:
+        digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+        text = f"{re.sub(r'[^A-Za-z0-9_-]+', '_', text).strip('_')[:60] or 'model'}-{digest}"
+    return f"{text}.html"
+
+
 def _table(df: pd.DataFrame, table_id: str = "", row_attrs=None) -> str:
     head = "".join(f"<th>{_e(c)}</th>" for c in df.columns)
     rows = []
@@ -83,6 +96,8 @@ class Dashboard:
             title=title, body=_markup(body),
             nav=NAV, root="../" * depth, generated=self.generated, script=_markup(script))
         target = self.out / path
+        if not target.resolve().is_relative_to(self.out.resolve()):
+            raise AssertionError(f"{path!r} would be written outside {self.out}")
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text, encoding="utf-8")
 
@@ -135,7 +150,7 @@ class Dashboard:
         shown = wide.copy()
         table = _table(shown, "models", attrs)
         for mt in shown["model_type"]:  # link each name to its page
-            table = table.replace(f"<td>{_e(mt)}</td>", f'<td><a href="models/{_e(mt)}.html">{_e(mt)}</a></td>', 1)
+            table = table.replace(f"<td>{_e(mt)}</td>", f'<td><a href="models/{_e(page_name(mt))}">{_e(mt)}</a></td>', 1)
         options = "".join(f"<option>{_e(c)}</option>" for c in sorted(wide["category"].unique()))
         status_opts = "".join(f"<option>{_e(s)}</option>" for s in sorted(self.cells["status"].unique()))
         body = (f'<div class="filters"><input id="q" placeholder="filter by model type">'
@@ -152,7 +167,7 @@ class Dashboard:
         arch = self.inv[self.inv["model_type"] == model_type].head(1)
         columns = [c for c in ("model_type", "category", "family", "priority", "base_class", "tasks") if c in arch]
         facts = _table(arch[columns]) if len(arch) else ""
-        self.page(f"models/{model_type}.html", model_type,
+        self.page(f"models/{page_name(model_type)}", model_type,
                   facts + "<h2>Results across hardware</h2>" + _table(rows[cols].sort_values(["hardware", "precision"])))
 
     def hardware(self) -> None:

@@ -70,3 +70,67 @@ def test_modality_checks_require_what_the_model_accepts():
     assert Multimodal.input_problem(text_only, text_only) == ""  # a text-to-speech model takes no audio
     assert "lack ['decoder_input_ids']" in Seq2Seq.input_problem(text_only, text_only | {"decoder_input_ids"})
     assert Seq2Seq.input_problem(text_only, text_only) == ""  # a decoder-only audio LM has no decoder ids
+
+
+BREAKOUTS = ('x"""\npwned_marker = 1\n"""', "x'''\npwned_marker = 1\n'''", 'a\\', 'x\npwned_marker = 1\n#',
+             'x\rpwned_marker = 1\r#', 'x\\"""; pwned_marker = 1; """', "{{ pwned_marker }}{% raw %}")
+
+
+def _names(tree) -> set[str]:
+    return ({n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+            | {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)})
+
+
+def test_inventory_strings_reach_generated_code_only_as_text_or_literals(archs):
+    """A family/category/class string from the inventory can't close the docstring or a comment (issue #28)."""
+    import dataclasses
+
+    for field in ("family", "category", "base_class", "modality"):
+        for evil in BREAKOUTS:
+            arch = dataclasses.replace(archs["t5"], **{field: evil})
+            content, _ = generate.render(arch)
+            tree = ast.parse(content)
+            kinds = [type(s).__name__ for s in tree.body]
+            assert kinds == ["Expr", "ImportFrom", "ImportFrom", "Assign", "Assign", "ClassDef"], (field, evil)
+            assert "pwned_marker" not in _names(tree), (field, evil)
+            case = next(s for s in tree.body if isinstance(s, ast.Assign) and s.targets[0].id == "CASE")
+            values = {k.arg: ast.literal_eval(k.value) for k in case.value.keywords}
+            assert values[{"base_class": "model_class"}.get(field, field)] == evil
+            assert ast.get_docstring(tree, clean=False).count(evil) == (field != "modality")
+
+
+def test_identifiers_from_data_are_validated():
+    with pytest.raises(ValueError, match="identifier"):
+        generate.pyident("Bert; import os")
+    assert generate.pyident("Kosmos2_5") == "Kosmos2_5"
+
+
+def test_two_writers_never_share_a_temp_file(archs, tmp_path, monkeypatch):
+    """Two `hwcov --generate-tests` started together: each writes its own temp file, then replaces atomically."""
+    import os
+    import threading
+
+    real, barrier, sources = os.replace, threading.Barrier(2, timeout=10), []
+
+    def replace(src, dst):
+        sources.append(str(src))
+        barrier.wait()  # both writers have written their temp file before either moves it
+        real(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace)
+    errors = []
+
+    def writer():
+        try:
+            generate.generate([archs["bert"]], tmp_path)
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and len(set(sources)) == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["test_hf_bert.py"]
+    ast.parse((tmp_path / "test_hf_bert.py").read_text())

@@ -91,3 +91,33 @@ def test_paths_chosen_for_a_call_win_over_the_environment_and_end_with_it(tmp_pa
         assert paths.db_path() == tmp_path / "chosen" / "db.duckdb"
         assert paths.artifacts_dir() == tmp_path / "chosen" / ".hwcov"  # beside the chosen database
     assert paths.db_path() == tmp_path / "env.duckdb"
+
+
+@pytest.mark.parametrize("tag", ["!!python/object:os.system", "!!python/name:os.system", "!custom", "!!str"])
+def test_a_yaml_tag_in_a_dropin_is_a_config_error_naming_file_key_and_line(tmp_path, monkeypatch, tag):
+    from hwcov.core.errors import ConfigError
+
+    _templates(tmp_path, monkeypatch, {"model_types": {"a": {"reason": "x"}}}, {})
+    (tmp_path / "skips.d" / "evil.yaml").write_text(f"model_types:\n  b:\n    reason: {tag} {{}}\n")
+    with pytest.raises(ConfigError, match=r"evil\.yaml: line 3 \(model_types\.b\.reason\): .*tags are not allowed"):
+        data.load("skips.yaml")
+
+
+def test_a_tagged_dropin_makes_generate_tests_exit_2_with_one_line(tmp_path):
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    from hwcov.core.paths import TEMPLATES_DIR
+
+    templates = tmp_path / "templates"
+    shutil.copytree(TEMPLATES_DIR, templates)
+    (templates / "skips.d" / "evil.yaml").write_text("model_types:\n  bert: !!python/object/apply:os.system [true]\n")
+    env = {**os.environ, "HWCOV_TEMPLATES_DIR": str(templates), "HF_HUB_OFFLINE": "1"}
+    done = subprocess.run([sys.executable, "-m", "hwcov.cli.main", "--generate-tests", "--generated-dir",
+                           str(tmp_path / "gen"), "--db-path", str(tmp_path / "db.duckdb")],
+                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+    assert done.returncode == 2, done.stdout + done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "evil.yaml" in lines[0] and "tags are not allowed" in lines[0], done.stderr

@@ -105,3 +105,20 @@ def test_screenshots_are_png_images_of_every_page(site, page, tmp_path):
     for shot in shots:
         head = shot.read_bytes()[:8]
         assert head == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000, shot
+
+
+@pytest.mark.parametrize("model_type", ["../../escaped", "/tmp/absolute", "..\\..\\win", "<script>x</script>"])
+def test_stored_names_never_write_outside_the_output_folder(tmp_path, model_type):
+    """A stored model_type names a page: the file stays inside --output and the markup is escaped (issue #28)."""
+    rows = [{"model_type": model_type, "category": "text", "family": "f", "hardware": "cpu", "precision": "fp32",
+             "batch_size": 1, "status": "fail_to_run", "error_message": EVIL, "error_pattern": "unclassified"}]
+    inventory = pd.DataFrame([{"model_type": model_type, "category": "text", "family": "f", "priority": 1}])
+    out = tmp_path / "a" / "site"
+    dashboard.write(inventory, conform(rows), pd.DataFrame(), out)
+    written = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert all(p.resolve().is_relative_to(out.resolve()) for p in written), written
+    pages = list((out / "models").iterdir())
+    assert len(pages) == 1 and "<script>x" not in pages[0].read_text()
+    link = dashboard.page_name(model_type)
+    assert f'href="models/{link}"' in (out / "models.html").read_text()
+    assert dashboard.page_name("kosmos-2.5") == "kosmos-2.5.html"
