@@ -4,19 +4,25 @@ Layout: parser.py builds the command line from the verbs each topic module decla
 verbs_repair, verbs_bench); validate.py checks it; verbs_run.py and verbs_config.py hold the verbs that run or
 write configuration; output.py what they share. This module chooses the paths for the call and dispatches.
 
-Bad input (unknown model, category, hardware, format; an unusable or empty database; a bad platform, schedule or
-popularity file) is an hwcov.core.errors.HwcovError: one line on stderr and exit code 2, before anything is written.
+Bad input (a malformed or out-of-range option, unknown model, category, hardware, format; an unusable, damaged or
+empty database; a bad platform, schedule or popularity file) is an hwcov.core.errors.HwcovError: one line on stderr
+and exit code 2, before anything is written. Ctrl-C (SIGINT) is one line, "hwcov: interrupted", and exit code 130.
 """
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
+from contextlib import contextmanager
 
 from hwcov.cli import verbs_bench, verbs_config, verbs_repair, verbs_reports, verbs_results, verbs_run
 from hwcov.cli.parser import Verb, build
 from hwcov.cli.validate import validate
 from hwcov.core import paths
 from hwcov.core.errors import HwcovError
+
+INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for a process Ctrl-C ended
 
 # Every verb, in the order main() runs them when several are given.
 VERBS: list[Verb] = [*verbs_reports.VERBS, *verbs_results.VERBS, *verbs_repair.VERBS, *verbs_bench.VERBS]
@@ -36,7 +42,6 @@ def dispatch(args, verbs: list[Verb]) -> int:
     if args.generate_schedule_config:
         return verbs_config.write_schedule_config(args)
     if args.ci_mode or args.generate_ci_config:
-        verbs_config.check_priority(args.priority)
         return verbs_config.write_ci_config(args) if args.generate_ci_config else verbs_run.ci_mode(args)
     if args.define_hardware:
         verbs_config.define_hardware(args)
@@ -56,9 +61,52 @@ def dispatch(args, verbs: list[Verb]) -> int:
     return 0
 
 
+@contextmanager
+def watching_sigint():
+    """Yield a function telling whether SIGINT arrived meanwhile. Inside a Dagster step Dagster's own handler takes
+    it (the step fails, no KeyboardInterrupt reaches us); the wakeup fd still sees it: Python's C-level handler
+    writes every signal's number there, whichever Python handler then runs."""
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: False
+        return
+    read, write = os.pipe()
+    os.set_blocking(read, False)
+    os.set_blocking(write, False)
+    previous = signal.set_wakeup_fd(write, warn_on_full_buffer=False)
+    seen: set[int] = set()
+
+    def interrupted() -> bool:
+        try:
+            while chunk := os.read(read, 512):
+                seen.update(chunk)
+        except BlockingIOError:
+            pass
+        return signal.SIGINT in seen
+
+    try:
+        yield interrupted
+    finally:
+        signal.set_wakeup_fd(previous)
+        os.close(read)
+        os.close(write)
+
+
+def fail(exc: HwcovError) -> int:
+    print(f"hwcov: error: {exc}", file=sys.stderr)
+    return 2
+
+
+def stop() -> int:
+    print("hwcov: interrupted", file=sys.stderr)
+    return INTERRUPTED
+
+
 def main(argv: list[str] | None = None) -> int:
     p = parser()
-    args = p.parse_args(argv)
+    try:
+        args = p.parse_args(argv)
+    except HwcovError as exc:  # parser.Parser.error: a malformed or out-of-range option
+        return fail(exc)
     args.generate_tests = args.generate_tests or args.expand_hf_models
     verbs = [v for v in VERBS if getattr(args, v.name)]
     if not wants_something(args, verbs):
@@ -66,12 +114,19 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     # huggingface_hub reads this once, when it is imported: the environment is its only way in.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    try:
-        with paths.configured(db_path=args.db_path, generated_dir=args.generated_dir):
-            return dispatch(args, verbs)
-    except HwcovError as exc:  # UsageError, ConfigError (platform, schedule, popularity files)
-        print(f"hwcov: error: {exc}", file=sys.stderr)
-        return 2
+    with watching_sigint() as interrupted:
+        try:
+            with paths.configured(db_path=args.db_path, generated_dir=args.generated_dir):
+                code = dispatch(args, verbs)
+        except KeyboardInterrupt:
+            return stop()
+        except HwcovError as exc:  # UsageError, ConfigError (platform, schedule, popularity files)
+            return stop() if interrupted() else fail(exc)
+        except Exception:
+            if interrupted():  # what the interrupt broke, not a bug to show
+                return stop()
+            raise
+        return stop() if code and interrupted() else code
 
 
 if __name__ == "__main__":

@@ -5,12 +5,20 @@ A verb is an action flag (`--report`, `--benchmark`, ...) declared once, in the 
 needs --output, whether `--hardware` with it sweeps first or only filters, whether it needs a database to exist,
 how many --model / --hardware it takes. The options below are the rest: run settings, filters, paths.
 Import-cheap on purpose (`hwcov --help` loads no torch, no Dagster).
+
+Each option's value is checked where it is parsed, by the small `type=` functions below (a finite, bounded number;
+non-empty comma-separated names or integers; one of a fixed set): a bad one is one line naming the option and its
+accepted range, exit code 2 (Parser.error raises UsageError; main prints it). Rules across options: validate.py.
 """
 from __future__ import annotations
 
 import argparse
+import math
+import re
 from dataclasses import dataclass
 from typing import Callable, Sequence
+
+from hwcov.core.errors import UsageError
 
 EPILOG = """examples:
   hwcov --hardware cpu                          full CPU sweep: inventory -> tests -> results -> patterns -> report
@@ -26,6 +34,85 @@ The database defaults to ./benchmark_db.duckdb (or $HWCOV_DB_PATH); the Dagster 
 ./.dagster (or $DAGSTER_HOME), the one `DAGSTER_HOME=$PWD/.dagster dagster dev` shows."""
 
 EXPORT_FORMATS = ("csv", "parquet", "json")
+MAX_TIMEOUT_S = 86400  # a day per case
+MAX_WORKERS = 1024
+MAX_BATCH = 4096
+MAX_SEQ_LEN = 131072
+
+
+def shown(value: str) -> str:
+    """The value as typed; quoted where it is empty, padded or punctuation only, so the line shows it."""
+    return value if value == value.strip() and any(c.isalnum() for c in value) else repr(value)
+
+
+def bad(message: str):
+    return argparse.ArgumentTypeError(message)
+
+
+def number(low: float, high: float, unit: str = "", low_open: bool = False):
+    """type=: a finite float (unit given) or an integer (no unit) in [low, high], or (low, high] when low_open."""
+    kind = float if unit else int
+    wanted = (f"a finite number of {unit}" if unit else "an integer") + f" in {'(' if low_open else '['}{low}, {high}]"
+
+    def parse(value: str):
+        try:
+            x = kind(value)
+        except ValueError:
+            x = math.nan
+        if not (math.isfinite(x) and low <= x <= high and not (low_open and x == low)):
+            raise bad(f"must be {wanted}, got {shown(value)}")
+        return x
+
+    parse.__name__ = kind.__name__
+    return parse
+
+
+def integers(low: int, high: int):
+    """type=: comma-separated integers in [low, high], at least one; returned as the normalized text ("1,2,4")."""
+    def parse(value: str) -> str:
+        parts = [p.strip() for p in value.split(",")]
+        out = [int(p) for p in parts if re.fullmatch(r"[+-]?\d+", p)]
+        if not out or len(out) != len(parts) or not all(low <= x <= high for x in out):
+            raise bad(f"must be comma-separated integers in [{low}, {high}], got {shown(value)}")
+        return ",".join(map(str, out))
+
+    parse.__name__ = "integers"
+    return parse
+
+
+def names(value: str) -> str:
+    """type=: comma-separated names, at least one (`--model ""` or `--model ,` is refused, not "every model")."""
+    out = [v.strip() for v in value.split(",") if v.strip()]
+    if not out:
+        raise bad(f"needs at least one name, got {value!r}")
+    return ",".join(out)
+
+
+def name(value: str) -> str:
+    """type=: one non-empty name."""
+    if not value.strip():
+        raise bad(f"needs a name, got {value!r}")
+    return value.strip()
+
+
+def priority(value: str) -> str:
+    """type=: a --priority tier (hwcov.orchestration.ci.PRIORITIES; that module imports no Dagster at load)."""
+    from hwcov.orchestration.ci import PRIORITIES
+
+    if value not in PRIORITIES:
+        raise bad(f"must be one of {', '.join(PRIORITIES)}, got {shown(value)}")
+    return value
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, except that a bad command line is a UsageError (one line, exit 2 in main), not usage + exit."""
+
+    def error(self, message: str):
+        found = re.fullmatch(r"argument (\S+?)(?:/\S+)?: (.*)", message, re.S)
+        if found:
+            flag, text = found.groups()
+            message = f"{flag} {text}" if text.startswith(("must ", "needs ")) else f"{flag}: {text}"
+        raise UsageError(f"{message} (see hwcov --help)" if "unrecognized" in message else message)
 
 
 @dataclass(frozen=True)
@@ -59,36 +146,41 @@ FLAG = {"action": "store_true"}
 # group -> (flag, argparse keywords) of the options that are not verbs, in --help order
 OPTIONS: dict[str, list[tuple[str, dict]]] = {
     "run": [
-        ("--hardware", {"help": "comma-separated hardware keys to run on (e.g. cpu)"}),
+        ("--hardware", {"type": names, "help": "comma-separated hardware keys to run on (e.g. cpu)"}),
         ("--all", {**FLAG, "help": "run on every hardware key hwcov has a backend for"}),
-        ("--model", {"help": "comma-separated model types (default: every architecture)"}),
-        ("--model-category", {"help": "run only this model category (e.g. vision)"}),
+        ("--model", {"type": names, "help": "comma-separated model types (default: every architecture)"}),
+        ("--model-category", {"type": name, "help": "run only this model category (e.g. vision)"}),
         ("--force", {**FLAG, "help": "rerun cases whose stored result is still valid"}),
         ("--resume", {**FLAG, "help": "continue a long run: keep every stored row, even one made by older code or "
                       "templates (each row names its versions); run only what has none, or crashed or timed out. "
                       "With the benchmark verbs: skip cells already measured"}),
-        ("--workers", {"type": int, "default": 0, "help": "parallel workers (default: one per CPU core)"}),
-        ("--timeout", {"type": float, "default": None, "help": "seconds per case before it is a timeout (default: "
-                       "the hardware's own, hwcov/backends/hardware.py)"}),
-        ("--batch-size", {"default": "1", "help": "comma-separated batch sizes to run (default 1), e.g. 1,2,4,8: "
+        ("--workers", {"type": number(0, MAX_WORKERS), "default": 0, "help": f"parallel workers, 0-{MAX_WORKERS} "
+                       "(default 0: one per CPU core)"}),
+        ("--timeout", {"type": number(0, MAX_TIMEOUT_S, "seconds", low_open=True), "default": None,
+                       "help": f"seconds per case before it is a timeout, at most {MAX_TIMEOUT_S} (default: the "
+                       "hardware's own, hwcov/backends/hardware.py)"}),
+        ("--batch-size", {"type": integers(1, MAX_BATCH), "default": "1", "help": "comma-separated batch sizes to "
+                          f"run, 1-{MAX_BATCH} (default 1), e.g. 1,2,4,8: "
                           "one run_results materialization per size; rows are kept per (model, precision, batch)"}),
-        ("--precision", {"default": "", "help": "run only this precision (fp32, fp16, bf16, int8; default: each "
-                         "precision the hardware's generated tests declare)"}),
+        ("--precision", {"type": name, "default": None, "help": "run only this precision (fp32, fp16, bf16, int8; "
+                         "default: each precision the hardware's generated tests declare)"}),
         ("--generate-tests", {**FLAG, "help": "only refresh the inventory and regenerate tests"}),
         ("--expand-hf-models", {**FLAG, "help": "the seed's name for it: take every architecture of the installed "
                                 "transformers into the inventory and (re)generate their tests; with --hardware, run "
                                 "them too"}),
         ("--ci-mode", {**FLAG, "help": "run --priority on the hardware present (or --hardware); exit 1 on "
                        "regressions"}),
-        ("--priority", {"default": "high", "help": "for --ci-mode and --generate-ci-config: highest (seed phase 1), "
-                        "high (phases 1-2), medium, all (default high)"}),
+        ("--priority", {"type": priority, "default": "high", "help": "for --ci-mode and --generate-ci-config: "
+                        "highest (seed phase 1), high (phases 1-2), medium, all (default high)"}),
         ("--test-by-popularity", {**FLAG, "help": "run the --top N most downloaded architectures "
                                   "(templates/popularity.yaml, dated, source named) on --hardware (default cpu)"}),
-        ("--top", {"type": int, "default": 10, "help": "how many for --test-by-popularity (default 10)"}),
+        ("--top", {"type": number(1, 1000), "default": 10, "help": "how many for --test-by-popularity, 1-1000 "
+                  "(default 10)"}),
         ("--generate-ci-config", {**FLAG, "help": "write a CI workflow running --ci-mode to --output"}),
     ],
     "platforms": [
-        ("--define-hardware", {"metavar": "KEY", "help": "add a hardware platform from --properties FILE.json"}),
+        ("--define-hardware", {"type": name, "metavar": "KEY",
+                               "help": "add a hardware platform from --properties FILE.json"}),
         ("--properties", {"help": "platform JSON in the seed's format (for --define-hardware)"}),
         ("--generate-schedule-config", {**FLAG, "help": "write the default schedule config (the seed's "
                                         "daily/weekly/monthly) to --output"}),
@@ -98,13 +190,17 @@ OPTIONS: dict[str, list[tuple[str, dict]]] = {
                            "<output>/screenshots (headless Chromium)"}),
     ],
     "bench": [
-        ("--batch-sizes", {"help": "comma-separated batch sizes (default: the hardware's matrix; profiles: 1)"}),
-        ("--seq-lens", {"help": "comma-separated sequence lengths (default: the matrix; profiles: 128)"}),
-        ("--precisions", {"help": "comma-separated precisions (default: the hardware's matrix; profiles: fp32)"}),
-        ("--min-duration", {"type": float, "default": 1.0, "help": "seconds each timed cell runs at least (1.0)"}),
-        ("--full-matrix-models", {"type": int, "default": None, "help": "how many architectures (by priority) get "
-                                  "every batch x sequence cell; the rest get the first batch and sequence only "
-                                  "(default: 30, or every --model given)"}),
+        ("--batch-sizes", {"type": integers(1, MAX_BATCH), "help": f"comma-separated batch sizes, 1-{MAX_BATCH} "
+                           "(default: the hardware's matrix; profiles: 1)"}),
+        ("--seq-lens", {"type": integers(1, MAX_SEQ_LEN), "help": f"comma-separated sequence lengths, 1-{MAX_SEQ_LEN} "
+                        "(default: the matrix; profiles: 128)"}),
+        ("--precisions", {"type": names, "help": "comma-separated precisions (default: the hardware's matrix; "
+                          "profiles: fp32)"}),
+        ("--min-duration", {"type": number(0, 3600, "seconds", low_open=True), "default": 1.0,
+                           "help": "seconds each timed cell runs at least, at most 3600 (default 1.0)"}),
+        ("--full-matrix-models", {"type": number(0, 100000), "default": None, "help": "how many architectures (by "
+                                  "priority), 0-100000, get every batch x sequence cell; the rest get the first "
+                                  "batch and sequence only (default: 30, or every --model given)"}),
     ],
     "export": [
         ("--format", {"default": "csv", "help": f"export format: {', '.join(EXPORT_FORMATS)} (default csv)"}),
@@ -117,9 +213,14 @@ OPTIONS: dict[str, list[tuple[str, dict]]] = {
 }
 
 
+def plain(text: str) -> str:
+    """Help text as written: argparse %-formats help strings, so "10% slower" would print its internal dict."""
+    return text.replace("%", "%%")
+
+
 def build(verbs: Sequence[Verb]) -> argparse.ArgumentParser:
     """The parser: per group of GROUPS, its verbs (in declaration order), then its other options."""
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="hwcov", epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Which HuggingFace Transformers architectures run on which hardware, measured for real.")
     unknown = sorted({v.group for v in verbs} - set(GROUPS))
@@ -129,7 +230,7 @@ def build(verbs: Sequence[Verb]) -> argparse.ArgumentParser:
         group = p.add_argument_group(title)
         for verb in verbs:
             if verb.group == key:
-                group.add_argument(verb.flag, dest=verb.name, help=verb.help, **FLAG)
+                group.add_argument(verb.flag, dest=verb.name, help=plain(verb.help), **FLAG)
         for flag, kwargs in OPTIONS.get(key, []):
-            group.add_argument(flag, **kwargs)
+            group.add_argument(flag, **{**kwargs, "help": plain(kwargs["help"])})
     return p

@@ -1,6 +1,6 @@
 """Check a command line before anything runs: unknown model, category, hardware, precision or format, a verb
-without the --model/--hardware/--output it needs, an unusable database. Each is one UsageError (exit 2) raised
-before anything is written.
+without the --model/--hardware/--output it needs, an unusable or damaged database. Each is one UsageError (exit 2)
+raised before anything is written. (Each option's own range and form is checked as it is parsed: parser.py.)
 """
 from __future__ import annotations
 
@@ -37,14 +37,30 @@ def check_db_path(path: Path, must_exist: bool) -> None:
     if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
         raise UsageError(f"--db-path {path} is not writable")
     if path.exists():
-        import duckdb
+        check_db_readable(path)
 
-        from hwcov.store import database as store
 
+def check_db_readable(path: Path) -> None:
+    """Open the file read-only and read every table's every column: a truncated or damaged file (a failed block
+    checksum, a block past the end) is refused here, before a run writes into it or a report half-reads it."""
+    import duckdb
+
+    from hwcov.store import database as store
+
+    try:
+        con = store.connect(path, read_only=True)
         try:
-            store.connect(path, read_only=True).close()
-        except duckdb.Error as exc:
-            raise UsageError(f"--db-path {path} is not a usable DuckDB database: {str(exc).splitlines()[0]}") from None
+            con.execute("PRAGMA database_size").fetchall()
+            tables = con.execute("SELECT schema_name, table_name FROM duckdb_tables() "
+                                 "WHERE database_name = current_database()").fetchall()
+            for schema, table in tables:
+                quoted = ".".join('"' + n.replace('"', '""') + '"' for n in (schema, table))
+                con.execute(f"SELECT count(*), max(hash(COLUMNS(*))) FROM {quoted}").fetchall()
+        finally:
+            con.close()
+    except duckdb.Error as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise UsageError(f"--db-path {path} is not a usable DuckDB database: {first}") from None
 
 
 def check_models(models: list[str]) -> None:
@@ -95,21 +111,12 @@ def validate(args, verbs: Sequence[Verb]) -> Chosen:
     models = split(args.model)
     if models:
         check_models(models)
-    try:
-        batch_sizes = [int(b) for b in split(args.batch_size)]
-    except ValueError:
-        batch_sizes = []
-    if not batch_sizes or min(batch_sizes) < 1:
-        raise UsageError(f"--batch-size {args.batch_size!r}: give positive integers, e.g. 1,2,4,8")
+    batch_sizes = [int(b) for b in split(args.batch_size)]  # parser.integers: at least one, each in range
     if args.precision and args.precision not in PRECISIONS:
         raise UsageError(f"unknown precision {args.precision!r}; accepted: {', '.join(PRECISIONS)}")
     if args.export_results and args.format not in EXPORT_FORMATS:
         raise UsageError(f"unknown export format {args.format!r}; accepted: {', '.join(EXPORT_FORMATS)}")
     for verb in verbs:
         check_verb(verb, args, hardware, models)
-    if args.full_matrix_models is not None and args.full_matrix_models < 0:
-        raise UsageError(f"--full-matrix-models must be ≥ 0, got {args.full_matrix_models}")
-    if args.workers < 0 or (args.timeout is not None and args.timeout <= 0):
-        raise UsageError("--workers must be ≥ 0 and --timeout > 0")
     check_db_path(paths.db_path(), must_exist=any(v.reads_db for v in verbs) and not runs and not args.generate_tests)
     return Chosen(hardware, models, runs, list(dict.fromkeys(batch_sizes)))

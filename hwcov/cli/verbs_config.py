@@ -60,13 +60,6 @@ def define_hardware(args) -> None:
     print(f"hardware platform '{key}' defined in {target}; run it with: hwcov --hardware {key}")
 
 
-def check_priority(priority: str) -> None:
-    from hwcov.orchestration.ci import PRIORITIES
-
-    if priority not in PRIORITIES:
-        raise UsageError(f"unknown priority {priority!r}; accepted: {', '.join(PRIORITIES)}")
-
-
 def write_ci_config(args) -> int:
     if not args.output:
         raise UsageError("--generate-ci-config needs --output (e.g. .github/workflows/hwcov.yml)")

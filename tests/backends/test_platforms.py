@@ -18,19 +18,47 @@ GOOD = {"platform_name": "Small CPU", "platform_key": "cpu_small", "backend_type
 
 
 @pytest.mark.parametrize("change, message", [
-    ({"memory_constraint_mb": "lots"}, "field 'memory_constraint_mb' must be int"),
-    ({"backend_type": "abacus"}, "field 'backend_type' 'abacus' unknown; accepted: torch"),
-    ({"supported_precisions": ["fp64"]}, "field 'supported_precisions' has ['fp64']"),
+    ({"memory_constraint_mb": "lots"}, "field 'memory_constraint_mb': must be int, got str 'lots'"),
+    ({"backend_type": "abacus"}, "field 'backend_type': 'abacus' unknown; accepted: torch"),
+    ({"supported_precisions": ["fp64"]}, "field 'supported_precisions': has ['fp64']"),
     ({"preferred_precision": "int8"}, "'preferred_precision' 'int8' is not in supported_precisions"),
     ({"platform_key": 'x"; import os #'}, "field 'platform_key'"),
     ({"platform_key": "cpu"}, "built-in hardware key"),
-    ({"default_timeout_seconds": 0}, "'default_timeout_seconds' must be positive"),
+    ({"default_timeout_seconds": 0}, "field 'default_timeout_seconds': must be greater than 0"),
     ({"optimization_flags": {"a": [1]}}, "optimization_flags.a must be a plain value"),
 ])
 def test_each_bad_field_is_named(change, message):
     with pytest.raises(platforms.PlatformError, match=None) as exc:
         platforms.parse({**GOOD, **change}, "p.json", reserved=HARDWARE)
     assert message in str(exc.value) and str(exc.value).startswith("p.json: ")
+
+
+@pytest.mark.parametrize("raw, message", [
+    ('"default_timeout_seconds": NaN', "field 'default_timeout_seconds': must be finite"),
+    ('"default_timeout_seconds": Infinity', "field 'default_timeout_seconds': must be finite"),
+    ('"default_timeout_seconds": 1e9', "field 'default_timeout_seconds': must be at most 86400"),
+    ('"memory_constraint_mb": 1e30', "field 'memory_constraint_mb': must be int"),
+    ('"memory_constraint_mb": 1000000000000000000000000000000', "field 'memory_constraint_mb': must be at most"),
+    ('"core_count": 1000000000', "field 'core_count': must be at most 4096"),
+    ('"default_batch_size": true', "field 'default_batch_size': must be int"),
+    ('"platform_name": ""', "field 'platform_name'"),
+    ('"device": 5', "field 'device': must be str"),
+])
+def test_numbers_are_finite_and_bounded_and_the_error_is_one_line(tmp_path, raw, message):
+    """JSON's NaN/Infinity and absurd sizes (a 1e30 MB cap, a billion cores) are refused by field name."""
+    text = json.dumps(GOOD)
+    key = raw.split(":")[0]
+    if key in text:  # replace the field's value, keeping the rest of GOOD
+        start = text.index(key)
+        end = min(i for i in (text.find(",", start), text.find("}", start)) if i >= 0)
+        text = text[:start] + raw + text[end:]
+    else:
+        text = text[:-1] + ", " + raw + "}"
+    (tmp_path / "p.json").write_text(text)
+    with pytest.raises(platforms.PlatformError) as exc:
+        platforms.load_file(tmp_path / "p.json", reserved=HARDWARE)
+    line = str(exc.value)
+    assert message in line and line.startswith(f"{tmp_path / 'p.json'}: ") and "\n" not in line, line
 
 
 def test_missing_field_and_broken_json(tmp_path):

@@ -29,7 +29,8 @@ def test_layer_and_memory_profiles_are_stored_and_replaced(hwcov_env, capsys):
     (["--memory-profile", "--model", "bert,gpt2", "--hardware", "cpu"], "exactly one --model"),
     (["--benchmark-baseline", "--model", "bert"], "needs --hardware"),
     (["--benchmark", "--model", "bert"], "--benchmark needs --hardware"),
-    (["--benchmark", "--hardware", "cpu", "--full-matrix-models", "-1"], "--full-matrix-models must be ≥ 0"),
+    (["--benchmark", "--hardware", "cpu", "--full-matrix-models", "-1"],
+     "--full-matrix-models must be an integer in [0, 100000], got -1"),
     (["--optimization-impact"], "no database"),
     (["--layer-profile", "--model", "bert", "--hardware", "cpu", "--seq-lens", "x"], "integers"),
 ])

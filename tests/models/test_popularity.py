@@ -61,7 +61,7 @@ def test_cli_runs_the_top_n_on_cpu(tmp_path):
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     bad = subprocess.run([HWCOV, "--test-by-popularity", "--top", "0"], cwd=tmp_path, capture_output=True, text=True,
                          timeout=300, env=env)
-    assert bad.returncode == 2 and "--top must be at least 1" in bad.stderr
+    assert bad.returncode == 2 and "--top must be an integer in [1, 1000], got 0" in bad.stderr
     out = subprocess.run([HWCOV, "--test-by-popularity", "--top", "2", "--hardware", "cpu"], cwd=tmp_path,
                          capture_output=True, text=True, timeout=900, env=env)
     assert out.returncode == 0, out.stderr[-2000:]
