@@ -37,7 +37,9 @@ class RunResultsConfig(Config):
 CHECKS = {
     "no_duplicate_rows": "one row per (model_type, hardware, precision, batch)",
     "pass_has_evidence": "every pass carries device, runtime versions and an output checksum",
-    "inventory_complete": "every inventory architecture has a row in each materialized hardware partition",
+    "selection_complete": "every architecture this run selected has a row in each hardware partition it ran",
+    "inventory_complete": "every inventory architecture has a row in each materialized hardware partition "
+                          "(a warning: a filtered run leaves the rest for later)",
     "pass_rate_not_dropping": "pass rate per hardware, precision and batch not more than 2 points below the previous "
                               "materialization",
 }
@@ -55,16 +57,20 @@ def previous_pass_rates(context: AssetExecutionContext, hardware: list[str]) -> 
     return out
 
 
-def check_results(df: pd.DataFrame, inventory_types: set[str], previous: dict) -> list[AssetCheckResult]:
+WARNINGS = ("pass_rate_not_dropping", "inventory_complete")  # informative; the others block (CLI exits 1)
+
+
+def check_results(df: pd.DataFrame, selected_types: set[str], inventory_types: set[str],
+                  previous: dict) -> list[AssetCheckResult]:
     outcomes = {
         "no_duplicate_rows": checks.no_duplicate_rows(df),
         "pass_has_evidence": checks.pass_has_evidence(df),
+        "selection_complete": checks.inventory_complete(df, selected_types),
         "inventory_complete": checks.inventory_complete(df, inventory_types),
         "pass_rate_not_dropping": checks.pass_rate_not_dropping(checks.pass_rates(df), previous),
     }
     return [AssetCheckResult(check_name=name, passed=ok, description=text, metadata={"details": MetadataValue.json(d)},
-                             severity=AssetCheckSeverity.WARN if name == "pass_rate_not_dropping"
-                             else AssetCheckSeverity.ERROR)
+                             severity=AssetCheckSeverity.WARN if name in WARNINGS else AssetCheckSeverity.ERROR)
             for name, (ok, text, d) in outcomes.items()]
 
 
@@ -106,4 +112,4 @@ def run_results(context: AssetExecutionContext, config: RunResultsConfig,
     previous = previous_pass_rates(context, list(context.partition_keys))
     yield Output(df, metadata={"rows": len(df), "status_counts": MetadataValue.json(counts),
                                "pass_rates": MetadataValue.json(checks.pass_rates(df))})
-    yield from check_results(df, set(generated_tests["model_type"]), previous)
+    yield from check_results(df, set(tests["model_type"]), set(generated_tests["model_type"]), previous)

@@ -1,9 +1,38 @@
-"""DuckDB IO manager: every asset's table lives in schema `hwcov` of one database file."""
+"""DuckDB IO manager: every asset's table lives in schema `hwcov` of one database file.
+
+Its connections wait while another process holds the file's lock (hwcov.store.database.connect: jittered backoff,
+two minutes), so hwcov runs started together in one folder queue for their short writes instead of failing."""
+from contextlib import contextmanager
+from pathlib import Path
+
+from dagster_duckdb.io_manager import DbIOManager, DuckDbClient
 from dagster_duckdb_pandas import DuckDBPandasIOManager
 
 from hwcov.core import paths
+from hwcov.store import database
+
+
+class WaitingDuckDbClient(DuckDbClient):
+    @staticmethod
+    @contextmanager
+    def connect(context, _):
+        con = database.connect(Path(context.resource_config["database"]),
+                               config=dict(context.resource_config.get("connection_config") or {}))
+        try:
+            yield con
+        finally:
+            con.close()
+
+
+class WaitingDuckDBPandasIOManager(DuckDBPandasIOManager):
+    """DuckDBPandasIOManager whose connections wait for the file's lock."""
+
+    def create_io_manager(self, context) -> DbIOManager:
+        return DbIOManager(db_client=WaitingDuckDbClient(), database=self.database, schema=self.schema_,
+                           type_handlers=self.type_handlers(), default_load_type=self.default_load_type(),
+                           io_manager_name="DuckDBIOManager")
 
 
 def duckdb_io_manager(db_path: str | None = None) -> DuckDBPandasIOManager:
     # The database file is not named after the schema: `hwcov.duckdb` + schema `hwcov` is ambiguous.
-    return DuckDBPandasIOManager(database=str(db_path or paths.db_path()), schema="hwcov")
+    return WaitingDuckDBPandasIOManager(database=str(db_path or paths.db_path()), schema="hwcov")

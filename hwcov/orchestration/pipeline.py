@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 
 from hwcov.core import paths
-from hwcov.orchestration.instance import instance
+from hwcov.orchestration.instance import instance, process_tag
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 INVENTORY = ["hwcov/model_inventory", "hwcov/generated_tests"]
@@ -27,9 +27,12 @@ def definitions(workers: int = 0, timeout: float = 0.0):
 
 
 def materialize(defs, inst, selection, **kwargs) -> bool:
-    """Materialize `selection` in process; each failed step is named on stderr with its last error line."""
+    """Materialize `selection` in process; each failed step is named on stderr with its last error line, each
+    failed asset check with its description. False when a step failed or an ERROR-severity check did (a WARN
+    check is named and does not fail the run)."""
     from dagster import materialize as dagster_materialize
 
+    kwargs["tags"] = {**kwargs.get("tags", {}), **process_tag()}  # a run this process leaves unended is found
     result = dagster_materialize(list(defs.assets), instance=inst, resources=defs.resources, selection=selection,
                                  raise_on_error=False, **kwargs)
     if not result.success:
@@ -38,7 +41,24 @@ def materialize(defs, inst, selection, **kwargs) -> bool:
                 err = event.step_failure_data.error
                 msg = (err.cause or err).message.strip().splitlines()[-1] if err else "step failed"
                 print(f"hwcov: {event.step_key} failed: {msg}", file=sys.stderr)
-    return result.success
+    return failed_checks(result, kwargs.get("partition_key")) and result.success
+
+
+def failed_checks(result, partition_key: str | None = None) -> bool:
+    """Name each failed asset check of a run on stderr; False when one of them has ERROR severity."""
+    from dagster import AssetCheckSeverity
+
+    ok = True
+    for evaluation in result.get_asset_check_evaluations():
+        if evaluation.passed:
+            continue
+        error = evaluation.severity == AssetCheckSeverity.ERROR
+        ok = ok and not error
+        where = evaluation.partition or partition_key
+        asset = evaluation.asset_key.path[-1] + (f"[{where}]" if where else "")
+        print(f"hwcov: check {evaluation.check_name} failed{'' if error else ' (warning)'} on {asset}: "
+              f"{evaluation.description or 'no description'}", file=sys.stderr)
+    return ok
 
 
 def last_fingerprint(inst) -> str | None:

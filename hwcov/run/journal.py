@@ -9,7 +9,10 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import sys
 from pathlib import Path
+
+_reported: set[tuple[str, int, bytes]] = set()  # torn lines already named on stderr by this process
 
 
 class ResultJournal:
@@ -17,24 +20,37 @@ class ResultJournal:
         self.path = Path(root) / "results" / f"{hardware}.jsonl"
 
     def append(self, row: dict) -> None:
+        """One line, under an exclusive lock; on a fresh line when the file ends in a torn one (a writer killed
+        mid-line), so the row never glues onto the fragment."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        line = json.dumps(row, default=str, sort_keys=True) + "\n"
-        with open(self.path, "a", encoding="utf-8") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
-            fh.write(line)
-            fh.flush()
-            os.fsync(fh.fileno())
+        line = (json.dumps(row, default=str, sort_keys=True) + "\n").encode("utf-8")
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            if not _ends_with_newline(self.path):
+                line = b"\n" + line
+            os.write(fd, line)
+            os.fsync(fd)
+        finally:
+            os.close(fd)  # releases the lock
 
     def rows(self) -> list[dict]:
+        """Every row, in order; a line that is no row (torn by a killed writer) is skipped and named once."""
         if not self.path.exists():
             return []
         out = []
-        with open(self.path, encoding="utf-8") as fh:
-            for line in fh:
+        with open(self.path, "rb") as fh:
+            for number, raw in enumerate(fh, 1):
+                if not raw.strip():
+                    continue
                 try:
-                    out.append(json.loads(line))
-                except json.JSONDecodeError:
-                    continue  # a torn last line from a killed writer
+                    row = json.loads(raw.decode("utf-8"))
+                except (UnicodeDecodeError, json.JSONDecodeError):
+                    row = None
+                if isinstance(row, dict):
+                    out.append(row)
+                else:
+                    _report(self.path, number, raw)
         return out
 
     def by_key(self) -> dict[str, dict]:
@@ -55,3 +71,21 @@ class ResultJournal:
             else:
                 latest[key] = r
         return latest
+
+
+def _ends_with_newline(path: Path) -> bool:
+    """True for an empty file or one whose last byte is a newline."""
+    with open(path, "rb") as fh:
+        fh.seek(0, os.SEEK_END)
+        if fh.tell() == 0:
+            return True
+        fh.seek(-1, os.SEEK_END)
+        return fh.read(1) == b"\n"
+
+
+def _report(path: Path, number: int, raw: bytes) -> None:
+    key = (str(path), number, raw.rstrip(b"\r\n")[:200])
+    if key not in _reported:
+        _reported.add(key)
+        print(f"hwcov: skipped {path}:{number}: a torn or invalid journal line (a writer killed mid-line?); "
+              f"the case it held reruns: {raw[:80]!r}", file=sys.stderr)

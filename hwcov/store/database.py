@@ -45,9 +45,10 @@ SEED_VIEWS = {
 }
 
 
-def connect(db_path: Path, read_only: bool = False, wait_s: float = 120.0):
+def connect(db_path: Path, read_only: bool = False, wait_s: float = 120.0, config: dict | None = None):
     """A connection, waiting while another process holds the file's lock (DuckDB is single-writer
-    across processes; hwcov's writes are short, so waiting beats failing a concurrent run)."""
+    across processes; hwcov's writes are short, so waiting beats failing a concurrent run). `config`: DuckDB's
+    connection settings (the IO manager's connection_config)."""
     import random
     import time
 
@@ -56,7 +57,7 @@ def connect(db_path: Path, read_only: bool = False, wait_s: float = 120.0):
     deadline, delay = time.monotonic() + wait_s, 0.05
     while True:
         try:
-            return duckdb.connect(str(db_path), read_only=read_only)
+            return duckdb.connect(str(db_path), read_only=read_only, config=config or {})
         except duckdb.IOException as exc:
             if "lock" not in str(exc).lower() or time.monotonic() > deadline:
                 raise

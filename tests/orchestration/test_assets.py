@@ -52,7 +52,7 @@ def test_cpu_partition_results_patterns_and_report(pipeline):
                  run_config=_models(SAMPLE + ["llava"]))
     evaluations = {e.check_name: e.passed for e in first.get_asset_check_evaluations()}
     assert evaluations == {"no_duplicate_rows": True, "pass_has_evidence": True, "pass_rate_not_dropping": True,
-                           "inventory_complete": False}  # only 7 of the inventory ran: the check says so
+                           "selection_complete": True, "inventory_complete": False}  # only 7 of the inventory ran: the check says so
     res = _sql(db, "SELECT * FROM hwcov.run_results")
     assert set(res["model_type"]) == set(SAMPLE) | {"llava"} and set(res["hardware"]) == {"cpu"}
     passed = res[res["status"] == "pass"]

@@ -195,3 +195,39 @@ def test_the_range_tags_are_dagsters_own():
 
     assert (automation.ASSET_PARTITION_RANGE_START_TAG, automation.ASSET_PARTITION_RANGE_END_TAG) == \
         (ASSET_PARTITION_RANGE_START_TAG, ASSET_PARTITION_RANGE_END_TAG)
+
+
+def test_a_failed_error_check_fails_the_cli_run_and_a_warning_only_prints(capsys):
+    """A blocking check that fails reaches the user: one line per failed check, and materialize (so run_pipeline,
+    so the cli's exit code) fails on an ERROR-severity one; a WARN one is named and the run stands."""
+    from dagster import (
+        AssetCheckResult,
+        AssetCheckSeverity,
+        AssetCheckSpec,
+        Definitions,
+        Output,
+        StaticPartitionsDefinition,
+        asset,
+    )
+
+    from hwcov.orchestration import pipeline
+
+    def defs(error_passes: bool) -> Definitions:
+        @asset(partitions_def=StaticPartitionsDefinition(["cpu"]),
+               check_specs=[AssetCheckSpec("rows_ok", asset="run_results"), AssetCheckSpec("trend", asset="run_results")])
+        def run_results():
+            yield Output(1)
+            yield AssetCheckResult(check_name="rows_ok", passed=error_passes, severity=AssetCheckSeverity.ERROR,
+                                   description="3 rows missing")
+            yield AssetCheckResult(check_name="trend", passed=False, severity=AssetCheckSeverity.WARN,
+                                   description="pass rate fell")
+
+        return Definitions(assets=[run_results])
+
+    assert pipeline.materialize(defs(False), DagsterInstance.ephemeral(), ["run_results"], partition_key="cpu") is False
+    err = capsys.readouterr().err
+    assert "hwcov: check rows_ok failed on run_results[cpu]: 3 rows missing" in err
+    assert "hwcov: check trend failed (warning) on run_results[cpu]: pass rate fell" in err
+    assert pipeline.materialize(defs(True), DagsterInstance.ephemeral(), ["run_results"], partition_key="cpu") is True
+    err = capsys.readouterr().err
+    assert "hwcov: check rows_ok" not in err and "hwcov: check trend failed (warning) on run_results[cpu]" in err
