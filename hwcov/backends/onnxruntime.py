@@ -51,6 +51,14 @@ def model_file(exported: export.Exported, precision: str) -> Path:
     return target
 
 
+def runtime():
+    """onnxruntime, its telemetry events off (process-wide; before any session)."""
+    import onnxruntime
+
+    onnxruntime.disable_telemetry_events()
+    return onnxruntime
+
+
 def versions() -> str:
     import onnxruntime
 
@@ -90,9 +98,9 @@ class OnnxRuntimeBackend(ExportBackend):
         return model_file(exported, precision)
 
     def load_graph(self, exported: export.Exported, precision: str):
-        import onnxruntime as ort
         import torch
 
+        ort = runtime()
         options = ort.SessionOptions()
         options.intra_op_num_threads = max(1, torch.get_num_threads())
         options.log_severity_level = 3
@@ -108,9 +116,9 @@ class OnnxRuntimeBackend(ExportBackend):
     def load(self, built, case, batch: int, precision: str, variant: str, export_dir=None, route: str = "",
              exported=None, profile: bool = False, **options) -> Loaded:
         """The export in a session with the variant's graph_optimization_level; profile: ORT's own profiler on."""
-        import onnxruntime as ort
         import torch
 
+        ort = runtime()
         exported = exported or self.export_case(built, case, batch, export_dir, route)
         path = str(model_file(exported, precision))  # fp16/int8 conversions cached beside the export
         settings = ort.SessionOptions()

@@ -15,6 +15,25 @@ from hwcov.backends.base import Loaded, NotApplicable, Probe
 from hwcov.backends.exported import ExportBackend, hf_metadata, name_by_graph, named_outputs
 from hwcov.export import routes as export
 
+
+def decline_telemetry() -> None:
+    """OpenVINO's converter (ovc, in convert_model) and NNCF send usage telemetry to Google Analytics unless the
+    user opted out: openvino_telemetry counts a missing consent file (~/intel/openvino_telemetry) as consent.
+    Declined in this process, without its opt-out tool (which sends an event of its own) or a file in $HOME."""
+    try:
+        from openvino_telemetry import Telemetry
+        from openvino_telemetry.utils.opt_in_checker import ConsentCheckResult, OptInChecker
+    except ImportError:  # not installed: ovc and nncf fall back to their stubs
+        return
+    OptInChecker.check = lambda self, *args, **kwargs: ConsentCheckResult.DECLINED
+    try:
+        Telemetry().consent = False  # one made before this (a singleton): its consent withdrawn
+    except RuntimeError:  # none made yet
+        pass
+
+
+decline_telemetry()
+
 DEVICE = {"openvino": "CPU"}
 HINT = {"fp32": "f32", "fp16": "f16", "int8": "f32"}  # int8: quantized weights, the rest of the graph in f32
 

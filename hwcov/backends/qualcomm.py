@@ -231,6 +231,7 @@ class QualcommBackend(ExportBackend):
         provider name where ONNX Runtime has QNN built in, else on the plugin's EP devices."""
         import onnxruntime as ort
 
+        ort.disable_telemetry_events()  # the uploader itself: ORT_DISABLE_TELEMETRY (hwcov.backends.onnxruntime)
         options = ort.SessionOptions()
         options.log_severity_level = 3
         if profile_prefix:

@@ -19,6 +19,7 @@ from multiprocessing.connection import wait
 from typing import Callable, Iterable
 
 from hwcov.core.limits import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_S
+from hwcov.core.offline import no_telemetry
 
 OOM_MARKERS = ("can't allocate memory", "out of memory", "cannot allocate memory", "MemoryError")
 
@@ -33,7 +34,8 @@ class Limits:
 
 
 def preload() -> None:
-    """Import what every case needs before forking, so children share it."""
+    """Import what every case needs before forking, so children share it (telemetry off before any of it)."""
+    no_telemetry()
     import torch  # noqa: F401
     import transformers  # noqa: F401
     import transformers.masking_utils  # noqa: F401
