@@ -14,6 +14,7 @@ from pathlib import Path
 from hwcov.backends import validate
 from hwcov.backends.base import Backend
 from hwcov.export import routes as export
+from hwcov.models import signal
 
 
 def prepare(hardware: str, precisions, case, precision: str, batch: int, reference_dir):
@@ -32,19 +33,16 @@ def prepare(hardware: str, precisions, case, precision: str, batch: int, referen
 
 
 def reference_outputs(built, case, batch: int, reference_dir) -> tuple[dict, str]:
-    """The CPU fp32 reference as named arrays, and where it came from ('' when computed in-process)."""
-    import torch
-
-    from hwcov.models import outputs
+    """The CPU fp32 reference (a signal.Reference: named arrays and which carry no signal), and where it came from
+    ('' when computed in-process)."""
     from hwcov.models.build import reference_path
+    from hwcov.models.signal import reference_of
 
     if reference_dir is not None:
         path = reference_path(reference_dir, case, batch)
         if path.exists():
             return validate.load_reference(path), str(path)
-    with torch.no_grad():
-        torch.manual_seed(0)
-        return outputs.to_numpy(outputs.flatten(built.model(**built.feed))), ""
+    return reference_of(built, case, batch), ""
 
 
 def hf_metadata(exported: export.Exported):
@@ -140,6 +138,9 @@ class ExportBackend(Backend):
                                                     reference_dir)
         if ended:
             return ended
+        if validate.degenerate(reference):  # no export could pass or fail against it: don't spend one
+            return {"status": "fail_accuracy", "error_message": validate.degenerate(reference),
+                    "reference_path": ref_path, "uninformative_outputs": signal.describe(validate.no_signal(reference))}
         tol = validate.tolerance(self.hardware, precision, case.model_type)
         export_dir = self._export_dir(reference_dir)
         failures: list[dict] = []
@@ -190,10 +191,9 @@ class ExportBackend(Backend):
 
         from hwcov.models.outputs import checksum
 
-        return {**base, "status": verdict.status, "device_name": device_name,
+        return {**base, **verdict.fields(), "device_name": device_name,
                 "output_checksum": checksum({k: torch.from_numpy(v) for k, v in result.items()}),
                 "output_shapes": ";".join(f"{k}:{'x'.join(map(str, v.shape))}" for k, v in result.items()),
                 "inputs": ",".join(sorted(built.feed)), "execution_time_ms": round(elapsed_ms, 3),
-                "max_abs_diff": verdict.max_abs_diff, "tolerance": verdict.tolerance,
                 "tolerance_kind": tol.kind,
                 "error_message": f"{route}: {verdict.message}" if verdict.status != "pass" else ""}

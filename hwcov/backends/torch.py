@@ -6,7 +6,9 @@ import math
 import resource
 import time
 
+from hwcov.backends import validate
 from hwcov.backends.base import Backend, Loaded, Probe
+from hwcov.backends.exported import reference_outputs
 from hwcov.core.system import cpu_name
 
 DTYPES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
@@ -102,7 +104,8 @@ class TorchBackend(Backend):
         return super().memory_limit_mb()
 
     def run(self, case, precision: str, batch: int, reference_dir=None) -> dict:
-        """Build, synthesize, forward twice (determinism), evidence; reference stored for cpu fp32."""
+        """Build, synthesize, forward twice (determinism), evidence. cpu fp32 makes the reference (stored, with the
+        informativeness rule and the mutation check); every other device and precision is compared with it."""
         import torch
 
         from hwcov.models import outputs
@@ -115,6 +118,8 @@ class TorchBackend(Backend):
             built = build_case(case, batch)
         except TextOnlyMultimodal as exc:
             return {"status": "fail_to_run", "error_message": str(exc)}
+        makes_reference = self.hardware == "cpu" and precision == "fp32"
+        reference, ref_path = (None, "") if makes_reference else reference_outputs(built, case, batch, reference_dir)
         model, feed = built.model, built.feed
         dtype = getattr(torch, DTYPES[precision])
         device = torch.device(self.device())
@@ -141,8 +146,8 @@ class TorchBackend(Backend):
             "inputs": ",".join(sorted(feed)),
             "execution_time_ms": round(elapsed_ms, 3),
             "memory_usage_mb": round(max(0, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss0) / 1024, 1),
-            "max_abs_diff": diff,
-            "tolerance": 0.0,
+            "determinism_diff": diff,
+            "reference_path": ref_path,
         }
         if not outputs.all_finite(first):
             row.update(status="fail_accuracy", error_message="output contains NaN or inf")
@@ -150,10 +155,12 @@ class TorchBackend(Backend):
         if diff != 0.0:  # the reference must be reproducible, or no backend can be compared with it
             row.update(status="fail_accuracy", error_message=f"two identical forwards differ by {diff:.3g}")
             return row
-        if self.hardware == "cpu" and precision == "fp32" and reference_dir is not None:
-            row["reference_path"] = outputs.save_reference(first, reference_dir, case, batch)
-        row["status"] = "pass"
-        return row
+        if not makes_reference:
+            tol = validate.tolerance(self.hardware, precision, case.model_type)
+            verdict = validate.compare(reference, outputs.to_numpy(first), tol)
+            return {**row, **verdict.fields(), "tolerance_kind": tol.kind,
+                    "error_message": verdict.message if verdict.status != "pass" else ""}
+        return {**row, **reference_checks(built, case, batch, model, first, reference_dir)}
 
     def sync(self) -> None:
         """Wait for the device's queued work (a clock read must not run ahead of it)."""
@@ -201,6 +208,36 @@ class TorchBackend(Backend):
         """torch.profiler over the runs, a record_function range around every module's forward: inclusive time
         per module, and self time = inclusive minus its direct children's inclusive time."""
         return module_times(loaded.extra["model"], loaded.run, loaded.sync, iterations), self.layer_profiler
+
+
+def reference_checks(built, case, batch: int, model, first: dict, reference_dir) -> dict:
+    """The CPU fp32 reference's own row: which outputs carry signal (a second input must move them), how far a 1%
+    perturbation of each block moves them (the proof that a comparison against it can fail), and the stored npz."""
+    import torch
+
+    from hwcov.models import outputs, signal
+
+    def forward(feed=built.feed):
+        with torch.no_grad():
+            torch.manual_seed(0)
+            return outputs.to_numpy(outputs.flatten(model(**feed)))
+
+    reference = outputs.to_numpy(first)
+    try:
+        other = forward(signal.other_input(built, case, batch))
+    except Exception:  # noqa: BLE001 - no second input: judge what the arrays alone show
+        other = None
+    skipped = signal.uninformative(reference, other)
+    row = {"uninformative_outputs": signal.describe(skipped)}
+    if reference_dir is not None:
+        row["reference_path"] = outputs.save_reference(first, reference_dir, case, batch, skipped)
+    if not signal.informative_names(reference, skipped):
+        return {**row, "status": "fail_accuracy",
+                "error_message": f"degenerate reference: no output carries signal ({row['uninformative_outputs']})"}
+    sensitivity, inert, unchecked = signal.mutation_sensitivity(model, forward, reference, skipped)
+    unchecked_note = [f"+{unchecked} unchecked (time budget)"] if unchecked else []
+    return {**row, "status": "pass", "mutation_sensitivity": sensitivity,
+            "inert_blocks": ",".join(inert + unchecked_note)}
 
 
 def module_times(model, run, sync, iterations: int) -> list[dict]:

@@ -9,6 +9,7 @@ import yaml
 
 from hwcov.backends.hardware import tolerance_key
 from hwcov.core.paths import TEMPLATES_DIR
+from hwcov.models import signal
 
 TABLE = TEMPLATES_DIR / "tolerances.yaml"
 # Under a cosine tolerance, an output within this absolute distance of the reference matches outright:
@@ -18,8 +19,10 @@ EXACT = 1e-6
 
 @dataclass(frozen=True)
 class Tolerance:
-    """`max_abs`: an output passes when max |diff| <= value + rel * max |reference| (rel scales the bound with
-    the output's magnitude: low precisions err relative to the values they hold). `cosine`: a float output
+    """`max_abs`: an output passes when max |diff| <= min(value, cap * max |reference|) + rel * max |reference|
+    (rel scales the bound with the output's magnitude: low precisions err relative to the values they hold; cap
+    keeps an absolute bound from dwarfing a small output: 1e-4 on an output of magnitude 1e-6 would pass zeros).
+    `cosine`: a float output
     passes when its cosine similarity to the reference >= value, or its max |diff| <= floor (cosine has no
     direction to judge on a near-zero output)."""
     kind: str  # "max_abs" or "cosine"
@@ -27,17 +30,19 @@ class Tolerance:
     why: str
     rel: float = 0.0
     floor: float = 0.0
+    cap: float = 0.0  # 0: no cap
 
     def bound(self, ref) -> float:
         """The max |diff| an output with reference values `ref` may reach (max_abs kind)."""
-        import numpy as np
-
-        return self.value + (self.rel * float(np.abs(ref).max()) if self.rel and ref.size else 0.0)
+        big = signal.magnitude(ref)
+        absolute = min(self.value, self.cap * big) if self.cap else self.value
+        return absolute + self.rel * big
 
     def describe(self) -> str:
         if self.kind == "cosine":
             return f"cosine >= {self.value:g}" + (f" or max |diff| <= {self.floor:g}" if self.floor else "")
-        return f"max_abs {self.value:g}" + (f" + {self.rel:g} x max|ref|" if self.rel else "")
+        return (f"max_abs {self.value:g}" + (f" (at most {self.cap:g} x max|ref|)" if self.cap else "")
+                + (f" + {self.rel:g} x max|ref|" if self.rel else ""))
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,15 @@ class Verdict:
     max_abs_diff: float
     tolerance: float
     message: str = ""
+    max_rel_error: float = float("nan")  # max over the judged outputs of max |diff| / max |reference|
+    cosine: float = float("nan")  # the lowest cosine similarity over the judged float outputs
+    uninformative: str = ""  # the outputs that carry no signal and were not judged (signal.describe)
+
+    def fields(self) -> dict:
+        """The row fields every backend's comparison fills."""
+        return {"status": self.status, "max_abs_diff": self.max_abs_diff, "tolerance": self.tolerance,
+                "max_rel_error": self.max_rel_error, "cosine": self.cosine,
+                "uninformative_outputs": self.uninformative}
 
 
 @functools.lru_cache(maxsize=4)
@@ -56,7 +70,8 @@ def load_table(path: str = str(TABLE)) -> dict:
 def _entry(spec: dict) -> Tolerance:
     if "cosine" in spec:
         return Tolerance("cosine", float(spec["cosine"]), spec.get("why", ""), floor=float(spec.get("max_abs", 0.0)))
-    return Tolerance("max_abs", float(spec["max_abs"]), spec.get("why", ""), rel=float(spec.get("rel", 0.0)))
+    return Tolerance("max_abs", float(spec["max_abs"]), spec.get("why", ""), rel=float(spec.get("rel", 0.0)),
+                     cap=float(spec.get("cap", 0.0)))
 
 
 def tolerance(hardware: str, precision: str, model_type: str = "", table: dict | None = None) -> Tolerance:
@@ -73,15 +88,36 @@ def tolerance(hardware: str, precision: str, model_type: str = "", table: dict |
     raise KeyError(f"no tolerance for ({hardware}, {precision}) in {TABLE.name}")
 
 
-def load_reference(path) -> dict:
+def load_reference(path) -> signal.Reference:
+    """A stored reference with its record of the outputs that carry no signal (None for one stored before it)."""
+    import json
+
     import numpy as np
 
     with np.load(path) as npz:
-        return {k: npz[k] for k in npz.files}
+        arrays = {k: npz[k] for k in npz.files if k != signal.META_KEY}
+        meta = json.loads(str(npz[signal.META_KEY])) if signal.META_KEY in npz.files else None
+    return signal.Reference(arrays, meta)
+
+
+def no_signal(reference: dict) -> dict[str, str]:
+    """{output: why it carries no signal}: as recorded with the reference, else judged from its arrays alone."""
+    recorded = getattr(reference, "uninformative", None)
+    return signal.uninformative(reference) if recorded is None else recorded
+
+
+def degenerate(reference: dict) -> str:
+    """'' when some float output carries signal, else the row's message (the `degenerate_reference` pattern)."""
+    skipped = no_signal(reference)
+    if signal.informative_names(reference, skipped):
+        return ""
+    return f"degenerate reference: no output carries signal ({signal.describe(skipped) or 'no float output'})"
 
 
 def compare(reference: dict, result: dict, tol: Tolerance) -> Verdict:
-    """Names and shapes first (a mismatch is fail_accuracy saying which), then the tolerance."""
+    """Names and shapes first (a mismatch is fail_accuracy saying which), then the tolerance over the outputs that
+    carry signal (signal.uninformative; a reference none of whose outputs does can't tell a right graph from a
+    graph of zeros: fail_accuracy, the `degenerate_reference` pattern)."""
     import numpy as np
 
     missing, extra = sorted(set(reference) - set(result)), sorted(set(result) - set(reference))
@@ -92,34 +128,40 @@ def compare(reference: dict, result: dict, tol: Tolerance) -> Verdict:
         if tuple(ref.shape) != tuple(np.shape(result[name])):
             return Verdict("fail_accuracy", float("inf"), tol.value,
                            f"output '{name}' has shape {tuple(np.shape(result[name]))}, reference {tuple(ref.shape)}")
-    worst, worst_name, cosines, ratios = 0.0, "", {}, {}
-    for name, ref in reference.items():
-        ref64 = ref.astype("float64")
-        got64 = np.asarray(result[name]).astype("float64")
-        d = 0.0
-        if ref.size:
-            d = float(np.nan_to_num(np.abs(got64 - ref64), nan=np.inf).max())
-            if d > worst or not worst_name:
-                worst, worst_name = d, name
-            bound = tol.bound(ref64) if np.isfinite(ref64).all() else tol.value
-            ratios[name] = (d / bound if bound else (0.0 if d == 0 else np.inf), bound)
-        if ref.dtype.kind == "f" and ref.size:
+    skipped = no_signal(reference)
+    judged = {n: r for n, r in reference.items() if r.size and n not in skipped}
+    uninformative = signal.describe(skipped)
+    if degenerate(reference):
+        return Verdict("fail_accuracy", float("nan"), tol.value, degenerate(reference), uninformative=uninformative)
+    worst, worst_name, cosines, ratios, rel_error = 0.0, "", {}, {}, 0.0
+    for name, ref in judged.items():
+        ref64, got64 = ref.astype("float64"), np.asarray(result[name]).astype("float64")
+        d = float(np.nan_to_num(np.abs(got64 - ref64), nan=np.inf).max())
+        if d > worst or not worst_name:
+            worst, worst_name = d, name
+        bound = tol.bound(ref64) if np.isfinite(ref64).all() else tol.value
+        ratios[name] = (d / bound if bound else (0.0 if d == 0 else np.inf), bound)
+        if ref.dtype.kind == "f":
+            big = signal.magnitude(ref64)
+            rel_error = max(rel_error, d / big if big else np.inf)
             denom = np.linalg.norm(ref64) * np.linalg.norm(got64)
-            if np.allclose(got64, ref64, rtol=0, atol=max(EXACT, tol.floor)):  # no direction to judge
+            if np.allclose(got64, ref64, rtol=0, atol=max(EXACT * min(1.0, big), tol.floor)):  # no direction
                 cosines[name] = 1.0
             else:
                 cosines[name] = float(ref64.ravel() @ got64.ravel() / denom) if denom else 0.0
+    extra_fields = {"max_rel_error": rel_error, "cosine": min(cosines.values()) if cosines else float("nan"),
+                    "uninformative": uninformative}
     if not np.isfinite(worst):
-        return Verdict("fail_accuracy", worst, tol.value, f"output '{worst_name}' holds NaN or inf")
+        return Verdict("fail_accuracy", worst, tol.value, f"output '{worst_name}' holds NaN or inf", **extra_fields)
     if tol.kind == "cosine":
         name, low = min(cosines.items(), key=lambda kv: kv[1]) if cosines else ("", 1.0)
         if low >= tol.value:
-            return Verdict("pass", worst, tol.value, f"min cosine {low:.5f} >= {tol.value}")
+            return Verdict("pass", worst, tol.value, f"min cosine {low:.5f} >= {tol.value}", **extra_fields)
         return Verdict("fail_accuracy", worst, tol.value, f"cosine of '{name}' {low:.5f} < {tol.value} "
-                       f"(max |diff| {worst:.3g} on '{worst_name}'; {tol.describe()}: {tol.why})")
-    name, (ratio, bound) = max(ratios.items(), key=lambda kv: kv[1][0]) if ratios else ("", (0.0, tol.value))
+                       f"(max |diff| {worst:.3g} on '{worst_name}'; {tol.describe()}: {tol.why})", **extra_fields)
+    name, (ratio, bound) = max(ratios.items(), key=lambda kv: kv[1][0])
     if ratio <= 1.0:
-        return Verdict("pass", worst, bound)
+        return Verdict("pass", worst, bound, **extra_fields)
     return Verdict("fail_accuracy", worst, bound,
                    f"max |diff| {float(np.abs(np.asarray(result[name], 'float64') - reference[name]).max()):.3g} "
-                   f"on '{name}' > {bound:.3g} ({tol.describe()}: {tol.why})")
+                   f"on '{name}' > {bound:.3g} ({tol.describe()}: {tol.why})", **extra_fields)

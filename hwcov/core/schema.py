@@ -13,6 +13,9 @@ RESULT_COLUMNS: dict[str, str] = {
     "memory_usage_mb": "float", "wall_time_s": "float", "reference_path": "str", "test_timestamp": "str",
     "export_route": "str", "exporter": "str", "session_create_ms": "float", "first_run_ms": "float",
     "case_key": "str", "test_hash": "str", "traceback": "str",
+    # appended (stored tables gain them by ALTER TABLE): what a comparison could tell, and the proof it can fail
+    "max_rel_error": "float", "cosine": "float", "determinism_diff": "float", "uninformative_outputs": "str",
+    "mutation_sensitivity": "float", "inert_blocks": "str",
 }
 
 

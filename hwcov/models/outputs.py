@@ -69,15 +69,18 @@ def max_abs_diff(a: dict, b: dict) -> float:
     return worst
 
 
-def save_reference(tensors: dict, reference_dir, case, batch: int) -> str:
-    """The CPU fp32 outputs later backends are compared against."""
+def save_reference(tensors: dict, reference_dir, case, batch: int, uninformative: dict | None = None) -> str:
+    """The CPU fp32 outputs later backends are compared against, with which of them carry no signal."""
+    import json
+
     import numpy as np
 
     from hwcov.models.build import reference_path
+    from hwcov.models.signal import META_KEY
 
     path = reference_path(reference_dir, case, batch)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.npz")
-    np.savez_compressed(tmp, **to_numpy(tensors))
+    np.savez_compressed(tmp, **to_numpy(tensors), **{META_KEY: np.array(json.dumps(uninformative or {}))})
     tmp.replace(path)
     return str(path)

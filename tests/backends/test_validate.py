@@ -1,14 +1,16 @@
-"""The tolerance rules: fp16 bounds scale with the output's magnitude, int8 is judged by direction."""
+"""The tolerance rules: fp16 bounds scale with the output's magnitude, int8 is judged by direction, fp32's absolute
+bound is capped by the output's own scale, and outputs that carry no signal are never what a pass rests on."""
 import numpy as np
 import pytest
 
 from hwcov.backends import validate
+from hwcov.models import signal
 
 
 def test_fp16_bound_grows_with_the_outputs_magnitude():
     tol = validate.tolerance("onnxruntime", "fp16")
-    small = {"x": np.full(4, 0.5, "float32")}
-    large = {"x": np.full(4, 20.0, "float32")}
+    small = {"x": np.array([0.5, -0.25, 0.1, 0.4], "float32")}
+    large = {"x": np.array([20.0, -10.0, 4.0, 16.0], "float32")}
     # 0.05 off: too far for a unit-scale output (bound 0.01 + 0.01 * 0.5), within fp16 steps at 20 (0.01 + 0.2)
     assert validate.compare(small, {"x": small["x"] + 0.05}, tol).status == "fail_accuracy"
     verdict = validate.compare(large, {"x": large["x"] + 0.05}, tol)
@@ -20,8 +22,8 @@ def test_fp16_bound_grows_with_the_outputs_magnitude():
 
 def test_bound_is_judged_per_output():
     tol = validate.tolerance("onnxruntime", "fp16")
-    ref = {"big": np.full(4, 100.0, "float32"), "unit": np.zeros(4, "float32")}
-    # 0.5 off on 'big' is within its bound (1.01); 0.02 off on 'unit' is not (0.01)
+    ref = {"big": np.array([100.0, -50.0, 20.0, 80.0], "float32"), "unit": np.array([0.5, -0.5, 0.25, 0.1], "float32")}
+    # 0.5 off on 'big' is within its bound (1.01); 0.02 off on 'unit' is not (0.015)
     verdict = validate.compare(ref, {"big": ref["big"] + 0.5, "unit": ref["unit"] + 0.02}, tol)
     assert verdict.status == "fail_accuracy" and "'unit'" in verdict.message
     assert verdict.max_abs_diff == pytest.approx(0.5)
@@ -30,7 +32,7 @@ def test_bound_is_judged_per_output():
 def test_fp32_stays_an_absolute_bound():
     tol = validate.tolerance("openvino", "fp32")
     assert tol.rel == 0.0
-    large = {"x": np.full(4, 1000.0, "float32")}
+    large = {"x": np.array([1000.0, -500.0, 250.0, 10.0], "float32")}
     assert validate.compare(large, {"x": large["x"] + 1e-3}, tol).status == "fail_accuracy"
 
 
@@ -54,3 +56,85 @@ def test_overrides_carry_rel_and_floor():
     bar = validate.tolerance("openvino", "int8", "bar", table)
     assert (bar.kind, bar.value, bar.floor) == ("cosine", 0.98, 5e-2)
     assert validate.tolerance("openvino", "fp16", "baz", table).rel == 0.0
+
+
+def test_fp32_bound_is_capped_by_the_outputs_scale():
+    """A 1e-4 bound on an output of magnitude 1e-5 would pass a graph of zeros; the cap makes it 1e-7."""
+    tol = validate.tolerance("onnxruntime", "fp32")
+    small = {"x": np.array([1e-5, -5e-6, 2e-6, 8e-6], "float32")}
+    zeros = validate.compare(small, {"x": np.zeros(4, "float32")}, tol)
+    assert zeros.status == "fail_accuracy" and zeros.tolerance == pytest.approx(1e-7)
+    assert zeros.max_rel_error == pytest.approx(1.0)
+    assert validate.compare(small, {"x": small["x"] * (1 + 1e-6)}, tol).status == "pass"
+    unit = {"x": np.array([1.0, -0.5, 0.2, 0.8], "float32")}
+    assert validate.compare(unit, {"x": unit["x"]}, tol).tolerance == pytest.approx(1e-4)
+
+
+@pytest.mark.parametrize("reference, why", [
+    (np.zeros((2, 3), "float32"), "all zero"),
+    (np.full((2, 3), 3e-20, "float32"), "below 1e-06"),
+    (np.full((2, 3), 0.5, "float32"), "constant 0.5"),
+])
+def test_a_degenerate_reference_passes_nothing_not_even_itself(reference, why):
+    verdict = validate.compare({"out": reference}, {"out": reference.copy()}, validate.tolerance("openvino", "fp32"))
+    assert verdict.status == "fail_accuracy" and verdict.message.startswith("degenerate reference")
+    assert why in verdict.message and why in verdict.uninformative
+
+
+def test_a_partly_degenerate_reference_is_judged_on_its_informative_outputs():
+    rng = np.random.default_rng(0)
+    ref = {"logits": rng.standard_normal((1, 8)).astype("float32"), "pooled": np.zeros((1, 4), "float32")}
+    tol = validate.tolerance("onnxruntime", "fp32")
+    zeros = {k: np.zeros_like(v) for k, v in ref.items()}
+    assert validate.compare(ref, zeros, tol).status == "fail_accuracy"  # zeros match 'pooled' but not 'logits'
+    verdict = validate.compare(ref, {k: v.copy() for k, v in ref.items()}, tol)
+    assert verdict.status == "pass" and verdict.uninformative == "pooled: all zero"
+
+
+def test_an_output_the_input_does_not_move_carries_no_signal():
+    ref = {"a": np.array([1.0, 2.0, 3.0], "float32"), "b": np.array([0.1, -0.2, 0.3], "float32")}
+    other = {"a": ref["a"] + 0.5, "b": ref["b"].copy()}
+    assert signal.uninformative(ref, other) == {"b": "the same for a different input"}
+    kept = signal.Reference(ref, signal.uninformative(ref, other))
+    verdict = validate.compare(kept, {"a": ref["a"], "b": np.zeros(3, "float32")}, validate.tolerance("cpu", "fp32"))
+    assert verdict.status == "pass" and "different input" in verdict.uninformative
+
+
+def test_mutation_check_finds_the_inert_block_of_a_real_model():
+    """Two blocks; the second's output is scaled by 1e-6 (convnext's layer-scale init): perturbing its weights
+    moves nothing, perturbing the first's moves the output by far more than the tightest bound."""
+    import torch
+
+    class Scaled(torch.nn.Module):
+        def __init__(self, scale):
+            super().__init__()
+            self.lin, self.scale = torch.nn.Linear(8, 8), scale
+
+        def forward(self, x):
+            return x + self.scale * self.lin(x)
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.layers = torch.nn.ModuleList([Scaled(1.0), Scaled(1e-6)])
+
+        def forward(self, x):
+            for layer in self.layers:
+                x = layer(x)
+            return x
+
+    torch.manual_seed(0)
+    net, x = Net(), torch.randn(2, 8)
+
+    def forward():
+        with torch.no_grad():
+            return {"out": net(x).numpy()}
+
+    reference = forward()
+    before = {k: p.clone() for k, p in net.state_dict().items()}
+    weakest, inert, unchecked = signal.mutation_sensitivity(net, forward, reference, {})
+    assert inert == ["layers.1"] and weakest < signal.SENSITIVE and unchecked == 0
+    assert all(torch.equal(before[k], p) for k, p in net.state_dict().items())  # weights restored
+    net.layers[1].scale = 1.0
+    weakest, inert, _ = signal.mutation_sensitivity(net, forward, forward(), {})
+    assert inert == [] and weakest > signal.SENSITIVE

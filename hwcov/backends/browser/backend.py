@@ -3,6 +3,7 @@ for the sweep (one cold run and a few steady ones, checked against the reference
 the page's own clock in a forked job: PageLoaded)."""
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from hwcov.backends import validate
@@ -116,7 +117,7 @@ class BrowserBackend(ExportBackend):
         verdict = validate.compare(reference, result, tol)
         fallback = placement_fallback(self.hardware, job["placements"])
         if fallback and verdict.status == "pass":
-            verdict = validate.Verdict("unsupported_op", verdict.max_abs_diff, verdict.tolerance, fallback)
+            verdict = dataclasses.replace(verdict, status="unsupported_op", message=fallback)
         import statistics
 
         import torch
@@ -124,13 +125,12 @@ class BrowserBackend(ExportBackend):
         from hwcov.models.outputs import checksum
 
         steady = statistics.median(job["times"])
-        return {**base, "status": verdict.status, "device_name": device_name,
+        return {**base, **verdict.fields(), "device_name": device_name,
                 "output_checksum": checksum({k: torch.from_numpy(v) for k, v in result.items()}),
                 "output_shapes": ";".join(f"{k}:{'x'.join(map(str, v.shape))}" for k, v in result.items()),
                 "inputs": ",".join(sorted(built.feed)), "execution_time_ms": round(steady, 3),
                 "session_create_ms": round(job["created"]["createMs"], 1), "first_run_ms": round(job["first"], 3),
-                "max_abs_diff": verdict.max_abs_diff, "tolerance": verdict.tolerance, "tolerance_kind": tol.kind,
-                "error_message": f"{route}: {verdict.message}" if verdict.status != "pass" else ""}
+                "tolerance_kind": tol.kind, "error_message": f"{route}: {verdict.message}" if verdict.status != "pass" else ""}
 
     def device_text(self, job: dict) -> str:
         """What the page reported: provider, browser, adapter (webgpu), and the session's timings."""

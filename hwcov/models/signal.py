@@ -1,0 +1,189 @@
+"""Can a comparison against this reference fail? The informativeness rule and the mutation check.
+
+A reference that is all zero, constant, numerical residue or the same whatever the input is matched by a graph
+that returns zeros or constants of the right shapes: a `pass` against it proves nothing. So every float output
+of the CPU fp32 reference is judged here (`uninformative`); a case none of whose outputs carries signal is never a
+pass, and partly degenerate cases are compared on the informative outputs only.
+
+The mutation check is the proof that the comparison can fail: each block of the tiny model (each element of its
+outermost layer lists) has its weights perturbed by 1% and the reference must move by well over the tightest
+bound any hardware is judged by. A block that moves nothing (convnext's layer scale at 1e-6) is inert: a runtime
+could drop it and still pass.
+"""
+from __future__ import annotations
+
+# An output below this magnitude is residue, not signal: fp32 rounding of unit-scale intermediates (1.2e-7
+# relative a step, accumulated over a tiny model's few hundred ops) lands at this order.
+FLOOR = 1e-6
+# Relative change below which an output counts as unchanged by a new input, or constant across its elements.
+SAME = 1e-6
+# The tightest fp32 bound on any hardware (templates/tolerances.yaml), and its scale-aware cap: no output is
+# judged by an absolute bound over 1% of its own magnitude.
+TIGHTEST_ABS = 1e-4
+TIGHTEST_REL_CAP = 1e-2
+# "Well over": a block whose 1% perturbation moves the outputs by less than this many tightest bounds is inert.
+SENSITIVE = 10.0
+PERTURBATION = 1e-2
+MAX_BLOCKS = 48  # a cap on the check's cost (a forward per block); tiny configs hold far fewer
+
+
+META_KEY = "__hwcov_uninformative__"  # in a stored reference (npz): the JSON {output: why it carries no signal}
+
+
+class Reference(dict):
+    """The CPU fp32 reference: named arrays, and which of them carry no signal ({name: why}; None when unknown,
+    e.g. a reference stored before the rule: then compare() judges what the arrays alone show)."""
+
+    def __init__(self, arrays: dict, uninformative: dict | None = None):
+        super().__init__(arrays)
+        self.uninformative = None if uninformative is None else dict(uninformative)
+
+
+def _float(arr) -> bool:
+    return arr.dtype.kind == "f" and arr.size > 0
+
+
+def magnitude(arr) -> float:
+    import numpy as np
+
+    return float(np.abs(arr.astype("float64")).max()) if arr.size else 0.0
+
+
+def uninformative(reference: dict, other_input: dict | None = None) -> dict[str, str]:
+    """{output name: why it carries no signal} over the float outputs of `reference` (named arrays).
+    `other_input`: the same model's outputs for a second, different synthesized input (None: not checked)."""
+    import numpy as np
+
+    out = {}
+    for name, arr in reference.items():
+        if not _float(arr):
+            continue
+        big = magnitude(arr)
+        if big < FLOOR:
+            out[name] = "all zero" if big == 0 else f"max |x| {big:.2g} below {FLOOR:g}"
+            continue
+        a = arr.astype("float64")
+        if arr.size > 1 and float(a.max() - a.min()) <= SAME * big:
+            out[name] = f"constant {float(a.flat[0]):.4g}"
+            continue
+        if other_input is not None and name in other_input and np.shape(other_input[name]) == arr.shape:
+            moved = float(np.abs(np.asarray(other_input[name], "float64") - a).max())
+            if moved <= SAME * big:
+                out[name] = "the same for a different input"
+    return out
+
+
+def informative_names(reference: dict, skipped: dict) -> list[str]:
+    return [n for n, a in reference.items() if _float(a) and n not in skipped]
+
+
+def describe(skipped: dict) -> str:
+    return "; ".join(f"{name}: {why}" for name, why in sorted(skipped.items()))
+
+
+def parse(text: str) -> dict[str, str]:
+    """describe()'s text back to {name: why} (output names hold no '; ')."""
+    pairs = [p.split(": ", 1) for p in (text or "").split("; ") if ": " in p]
+    return {k: v for k, v in pairs}
+
+
+def tightest_bound(arr) -> float:
+    """The tightest fp32 bound this output is judged by on any hardware: 1e-4, capped at 1% of its magnitude."""
+    return min(TIGHTEST_ABS, TIGHTEST_REL_CAP * magnitude(arr))
+
+
+def blocks(model) -> list[tuple[str, object]]:
+    """The model's blocks: the elements of its innermost layer lists (a ModuleList of encoder layers, of a stage's
+    layers - convnext's blocks inside its stages -, of a vision tower's layers). Expert lists are not descended
+    into: with a tiny input most experts get no token, and their layer is the block. A model without layer lists
+    gives its top-level children that hold weights."""
+    import torch
+
+    def layer_lists(module):
+        return [m for n, m in module.named_modules() if isinstance(m, torch.nn.ModuleList) and "expert" not in n]
+
+    def weighted(module):
+        return any(p.is_floating_point() for p in module.parameters())
+
+    found = []
+    for name, module in model.named_modules():
+        if isinstance(module, torch.nn.ModuleList) and "expert" not in name.rsplit(".", 1)[-1]:
+            found += [(f"{name}.{i}", child) for i, child in enumerate(module)
+                      if weighted(child) and not layer_lists(child)]
+    if not found:
+        found = [(n, m) for n, m in model.named_children() if weighted(m)]
+    return found[:MAX_BLOCKS]
+
+
+def mutation_sensitivity(model, forward, reference: dict, skipped: dict,
+                         budget_s: float = 60.0) -> tuple[float, list[str], int]:
+    """(how far the least sensitive block moves the informative outputs, in tightest bounds; the inert blocks;
+    how many blocks the time budget left unchecked). `forward()` gives the model's outputs as named arrays; the
+    weights are restored after each block. NaN when there is no informative output or no block."""
+    import time
+
+    import numpy as np
+    import torch
+
+    names = informative_names(reference, skipped)
+    bounds = {n: tightest_bound(reference[n]) for n in names}
+    if not names:
+        return float("nan"), [], 0
+    weakest, inert = float("inf"), []
+    gen = torch.Generator().manual_seed(0)
+    deadline = time.monotonic() + budget_s
+    found = blocks(model)
+    for checked, (block_name, block) in enumerate(found):
+        if time.monotonic() > deadline:
+            return (weakest if weakest != float("inf") else float("nan")), inert, len(found) - checked
+        params = [p for p in block.parameters() if p.is_floating_point()]
+        saved = [p.detach().clone() for p in params]
+        try:
+            with torch.no_grad():
+                for p in params:
+                    p.mul_(1 + PERTURBATION * torch.randn(p.shape, generator=gen, dtype=p.dtype))
+                moved = forward()
+        except Exception:  # noqa: BLE001 - a block whose perturbation breaks the forward is not inert
+            moved = None
+        finally:
+            with torch.no_grad():
+                for p, s in zip(params, saved):
+                    p.copy_(s)
+        if moved is None:
+            continue
+        ratio = 0.0
+        for n in names:
+            if n in moved and np.shape(moved[n]) == reference[n].shape:
+                d = float(np.nan_to_num(np.abs(np.asarray(moved[n], "float64") - reference[n]), nan=np.inf).max())
+                ratio = max(ratio, d / bounds[n] if bounds[n] else np.inf)
+        weakest = min(weakest, ratio)
+        if ratio < SENSITIVE:
+            inert.append(block_name)
+    return (weakest if weakest != float("inf") else float("nan")), inert, 0
+
+
+def other_input(built, case, batch: int) -> dict:
+    """A second, different synthesized input for the same model (seed 1): what input dependence is judged by."""
+    from hwcov.models import inputs
+
+    return inputs.synthesize(built.model, built.config, case.input_spec, batch=batch, seed=1)
+
+
+def reference_of(built, case, batch: int) -> Reference:
+    """The CPU fp32 reference of a built case computed in this process, with the informativeness rule applied
+    (the stored one is written by the cpu backend, which also checks determinism and mutation sensitivity)."""
+    import torch
+
+    from hwcov.models import outputs
+
+    def forward(feed):
+        with torch.no_grad():
+            torch.manual_seed(0)
+            return outputs.to_numpy(outputs.flatten(built.model(**feed)))
+
+    reference = forward(built.feed)
+    try:
+        other = forward(other_input(built, case, batch))
+    except Exception:  # noqa: BLE001 - no second input: judge what the arrays alone show
+        other = None
+    return Reference(reference, uninformative(reference, other))
