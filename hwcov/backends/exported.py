@@ -144,7 +144,14 @@ class ExportBackend(Backend):
         tol = validate.tolerance(self.hardware, precision, case.model_type)
         export_dir = self._export_dir(reference_dir)
         failures: list[dict] = []
+        fp32_tol = validate.tolerance(self.hardware, "fp32", case.model_type)
         for route in self.routes:
+            if precision != "fp32":  # a lower precision counts only on a route whose own fp32 graph passes
+                fp32 = self._try_route(built, case, batch, route, "fp32", reference, fp32_tol, export_dir)
+                if fp32["status"] != "pass":
+                    failures.append({**fp32, "error_message": f"{route}: its fp32 graph did not pass, so its "
+                                                              f"{precision} is not judged ({fp32['error_message'][:300]})"})
+                    continue
             row = self._try_route(built, case, batch, route, precision, reference, tol, export_dir)
             row["reference_path"] = ref_path
             if row["status"] == "pass":

@@ -26,6 +26,25 @@ def pass_rates(cells: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     return out.reset_index()
 
 
+def discrimination(results: pd.DataFrame) -> dict:
+    """What the CPU fp32 passes prove (hwcov/models/signal.py): how many references are mutation-sensitive in every
+    block (the kill rate), which have inert blocks, how many cases were degenerate, and how many passes anywhere
+    were judged on part of their outputs."""
+    if "mutation_sensitivity" not in results:
+        return {}
+    cpu = results[(results["hardware"] == "cpu") & (results["precision"] == "fp32")]
+    passed = cpu[cpu["status"] == "pass"]
+    measured = passed[passed["mutation_sensitivity"].notna()]
+    inert = measured[measured["inert_blocks"].fillna("").str.len() > 0]
+    partial = results[(results["status"] == "pass") & (results["uninformative_outputs"].fillna("").str.len() > 0)]
+    return {"cpu_passes": len(passed), "sensitivity_measured": len(measured),
+            "every_block_sensitive": len(measured) - len(inert),
+            "kill_rate": round((len(measured) - len(inert)) / len(measured), 4) if len(measured) else float("nan"),
+            "with_inert_blocks": sorted(inert["model_type"]),
+            "degenerate_reference": int((cpu["error_pattern"] == "degenerate_reference").sum()),
+            "passes_judged_on_part_of_their_outputs": len(partial)}
+
+
 def table(df: pd.DataFrame) -> str:
     if df.empty:
         return "_none_\n"
@@ -53,6 +72,9 @@ def markdown(inventory: pd.DataFrame, results: pd.DataFrame) -> str:
         "## Pass rate by category\n", table(pass_rates(cells, ["hardware", "category"])),
         "## Pass rate by family\n", table(pass_rates(cells, ["hardware", "family"])),
         "## Failures by error pattern\n", table(patterns),
+        "## What a pass proves (CPU fp32 references)\n",
+        table(pd.DataFrame([{k: (", ".join(v) if isinstance(v, list) else v)
+                             for k, v in discrimination(results).items()}])),
         "## Gaps by priority (seed phases; 1 = highest)\n",
         table(gaps[["priority", "model_type", "category", "hardware", "status", "error_pattern"]].head(200)),
     ]
