@@ -1,4 +1,6 @@
 """run_results: every generated test executed on one hardware partition (cpu fp32 = reference)."""
+import os
+
 import pandas as pd
 from dagster import (
     AllPartitionMapping,
@@ -100,6 +102,7 @@ def run_results(context: AssetExecutionContext, config: RunResultsConfig,
                 generated_tests: pd.DataFrame):
     tests = select_tests(generated_tests, config.models, config.categories, config.max_priority)
     artifacts = context.resources.settings.artifacts_path()
+    database_dir = context.resources.settings.database().parent.resolve()
     frames = []
     for hardware in context.partition_keys:
         backend = getattr(context.resources, resource_key(hardware))
@@ -108,6 +111,8 @@ def run_results(context: AssetExecutionContext, config: RunResultsConfig,
                            limits=backend.limits(hardware), log=context.log.info)
         rows = sweep.assemble(rows, ResultJournal(artifacts, hardware), set(generated_tests["model_type"]))
         frames.append(conform(rows))
+        frames[-1]["reference_path"] = frames[-1]["reference_path"].map(
+            lambda p: os.path.relpath(p, database_dir) if os.path.isabs(p) else p)  # a copied folder keeps its refs
     df = non_empty(pd.concat(frames, ignore_index=True), f"run_results[{','.join(context.partition_keys)}]")
     with store.connect(context.resources.settings.database()) as con:  # columns added since the table was made
         store.add_missing_columns(con, "run_results", RESULT_COLUMNS)

@@ -58,6 +58,9 @@ def test_cpu_partition_results_patterns_and_report(pipeline):
     passed = res[res["status"] == "pass"]
     assert set(SAMPLE) <= set(passed["model_type"])
     assert passed["device_name"].str.len().min() > 0 and passed["output_checksum"].str.len().min() == 16
+    refs = passed["reference_path"]  # relative to the database's folder: a copied folder keeps its references
+    assert refs.str.len().min() > 0 and not refs.str.startswith("/").any()
+    assert all((db.parent / r).exists() for r in refs)
     assert (res[res["status"] != "pass"]["error_pattern"].str.len() > 0).all()
 
     # A filtered rerun of one model keeps the partition's other rows; the same run twice keeps the count.
