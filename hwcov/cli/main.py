@@ -126,7 +126,9 @@ def main(argv: list[str] | None = None) -> int:
             if interrupted():  # what the interrupt broke, not a bug to show
                 return stop()
             raise
-        return stop() if code and interrupted() else code
+        # Dagster captures SIGINT around its run and raises it only at its own checkpoints: one that arrives after
+        # the last checkpoint is swallowed and the run ends normally. The user still asked to stop: say so.
+        return stop() if interrupted() else code
 
 
 if __name__ == "__main__":

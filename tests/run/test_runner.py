@@ -28,7 +28,7 @@ TASKS = ["ok1", "abort", "hang", "oom", "raise", "ok2", "ok3"]
 
 def _run_faults(log_path: str) -> dict:
     results = {}
-    limits = Limits(workers=2, timeout_s=5, memory_mb=1024, log_path=log_path)
+    limits = Limits(workers=2, timeout_s=10, memory_mb=1024, log_path=log_path)  # 1 GB in 64 MB steps: seconds on a loaded machine
     run_isolated(TASKS, _task, lambda t, r, s: results.setdefault(t, r), limits)
     return results
 
