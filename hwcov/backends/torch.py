@@ -234,10 +234,10 @@ def reference_checks(built, case, batch: int, model, first: dict, reference_dir)
     if not signal.informative_names(reference, skipped):
         return {**row, "status": "fail_accuracy",
                 "error_message": f"degenerate reference: no output carries signal ({row['uninformative_outputs']})"}
-    sensitivity, inert, unchecked = signal.mutation_sensitivity(model, forward, reference, skipped)
-    unchecked_note = [f"+{unchecked} unchecked (time budget)"] if unchecked else []
-    return {**row, "status": "pass", "mutation_sensitivity": sensitivity,
-            "inert_blocks": ",".join(inert + unchecked_note)}
+    mutation = signal.mutation_sensitivity(model, forward, reference, skipped)
+    unchecked = [f"+{mutation.unchecked} unchecked (time budget)"] if mutation.unchecked else []
+    return {**row, "status": "pass", "mutation_sensitivity": mutation.weakest,
+            "inert_blocks": ",".join(mutation.inert + unchecked), "unused_blocks": ",".join(mutation.unused)}
 
 
 def module_times(model, run, sync, iterations: int) -> list[dict]:

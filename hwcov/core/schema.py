@@ -15,7 +15,7 @@ RESULT_COLUMNS: dict[str, str] = {
     "case_key": "str", "test_hash": "str", "traceback": "str",
     # appended (stored tables gain them by ALTER TABLE): what a comparison could tell, and the proof it can fail
     "max_rel_error": "float", "cosine": "float", "determinism_diff": "float", "uninformative_outputs": "str",
-    "mutation_sensitivity": "float", "inert_blocks": "str",
+    "mutation_sensitivity": "float", "inert_blocks": "str", "unused_blocks": "str",
 }
 
 

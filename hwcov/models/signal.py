@@ -12,6 +12,8 @@ could drop it and still pass.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 # An output below this magnitude is residue, not signal: fp32 rounding of unit-scale intermediates (1.2e-7
 # relative a step, accumulated over a tiny model's few hundred ops) lands at this order.
 FLOOR = 1e-6
@@ -102,8 +104,8 @@ def blocks(model) -> list[tuple[str, object]]:
     def layer_lists(module):
         return [m for n, m in module.named_modules() if isinstance(m, torch.nn.ModuleList) and "expert" not in n]
 
-    def weighted(module):
-        return any(p.is_floating_point() for p in module.parameters())
+    def weighted(module):  # informer's distil convolutions are a ModuleList padded with None
+        return module is not None and any(p.is_floating_point() for p in module.parameters())
 
     found = []
     for name, module in model.named_modules():
@@ -115,11 +117,21 @@ def blocks(model) -> list[tuple[str, object]]:
     return found[:MAX_BLOCKS]
 
 
-def mutation_sensitivity(model, forward, reference: dict, skipped: dict,
-                         budget_s: float = 60.0) -> tuple[float, list[str], int]:
-    """(how far the least sensitive block moves the informative outputs, in tightest bounds; the inert blocks;
-    how many blocks the time budget left unchecked). `forward()` gives the model's outputs as named arrays; the
-    weights are restored after each block. NaN when there is no informative output or no block."""
+@dataclass
+class Mutation:
+    """What perturbing each block showed. weakest: how far the least sensitive block that ran moves the informative
+    outputs, in tightest bounds (NaN: nothing to measure); inert: blocks that ran but moved them by less than
+    SENSITIVE bounds; unused: blocks this forward never called (no comparison can see them: a coverage gap, not a
+    weak check); unchecked: blocks the time budget left out."""
+    weakest: float = float("nan")
+    inert: list = field(default_factory=list)
+    unused: list = field(default_factory=list)
+    unchecked: int = 0
+
+
+def mutation_sensitivity(model, forward, reference: dict, skipped: dict, budget_s: float = 60.0) -> Mutation:
+    """Perturb each block's weights by 1% in turn (restored after each) and measure how far `forward()` (the model's
+    outputs as named arrays) moves the informative outputs of `reference`."""
     import time
 
     import numpy as np
@@ -128,16 +140,19 @@ def mutation_sensitivity(model, forward, reference: dict, skipped: dict,
     names = informative_names(reference, skipped)
     bounds = {n: tightest_bound(reference[n]) for n in names}
     if not names:
-        return float("nan"), [], 0
-    weakest, inert = float("inf"), []
+        return Mutation()
+    result, ratios = Mutation(), []
     gen = torch.Generator().manual_seed(0)
     deadline = time.monotonic() + budget_s
     found = blocks(model)
     for checked, (block_name, block) in enumerate(found):
         if time.monotonic() > deadline:
-            return (weakest if weakest != float("inf") else float("nan")), inert, len(found) - checked
+            result.unchecked = len(found) - checked
+            break
         params = [p for p in block.parameters() if p.is_floating_point()]
         saved = [p.detach().clone() for p in params]
+        calls = []
+        hook = block.register_forward_hook(lambda *_: calls.append(1))
         try:
             with torch.no_grad():
                 for p in params:
@@ -146,20 +161,25 @@ def mutation_sensitivity(model, forward, reference: dict, skipped: dict,
         except Exception:  # noqa: BLE001 - a block whose perturbation breaks the forward is not inert
             moved = None
         finally:
+            hook.remove()
             with torch.no_grad():
                 for p, s in zip(params, saved):
                     p.copy_(s)
         if moved is None:
+            continue
+        if not calls:
+            result.unused.append(block_name)
             continue
         ratio = 0.0
         for n in names:
             if n in moved and np.shape(moved[n]) == reference[n].shape:
                 d = float(np.nan_to_num(np.abs(np.asarray(moved[n], "float64") - reference[n]), nan=np.inf).max())
                 ratio = max(ratio, d / bounds[n] if bounds[n] else np.inf)
-        weakest = min(weakest, ratio)
+        ratios.append(ratio)
         if ratio < SENSITIVE:
-            inert.append(block_name)
-    return (weakest if weakest != float("inf") else float("nan")), inert, 0
+            result.inert.append(block_name)
+    result.weakest = min(ratios) if ratios else float("nan")
+    return result
 
 
 def other_input(built, case, batch: int) -> dict:

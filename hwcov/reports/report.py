@@ -28,8 +28,8 @@ def pass_rates(cells: pd.DataFrame, by: list[str]) -> pd.DataFrame:
 
 def discrimination(results: pd.DataFrame) -> dict:
     """What the CPU fp32 passes prove (hwcov/models/signal.py): how many references are mutation-sensitive in every
-    block (the kill rate), which have inert blocks, how many cases were degenerate, and how many passes anywhere
-    were judged on part of their outputs."""
+    block that runs (the kill rate), which have inert blocks, how many hold blocks their forward never calls, how
+    many cases were degenerate, and how many passes anywhere were judged on part of their outputs."""
     if "mutation_sensitivity" not in results:
         return {}
     cpu = results[(results["hardware"] == "cpu") & (results["precision"] == "fp32")]
@@ -41,6 +41,7 @@ def discrimination(results: pd.DataFrame) -> dict:
             "every_block_sensitive": len(measured) - len(inert),
             "kill_rate": round((len(measured) - len(inert)) / len(measured), 4) if len(measured) else float("nan"),
             "with_inert_blocks": sorted(inert["model_type"]),
+            "with_unused_blocks": int((passed["unused_blocks"].fillna("").str.len() > 0).sum()),
             "degenerate_reference": int((cpu["error_pattern"] == "degenerate_reference").sum()),
             "passes_judged_on_part_of_their_outputs": len(partial)}
 

@@ -132,9 +132,12 @@ def test_mutation_check_finds_the_inert_block_of_a_real_model():
 
     reference = forward()
     before = {k: p.clone() for k, p in net.state_dict().items()}
-    weakest, inert, unchecked = signal.mutation_sensitivity(net, forward, reference, {})
-    assert inert == ["layers.1"] and weakest < signal.SENSITIVE and unchecked == 0
+    found = signal.mutation_sensitivity(net, forward, reference, {})
+    assert found.inert == ["layers.1"] and found.weakest < signal.SENSITIVE and found.unchecked == 0
     assert all(torch.equal(before[k], p) for k, p in net.state_dict().items())  # weights restored
     net.layers[1].scale = 1.0
-    weakest, inert, _ = signal.mutation_sensitivity(net, forward, forward(), {})
-    assert inert == [] and weakest > signal.SENSITIVE
+    found = signal.mutation_sensitivity(net, forward, forward(), {})
+    assert found.inert == [] and found.weakest > signal.SENSITIVE and found.unused == []
+    net.spare = torch.nn.ModuleList([Scaled(1.0)])  # weights the forward never calls: unused, not inert
+    found = signal.mutation_sensitivity(net, forward, forward(), {})
+    assert found.unused == ["spare.0"] and found.inert == []
