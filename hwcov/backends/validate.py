@@ -9,7 +9,7 @@ import yaml
 
 from hwcov.backends.hardware import tolerance_key
 from hwcov.core.paths import TEMPLATES_DIR
-from hwcov.models import signal
+from hwcov.models import outputs, signal
 
 TABLE = TEMPLATES_DIR / "tolerances.yaml"
 # Under a cosine tolerance, an output within this absolute distance of the reference matches outright:
@@ -95,8 +95,8 @@ def load_reference(path) -> signal.Reference:
     import numpy as np
 
     with np.load(path) as npz:
-        arrays = {k: npz[k] for k in npz.files if k != signal.META_KEY}
-        meta = json.loads(str(npz[signal.META_KEY])) if signal.META_KEY in npz.files else None
+        arrays = {k: npz[k] for k in npz.files if k != outputs.META_KEY}
+        meta = json.loads(str(npz[outputs.META_KEY])) if outputs.META_KEY in npz.files else None
     return signal.Reference(arrays, meta)
 
 

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import hashlib
 
+META_KEY = "__hwcov_uninformative__"  # in a stored reference (npz): the JSON {output: why it carries no signal}
+
 
 def flatten(output, prefix: str = "") -> dict:
     """Named tensors of a ModelOutput/tuple/tensor, skipping caches; in output order."""
@@ -76,7 +78,6 @@ def save_reference(tensors: dict, reference_dir, case, batch: int, uninformative
     import numpy as np
 
     from hwcov.models.build import reference_path
-    from hwcov.models.signal import META_KEY
 
     path = reference_path(reference_dir, case, batch)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -29,9 +29,6 @@ PERTURBATION = 1e-2
 MAX_BLOCKS = 48  # a cap on the check's cost (a forward per block); tiny configs hold far fewer
 
 
-META_KEY = "__hwcov_uninformative__"  # in a stored reference (npz): the JSON {output: why it carries no signal}
-
-
 class Reference(dict):
     """The CPU fp32 reference: named arrays, and which of them carry no signal ({name: why}; None when unknown,
     e.g. a reference stored before the rule: then compare() judges what the arrays alone show)."""
