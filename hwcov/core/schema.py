@@ -46,7 +46,8 @@ BENCH_COLUMNS = {
     "device_name": "str", "runtime_version": "str", "cpu_threads": "int", "test_timestamp": "str",
     "variant": "str", "build_ms": "float", "first_run_ms": "float", "max_abs_diff": "float",
     "export_route": "str", "machine": "str", "run_id": "str",
-    "warmup": "int",  # last: add_missing_columns appends to older tables (the IO manager inserts by position)
+    "warmup": "int",  # add_missing_columns appends newer columns to older tables (the IO manager inserts by position)
+    "p50_ci_low_ms": "float", "p50_ci_high_ms": "float", "unstable": "str", "memory_method": "str",
 }
 
 LAYER_PROFILE_COLUMNS = {

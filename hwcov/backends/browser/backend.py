@@ -189,7 +189,8 @@ class PageLoaded(Loaded):
                "export_route": exported.route, "peak_rss_mb": job["rss_mb"]}
         if job["too_slow"]:
             return {**row, "status": "not_applicable", "error_message": f"too slow to time here: {job['too_slow']}"}
-        row.update(timing.summarize(job["times"], batch=batch, warmup=job["warmup"], peak_rss_mb=job["rss_mb"]))
+        row.update(timing.summarize(job["times"], batch=batch, warmup=job["warmup"], peak_rss_mb=job["rss_mb"],
+                                    memory_method="RSS of the Chromium process tree, read once after timing"))
         if fallback:
             return {**row, "status": "unsupported_op", "error_message": fallback}
         return {**row, "status": "pass"}
