@@ -1,7 +1,7 @@
 """How far hwcov's latency numbers can be trusted, per runtime, measured side by side in one run.
 
     HF_HUB_OFFLINE=1 python benchmarks/benchmark_fidelity.py [--runtimes cpu,onnxruntime,openvino]
-        [--models bert,gpt2,vit,t5,whisper] [--repeats 5] [--seconds 2]
+        [--models bert,gpt2,vit,t5,whisper] [--repeats 5] [--seconds 2] [--seq 128] [--threads 1]
 
 For every (runtime, architecture) cell, loaded once through the Backend interface (the load the benchmark asset
 uses), `--repeats` rounds each run, interleaved so that drift of the machine hits both alike:
@@ -61,6 +61,8 @@ def cell(runtime: str, model_type: str, args, export_dir: str) -> dict:
     from hwcov.models.build import build_case
 
     case = generate.case_for(inventory.by_type()[model_type])
+    if "seq_len" in case.input_spec:  # the benchmark's sequence length (vision and audio inputs keep theirs)
+        case = type(case)(**{**case.__dict__, "input_spec": {**case.input_spec, "seq_len": args.seq}})
     built = build_case(case)
     backend = get_backend(runtime)
     variant = next(iter(backend.variants))
@@ -96,6 +98,7 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=5, help="rounds per cell, hwcov and the bare timer interleaved")
     p.add_argument("--seconds", type=float, default=2.0, help="minimum timed duration of each measurement")
     p.add_argument("--threads", type=int, default=1, help="intra-op threads, pinned for every runtime")
+    p.add_argument("--seq", type=int, default=128, help="text sequence length (the benchmark asset's default)")
     args = p.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import torch
