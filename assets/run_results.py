@@ -20,11 +20,10 @@ from dagster import (
 
 from hwcov.assets.guards import non_empty
 from hwcov.assets.partitions import hardware_partitions, single_run
-from hwcov.core.schema import RESULT_COLUMNS, conform
+from hwcov.core.schema import conform
 from hwcov.resources.backends import RESOURCE_KEYS, resource_key
 from hwcov.run import checks, sweep
 from hwcov.run.journal import ResultJournal
-from hwcov.store import database as store
 
 
 class RunResultsConfig(Config):
@@ -114,8 +113,6 @@ def run_results(context: AssetExecutionContext, config: RunResultsConfig,
         frames[-1]["reference_path"] = frames[-1]["reference_path"].map(
             lambda p: os.path.relpath(p, database_dir) if os.path.isabs(p) else p)  # a copied folder keeps its refs
     df = non_empty(pd.concat(frames, ignore_index=True), f"run_results[{','.join(context.partition_keys)}]")
-    with store.connect(context.resources.settings.database()) as con:  # columns added since the table was made
-        store.add_missing_columns(con, "run_results", RESULT_COLUMNS)
     counts = df["status"].value_counts().to_dict()
     previous = previous_pass_rates(context, list(context.partition_keys))
     yield Output(df, metadata={"rows": len(df), "status_counts": MetadataValue.json(counts),

@@ -6,7 +6,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from dagster_duckdb.io_manager import DbIOManager, DuckDbClient
-from dagster_duckdb_pandas import DuckDBPandasIOManager
+from dagster_duckdb_pandas import DuckDBPandasIOManager, DuckDBPandasTypeHandler
 
 from hwcov.core import paths
 from hwcov.store import database
@@ -24,8 +24,22 @@ class WaitingDuckDbClient(DuckDbClient):
             con.close()
 
 
+class ColumnAddingPandasTypeHandler(DuckDBPandasTypeHandler):
+    """Dagster's pandas handler inserts a frame by position: a frame holding columns appended to the schema since the
+    stored table was made (hwcov.core.schema adds new columns at the end) first adds them to the table."""
+
+    def handle_output(self, context, table_slice, obj, connection):
+        if obj is not None and not obj.empty:
+            database.add_frame_columns(connection, table_slice.schema, table_slice.table, obj)
+        super().handle_output(context, table_slice, obj, connection)
+
+
 class WaitingDuckDBPandasIOManager(DuckDBPandasIOManager):
-    """DuckDBPandasIOManager whose connections wait for the file's lock."""
+    """DuckDBPandasIOManager whose connections wait for the file's lock and whose tables gain new columns."""
+
+    @staticmethod
+    def type_handlers():
+        return [ColumnAddingPandasTypeHandler()]
 
     def create_io_manager(self, context) -> DbIOManager:
         return DbIOManager(db_client=WaitingDuckDbClient(), database=self.database, schema=self.schema_,

@@ -181,6 +181,23 @@ def add_missing_columns(con, table: str, columns: dict) -> None:
             con.execute(f"ALTER TABLE hwcov.{table} ADD COLUMN {name} {_SQL_TYPES[kind]}")
 
 
+def add_frame_columns(con, schema: str, table: str, frame) -> None:
+    """The frame's columns that the stored table lacks, appended to it with the types DuckDB reads from the frame
+    (the frame's columns are the table's in order, then the new ones: hwcov.core.schema appends)."""
+    have = {r[0] for r in con.execute("SELECT column_name FROM information_schema.columns WHERE table_schema = ? "
+                                      "AND table_name = ?", [schema, table]).fetchall()}
+    missing = [c for c in frame.columns if c not in have]
+    if not have or not missing:
+        return
+    con.register("hwcov_new_columns", frame[missing])
+    try:
+        types = {name: kind for name, kind, *_ in con.execute("DESCRIBE SELECT * FROM hwcov_new_columns").fetchall()}
+    finally:
+        con.unregister("hwcov_new_columns")
+    for name in missing:
+        con.execute(f'ALTER TABLE {schema}.{table} ADD COLUMN "{name}" {types[name]}')
+
+
 def _ensure(con, table: str) -> dict:
     columns = _profile_tables()[table]
     con.execute("CREATE SCHEMA IF NOT EXISTS hwcov")

@@ -104,3 +104,35 @@ def test_unknown_model_in_run_config_fails_the_run_and_keeps_rows(pipeline):
 def test_empty_output_is_refused():
     with pytest.raises(Failure):
         non_empty(pd.DataFrame(), "run_results[cpu]")
+
+
+def test_a_results_table_from_before_new_columns_gains_them_on_the_next_write(tmp_path):
+    """Dagster's pandas handler inserts by position: a stored run_results made before columns were appended to the
+    schema gets them (with their types) before the frame is inserted, and keeps its old rows."""
+    import duckdb
+    from dagster import StaticPartitionsDefinition, asset, materialize
+
+    from hwcov.core.schema import RESULT_COLUMNS, conform
+    from resources.io import duckdb_io_manager
+
+    db = tmp_path / "old.duckdb"
+    names = list(RESULT_COLUMNS)
+    older = names[:names.index("max_rel_error")]
+    with duckdb.connect(str(db)) as con:
+        con.execute("CREATE SCHEMA hwcov")
+        frame = conform([{"model_type": "bert", "hardware": "cpu", "status": "pass"}])[older]
+        con.register("f", frame)
+        con.execute("CREATE TABLE hwcov.run_results AS SELECT * FROM f")
+
+    @asset(key_prefix="hwcov", partitions_def=StaticPartitionsDefinition(["onnxruntime"]),
+           metadata={"partition_expr": "hardware"})
+    def run_results():
+        return conform([{"model_type": "bert", "hardware": "onnxruntime", "status": "pass", "max_rel_error": 1e-7,
+                         "inert_blocks": "layers.1"}])
+
+    assert materialize([run_results], partition_key="onnxruntime",
+                       resources={"io_manager": duckdb_io_manager(str(db))}).success
+    with duckdb.connect(str(db)) as con:
+        stored = con.execute("SELECT * FROM hwcov.run_results ORDER BY hardware").df()
+    assert list(stored.columns) == names and list(stored["hardware"]) == ["cpu", "onnxruntime"]
+    assert stored["max_rel_error"].iloc[1] == 1e-7 and stored["inert_blocks"].iloc[1] == "layers.1"
