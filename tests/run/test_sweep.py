@@ -13,7 +13,8 @@ def test_cpu_sweep_passes_with_evidence_and_reuses_unchanged_results(archs, tmp_
     for r in rows:
         assert r["status"] == "pass", (r["model_type"], r["error_message"])
         assert r["device_name"].startswith("cpu") and "torch" in r["runtime_version"]
-        assert len(r["output_checksum"]) == 16 and r["max_abs_diff"] == 0.0
+        assert len(r["output_checksum"]) == 16 and r["determinism_diff"] == 0.0  # the reference: no diff to itself
+        assert r["mutation_sensitivity"] >= 10 and r["uninformative_outputs"] == ""
         assert r["reference_path"].endswith(".npz")
     journal = ResultJournal(tmp_path / "art", "cpu")
     lines = len(journal.rows())
