@@ -58,6 +58,9 @@ def uninformative(reference: dict, other_input: dict | None = None) -> dict[str,
         if not _float(arr):
             continue
         big = magnitude(arr)
+        if not np.isfinite(big):  # NaN compares false with every bound below: never let it pass as signal
+            out[name] = "holds NaN or inf"
+            continue
         if big < FLOOR:
             out[name] = "all zero" if big == 0 else f"max |x| {big:.2g} below {FLOOR:g}"
             continue

@@ -74,6 +74,7 @@ def test_fp32_bound_is_capped_by_the_outputs_scale():
     (np.zeros((2, 3), "float32"), "all zero"),
     (np.full((2, 3), 3e-20, "float32"), "below 1e-06"),
     (np.full((2, 3), 0.5, "float32"), "constant 0.5"),
+    (np.full((2, 3), np.nan, "float32"), "holds NaN or inf"),
 ])
 def test_a_degenerate_reference_passes_nothing_not_even_itself(reference, why):
     verdict = validate.compare({"out": reference}, {"out": reference.copy()}, validate.tolerance("openvino", "fp32"))
