@@ -1,5 +1,6 @@
 """run_results: every generated test executed on one hardware partition (cpu fp32 = reference)."""
 import os
+from contextlib import ExitStack
 
 import pandas as pd
 from dagster import (
@@ -102,19 +103,22 @@ def run_results(context: AssetExecutionContext, config: RunResultsConfig,
     tests = select_tests(generated_tests, config.models, config.categories, config.max_priority)
     artifacts = context.resources.settings.artifacts_path()
     database_dir = context.resources.settings.database().parent.resolve()
-    frames = []
+    swept = {}
     for hardware in context.partition_keys:
         backend = getattr(context.resources, resource_key(hardware))
-        rows = sweep.sweep(tests.to_dict("records"), hardware, artifacts, precision=config.precision or None,
-                           batch=config.batch_size, force=config.force, resume=config.resume,
-                           limits=backend.limits(hardware), log=context.log.info)
-        rows = sweep.assemble(rows, ResultJournal(artifacts, hardware), set(generated_tests["model_type"]))
-        frames.append(conform(rows))
-        frames[-1]["reference_path"] = frames[-1]["reference_path"].map(
-            lambda p: os.path.relpath(p, database_dir) if os.path.isabs(p) else p)  # a copied folder keeps its refs
-    df = non_empty(pd.concat(frames, ignore_index=True), f"run_results[{','.join(context.partition_keys)}]")
-    counts = df["status"].value_counts().to_dict()
-    previous = previous_pass_rates(context, list(context.partition_keys))
-    yield Output(df, metadata={"rows": len(df), "status_counts": MetadataValue.json(counts),
-                               "pass_rates": MetadataValue.json(checks.pass_rates(df))})
+        swept[hardware] = sweep.sweep(tests.to_dict("records"), hardware, artifacts,
+                                      precision=config.precision or None, batch=config.batch_size, force=config.force,
+                                      resume=config.resume, limits=backend.limits(hardware), log=context.log.info)
+    with ExitStack() as publishing:  # until the IO manager has written the partitions (it runs at the yield)
+        journals = {hw: publishing.enter_context(ResultJournal(artifacts, hw).publishing()) for hw in sorted(swept)}
+        frames = []
+        for hardware, rows in swept.items():
+            frames.append(conform(sweep.assemble(rows, journals[hardware], set(generated_tests["model_type"]))))
+            frames[-1]["reference_path"] = frames[-1]["reference_path"].map(
+                lambda p: os.path.relpath(p, database_dir) if os.path.isabs(p) else p)  # a copied folder keeps refs
+        df = non_empty(pd.concat(frames, ignore_index=True), f"run_results[{','.join(context.partition_keys)}]")
+        counts = df["status"].value_counts().to_dict()
+        previous = previous_pass_rates(context, list(context.partition_keys))
+        yield Output(df, metadata={"rows": len(df), "status_counts": MetadataValue.json(counts),
+                                   "pass_rates": MetadataValue.json(checks.pass_rates(df))})
     yield from check_results(df, set(tests["model_type"]), set(generated_tests["model_type"]), previous)

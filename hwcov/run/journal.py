@@ -10,6 +10,7 @@ import fcntl
 import json
 import os
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 _reported: set[tuple[str, int, bytes]] = set()  # torn lines already named on stderr by this process
@@ -18,6 +19,19 @@ _reported: set[tuple[str, int, bytes]] = set()  # torn lines already named on st
 class ResultJournal:
     def __init__(self, root: Path, hardware: str):
         self.path = Path(root) / "results" / f"{hardware}.jsonl"
+
+    @contextmanager
+    def publishing(self):
+        """Held while this hardware's rows are read back from the journal and written to its table partition: two
+        runs that each read the journal and then replace the partition would otherwise lose the rows the other
+        journaled in between (the last writer's frame lacks them). Sweeping stays concurrent; publishing queues."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path.with_suffix(".publish.lock"), os.O_WRONLY | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield self
+        finally:
+            os.close(fd)  # releases the lock
 
     def append(self, row: dict) -> None:
         """One line, under an exclusive lock; on a fresh line when the file ends in a torn one (a writer killed

@@ -68,3 +68,45 @@ def test_a_sweep_after_a_torn_journal_keeps_the_other_rows_and_reruns_only_the_t
     lines = len(journal.rows())
     sweep.sweep(tests, "cpu", art, **quiet)
     assert len(journal.rows()) == lines
+
+
+def test_publishing_is_exclusive_and_dagster_stores_an_output_before_the_asset_resumes(tmp_path):
+    """Two runs publishing one hardware queue on a file lock; run_results holds it across its `yield Output`, which
+    is only safe because Dagster hands the output to the IO manager before resuming the asset - checked here."""
+    import fcntl
+    import os
+
+    from dagster import IOManager, Output, asset, io_manager, materialize
+
+    journal = ResultJournal(tmp_path, "cpu")
+    lock_file = journal.path.with_suffix(".publish.lock")
+
+    lock_file.parent.mkdir(parents=True)
+
+    def held_elsewhere() -> bool:
+        fd = os.open(lock_file, os.O_WRONLY | os.O_CREAT)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # a new open file description: conflicts like a process
+            return False
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)
+
+    seen = []
+
+    class Recording(IOManager):
+        def handle_output(self, context, obj):
+            seen.append(held_elsewhere())
+
+        def load_input(self, context):
+            return None
+
+    @asset(io_manager_key="recording")
+    def published():
+        with journal.publishing():
+            yield Output(1)
+
+    assert not held_elsewhere()
+    assert materialize([published], resources={"recording": io_manager(lambda _: Recording())}).success
+    assert seen == [True] and not held_elsewhere()
