@@ -201,13 +201,13 @@ OPTIONS: dict[str, list[tuple[str | tuple[str, ...], dict]]] = {
     "generators": [
         ("--modality", {"type": name, "help": "for --update-modality-templates: a modality of the inventory (text, "
                         "vision, audio, multimodal, ...)"}),
-        ("--family", {"type": name, "help": "for --enhance-family-templates: a family of the inventory (bert, gpt, "
-                      "t5, ...; `transformer` is every family)"}),
+        ("--family", {"type": name, "help": "for --enhance-family-templates: a family of the inventory (masked-lm, "
+                      "causal-lm, seq2seq, ...; `transformer` is every family)"}),
         ("--dry-run", {**FLAG, "help": "with --test-generators: render and compile, run no model"}),
     ],
     "optimize": [
-        ("--input", {"help": "for --apply-optimization-patches / --apply-optimizations: the patch folder "
-                     "(default optimization_patches/)"}),
+        ("--input", {"help": "the folder --apply-optimization-patches / --apply-optimizations read patches from "
+                     "(default optimization_patches/), and --test-model-subset its subsets (default model_subsets/)"}),
     ],
     "advanced": [
         ("--ci-mode", {**FLAG, "help": "run --priority on the hardware present (or --hardware); exit 1 on "

@@ -219,8 +219,8 @@ VERBS = [
          "nothing); no model runs", test_generators, sweeps=False, reads_db=False),
     Verb("generate_template_patches", "results", "the repair plan as files in --output: one YAML per machine fix, "
          "manual.md for the rest", generate_template_patches, sweeps=False),
-    Verb("enhance_merged_generator", "generators", "the same on each --hardware (hwcov has one generator: its "
-         "templates)", every_generator("merged generator"), sweeps=False),
+    Verb("enhance_merged_generator", "generators", "--update-generators on each --hardware (hwcov has one "
+         "generator: its templates)", every_generator("merged generator"), sweeps=False),
     Verb("verify_generator_enhancements", "generators", "--verify-improvements for --model", None,
          resolve=turn_on("verify_improvements"), sweeps=False),
     Verb("generate_hardware_adaptations", "platforms", "what the templates adapt for --hardware and how many tests "
