@@ -88,9 +88,10 @@ def apply_optimizations(args, hardware, models) -> None:
     its baseline and optimized benchmarks)."""
     from hwcov.bench import cells, patches
 
-    table = found(hardware, models)
-    if table.empty:
-        why = "; ".join(filter(None, (not_passing(hw, models) for hw in hardware))) or "no variant left to try"
+    reasons = [not_passing(hw, models) for hw in hardware]  # before reading cells: there may be none at all
+    table = found(hardware, models) if not all(reasons) else None
+    if table is None or table.empty:
+        why = "; ".join(filter(None, reasons)) or "no variant left to try"
         print(f"nothing to apply: no passing cell of {', '.join(models) or 'any model'} on {', '.join(hardware)} "
               f"to derive an optimization from ({why}); --benchmark-optimized measures templates/benchmarks.yaml's "
               f"optimized variants: " + "; ".join(f"{hw}: {', '.join(cells.variants_for(hw, 'optimized')) or 'none'}"

@@ -144,7 +144,7 @@ def comparative_report(args, hardware, models) -> None:
     res = res[res["hardware"].isin(hardware)] if hardware else res
     latest = res.sort_values("test_timestamp").drop_duplicates(["model_type", "hardware", "precision"], keep="last")
     status = latest.pivot_table(index=["model_type", "precision"], columns="hardware", values="status",
-                                aggfunc="first").fillna("-").reset_index()
+                                aggfunc="first").fillna("-").reset_index() if len(latest) else latest
     with output.connect() as con:
         bench = store.read_table(con, "benchmark_results")
     bench = bench[bench["model_type"].isin(models)] if models else bench
