@@ -15,8 +15,8 @@ from __future__ import annotations
 import argparse
 import math
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 from hwcov.core.errors import UsageError
 
@@ -116,7 +116,7 @@ class Parser(argparse.ArgumentParser):
     """argparse, except that a bad command line is a UsageError (one line, exit 2 in main), not usage + exit."""
 
     def error(self, message: str):
-        found = re.fullmatch(r"argument (\S+?)(?:/\S+)?: (.*)", message, re.S)
+        found = re.fullmatch(r"argument (\S+?)(?:/\S+)?: (.*)", message, re.DOTALL)
         if found:
             flag, text = found.groups()
             message = f"{flag} {text}" if text.startswith(("must ", "needs ")) else f"{flag}: {text}"

@@ -5,9 +5,9 @@ raised before anything is written. (Each option's own range and form is checked 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 from hwcov.cli.parser import EXPORT_FORMATS, Verb
 from hwcov.core import paths

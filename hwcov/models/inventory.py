@@ -32,7 +32,7 @@ class Architecture:
     tasks: tuple[str, ...] = ()
 
     @classmethod
-    def from_row(cls, row: dict) -> "Architecture":
+    def from_row(cls, row: dict) -> Architecture:
         """Inverse of row(): rebuild from a stored inventory row without rediscovering."""
         fields = {k: row[k] for k in cls.__dataclass_fields__}
         fields["head_classes"] = tuple(filter(None, str(row["head_classes"]).split(",")))
