@@ -18,7 +18,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from hwcov.backends.registry import BY_KEY, base_hardware, entry, get_backend
-from hwcov.core import data
+from hwcov.core import data, paths
 from hwcov.core.schema import BENCH_COLUMNS  # noqa: F401 - the cell row's columns, read here by callers
 from hwcov.core.system import machine  # the machine every row ran on (callers read it here too)
 from hwcov.run.journal import ResultJournal
@@ -34,11 +34,27 @@ def matrix(hardware: str) -> dict:
     return {**spec["defaults"], **(spec.get("hardware", {}).get(key) or {})}
 
 
+APPLIED_PATCHES = "optimization_patches.yaml"  # written by hwcov.bench.patches.apply
+
+
+def applied_patches_path() -> Path:
+    return paths.templates_dir() / APPLIED_PATCHES
+
+
+def applied_patches() -> dict:
+    """hardware -> {"variants", "precisions", "models"} of the applied optimization patches (hwcov.bench.patches)."""
+    path = applied_patches_path()
+    return dict((data.read_yaml(path).get("hardware") or {}) if path.exists() else {})
+
+
 def variants_for(hardware: str, which: str = "default") -> list[str]:
-    """The variants a hardware measures: `default` (the main matrix), `baseline`, `optimized`, or `all`."""
+    """The variants a hardware measures: `default` (the main matrix), `baseline`, `optimized` (with the applied
+    optimization patches, hwcov.bench.patches), or `all`."""
     v = matrix(hardware).get("variants") or {}
-    chosen = {"default": [v.get("default")], "baseline": [v.get("baseline")], "optimized": v.get("optimized", []),
-              "all": [v.get("baseline")] + list(v.get("optimized", []))}[which]
+    optimized = list(dict.fromkeys([*v.get("optimized", []), *((applied_patches().get(hardware) or {}).get(
+        "variants") or [])]))
+    chosen = {"default": [v.get("default")], "baseline": [v.get("baseline")], "optimized": optimized,
+              "all": [v.get("baseline")] + optimized}[which]
     return [x for x in dict.fromkeys(chosen) if x]
 
 

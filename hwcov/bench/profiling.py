@@ -24,6 +24,10 @@ from hwcov.core.system import rss_mb
 from hwcov.core.timing import RssSampler
 
 
+class HardwareUnavailable(ValueError):
+    """The hardware's runtime or device is absent here (its probe's own words): nothing to profile, not a failure."""
+
+
 def _prepare(case, hardware, precision, batch, seq_len, variant):
     """(backend, variant, case at seq_len, row) for a profile; raises ValueError when it can't run here."""
     from hwcov.backends.registry import get_backend
@@ -31,7 +35,7 @@ def _prepare(case, hardware, precision, batch, seq_len, variant):
     backend = get_backend(hardware)
     probe = backend.probe()
     if not probe.available:
-        raise ValueError(f"{hardware} unavailable: {probe.error}")
+        raise HardwareUnavailable(f"{hardware} unavailable: {probe.error}")
     variant = variant or next(iter(benchmark.variants_for(hardware)), "")
     backend.require_profiler()
     variants.check(variant, backend)

@@ -16,7 +16,19 @@ import sys
 import threading
 from contextlib import contextmanager
 
-from hwcov.cli import verbs_bench, verbs_config, verbs_repair, verbs_reports, verbs_results, verbs_run
+from hwcov.cli import (
+    verbs_bench,
+    verbs_config,
+    verbs_docs,
+    verbs_errors,
+    verbs_generators,
+    verbs_optimize,
+    verbs_repair,
+    verbs_reports,
+    verbs_results,
+    verbs_run,
+    verbs_seed,
+)
 from hwcov.cli.parser import Verb, build
 from hwcov.cli.validate import validate
 from hwcov.core import paths
@@ -25,7 +37,9 @@ from hwcov.core.errors import HwcovError
 INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for a process Ctrl-C ended
 
 # Every verb, in the order main() runs them when several are given.
-VERBS: list[Verb] = [*verbs_reports.VERBS, *verbs_results.VERBS, *verbs_repair.VERBS, *verbs_bench.VERBS]
+VERBS: list[Verb] = [*verbs_seed.VERBS, *verbs_reports.VERBS, *verbs_results.VERBS, *verbs_repair.VERBS,
+                     *verbs_generators.VERBS, *verbs_bench.VERBS, *verbs_optimize.VERBS, *verbs_errors.VERBS,
+                     *verbs_docs.VERBS]
 
 
 def parser():
@@ -37,8 +51,25 @@ def wants_something(args, verbs: list[Verb]) -> bool:
                 or args.test_by_popularity or args.generate_schedule_config or args.ci_mode or args.generate_ci_config)
 
 
+def chosen_verbs(args) -> list[Verb]:
+    return [v for v in VERBS if getattr(args, v.name)]
+
+
+def resolve(args) -> list[Verb]:
+    """The seed's spellings rewritten onto hwcov's options (each verb's resolve, in VERBS order); the verbs then
+    chosen. `--model X` alone is the seed's "test a model across all hardware platforms"."""
+    for verb in chosen_verbs(args):
+        if verb.resolve:
+            verb.resolve(args)
+    verbs = chosen_verbs(args)
+    if (args.model or args.model_category) and not wants_something(args, verbs):
+        args.all = True
+    return verbs
+
+
 def dispatch(args, verbs: list[Verb]) -> int:
     """Run what the command line asks for; the exit code."""
+    verbs = resolve(args)
     if args.generate_schedule_config:
         return verbs_config.write_schedule_config(args)
     if args.ci_mode or args.generate_ci_config:
@@ -55,7 +86,7 @@ def dispatch(args, verbs: list[Verb]) -> int:
         if code:
             return code
     for verb in verbs:
-        code = verb.run(args, chosen.hardware, chosen.models)
+        code = verb.run(args, chosen.hardware, chosen.models) if verb.run else 0
         if code:
             return code
     return 0
@@ -108,8 +139,8 @@ def main(argv: list[str] | None = None) -> int:
     except HwcovError as exc:  # parser.Parser.error: a malformed or out-of-range option
         return fail(exc)
     args.generate_tests = args.generate_tests or args.expand_hf_models
-    verbs = [v for v in VERBS if getattr(args, v.name)]
-    if not wants_something(args, verbs):
+    verbs = chosen_verbs(args)
+    if not (wants_something(args, verbs) or args.model or args.model_category):
         p.print_help()
         return 0
     # huggingface_hub reads this once, when it is imported: the environment is its only way in.

@@ -15,8 +15,8 @@ from __future__ import annotations
 import argparse
 import math
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 from hwcov.core.errors import UsageError
 
@@ -95,6 +95,14 @@ def name(value: str) -> str:
     return value.strip()
 
 
+def rank_range(value: str) -> str:
+    """type=: ranks `A-B` (1 <= A <= B <= 100000), the seed's `--popularity-rank 1-50`; returned as "A-B"."""
+    found = re.fullmatch(r"\s*(\d+)\s*-\s*(\d+)\s*", value)
+    if not found or not 1 <= int(found[1]) <= int(found[2]) <= 100000:
+        raise bad(f"must be ranks A-B with 1 <= A <= B <= 100000, got {shown(value)}")
+    return f"{int(found[1])}-{int(found[2])}"
+
+
 def priority(value: str) -> str:
     """type=: a --priority tier (hwcov.orchestration.ci.PRIORITIES; that module imports no Dagster at load)."""
     from hwcov.orchestration.ci import PRIORITIES
@@ -108,7 +116,7 @@ class Parser(argparse.ArgumentParser):
     """argparse, except that a bad command line is a UsageError (one line, exit 2 in main), not usage + exit."""
 
     def error(self, message: str):
-        found = re.fullmatch(r"argument (\S+?)(?:/\S+)?: (.*)", message, re.S)
+        found = re.fullmatch(r"argument (\S+?)(?:/\S+)?: (.*)", message, re.DOTALL)
         if found:
             flag, text = found.groups()
             message = f"{flag} {text}" if text.startswith(("must ", "needs ")) else f"{flag}: {text}"
@@ -117,39 +125,60 @@ class Parser(argparse.ArgumentParser):
 
 @dataclass(frozen=True)
 class Verb:
-    """One action flag and how main() treats it; run(args, hardware, models) -> exit code (None: 0)."""
+    """One action flag and how main() treats it; run(args, hardware, models) -> exit code (None: 0; run None: the
+    verb only resolves onto others)."""
     name: str  # the argparse dest: analyze_coverage is --analyze-coverage
     group: str  # a key of GROUPS: where --help lists it
     help: str
-    run: Callable[..., int | None]
+    run: Callable[..., int | None] | None
     needs_output: bool = False  # refused without --output
     sweeps: bool = True  # --hardware/--all with it runs the pipeline first (False: --hardware filters or targets)
     reads_db: bool = True  # False: it creates the database when there is none
     one_model: bool = False  # exactly one --model
     hardware: str = ""  # "one": exactly one --hardware, "some": at least one
+    value: str = ""  # a metavar: the verb takes one value (`--add-hardware KEY`), else it is a plain flag
+    # the seed's spelling of hwcov's options: rewrites args before validation (`--test-on-hardware K` is
+    # `--hardware K`); such a verb may have no run of its own
+    resolve: Callable[..., None] | None = None
 
     @property
     def flag(self) -> str:
         return "--" + self.name.replace("_", "-")
 
 
+# The --help groups follow the sections of the seed guide (HF_COMPREHENSIVE_TESTING_GUIDE.md), so a user who
+# reads a section there finds its verbs together here; the README's table maps every seed command line.
 GROUPS = {
-    "run": "run (materialize assets on the local Dagster instance)",
-    "platforms": "hardware platforms",
-    "reports": "reports and analysis (read the database; --output writes to a file)",
-    "repair": "template repair (the generator loop, from the stored failures; --hardware filters)",
-    "bench": "benchmarks and profiling (templates/benchmarks.yaml: the seed's matrix and variants)",
+    "run": "using hwcov: run (materialize assets on the local Dagster instance; --hardware takes keys, a comma "
+           "list or `all`)",
+    "database": "database analysis (read the database; --output writes to a file)",
+    "results": "analyzing test results",
+    "generators": "improving test generators (the template repair loop, from the stored failures)",
+    "bench": "performance benchmarking (templates/benchmarks.yaml: the seed's matrix and variants)",
+    "optimize": "hardware-specific optimizations (optimization patches: YAML files naming benchmark variants)",
+    "advanced": "advanced usage: CI, custom hardware, analysis, extended coverage, schedules",
+    "docs": "documentation integration (the installed transformers' docstrings when no docs build is given)",
+    "bulk": "automated test generation",
+    "profile": "performance profiling and analysis",
+    "validation": "cross-platform validation",
+    "errors": "error handling and resolution",
+    "platforms": "extension to custom hardware platforms",
     "export": "export and inventory",
     "paths": "paths",
 }
 FLAG = {"action": "store_true"}
-# group -> (flag, argparse keywords) of the options that are not verbs, in --help order
-OPTIONS: dict[str, list[tuple[str, dict]]] = {
+# group -> (flags, argparse keywords) of the options that are not verbs, in --help order; a tuple of flags is an
+# option with the seed's spelling beside hwcov's (`--models` for `--model`)
+OPTIONS: dict[str, list[tuple[str | tuple[str, ...], dict]]] = {
     "run": [
-        ("--hardware", {"type": names, "help": "comma-separated hardware keys to run on (e.g. cpu)"}),
-        ("--all", {**FLAG, "help": "run on every hardware key hwcov has a backend for"}),
-        ("--model", {"type": names, "help": "comma-separated model types (default: every architecture)"}),
-        ("--model-category", {"type": name, "help": "run only this model category (e.g. vision)"}),
+        ("--hardware", {"type": names, "help": "comma-separated hardware keys to run on (e.g. cpu), or all"}),
+        (("--all", "--all-hardware"), {**FLAG, "help": "run on every hardware key hwcov has a backend for"}),
+        (("--model", "--models"), {"type": names, "help": "comma-separated model types (default: every "
+                                   "architecture)"}),
+        ("--model-category", {"type": name, "help": "run only this model category (e.g. vision; the seed's names "
+                              "such as text-generation are accepted, templates/inventory.yaml category_aliases)"}),
+        ("--all-models", {**FLAG, "help": "every architecture of the inventory (what no --model means; refused "
+                          "beside --model)"}),
         ("--force", {**FLAG, "help": "rerun cases whose stored result is still valid"}),
         ("--resume", {**FLAG, "help": "continue a long run: keep every stored row, even one made by older code or "
                       "templates (each row names its versions); run only what has none, or crashed or timed out. "
@@ -168,26 +197,64 @@ OPTIONS: dict[str, list[tuple[str, dict]]] = {
         ("--expand-hf-models", {**FLAG, "help": "the seed's name for it: take every architecture of the installed "
                                 "transformers into the inventory and (re)generate their tests; with --hardware, run "
                                 "them too"}),
+    ],
+    "generators": [
+        ("--modality", {"type": name, "help": "for --update-modality-templates: a modality of the inventory (text, "
+                        "vision, audio, multimodal, ...)"}),
+        ("--family", {"type": name, "help": "for --enhance-family-templates: a family of the inventory (masked-lm, "
+                      "causal-lm, seq2seq, ...; `transformer` is every family)"}),
+        ("--dry-run", {**FLAG, "help": "with --test-generators: render and compile, run no model"}),
+    ],
+    "optimize": [
+        ("--input", {"help": "the folder --apply-optimization-patches / --apply-optimizations read patches from "
+                     "(default optimization_patches/), and --test-model-subset its subsets (default model_subsets/)"}),
+    ],
+    "advanced": [
         ("--ci-mode", {**FLAG, "help": "run --priority on the hardware present (or --hardware); exit 1 on "
                        "regressions"}),
         ("--priority", {"type": priority, "default": "high", "help": "for --ci-mode and --generate-ci-config: "
                         "highest (seed phase 1), high (phases 1-2), medium, all (default high)"}),
+        ("--generate-ci-config", {**FLAG, "help": "write a CI workflow running --ci-mode to --output"}),
+        ("--config", {"help": "for --define-custom-hardware / --use-custom-hardware: platform JSON whose `name` "
+                      "is the key"}),
+        ("--screenshots", {**FLAG, "help": "with --generate-dashboard: also a PNG of every page in "
+                           "<output>/screenshots (headless Chromium)"}),
         ("--test-by-popularity", {**FLAG, "help": "run the --top N most downloaded architectures "
                                   "(templates/popularity.yaml, dated, source named) on --hardware (default cpu)"}),
         ("--top", {"type": number(1, 1000), "default": 10, "help": "how many for --test-by-popularity, 1-1000 "
                   "(default 10)"}),
-        ("--generate-ci-config", {**FLAG, "help": "write a CI workflow running --ci-mode to --output"}),
+        ("--generate-schedule-config", {**FLAG, "help": "write the default schedule config (the seed's "
+                                        "daily/weekly/monthly) to --output"}),
+        ("--schedule", {"help": "for --run-scheduled-tests: a schedule config (default ./schedule.json)"}),
+    ],
+    "docs": [
+        ("--docs-path", {"help": "a transformers docs build (its model_doc/*.md); absent: the installed package's "
+                         "docstrings"}),
+        ("--tests-path", {"help": "for --validate-against-docs: the folder of generated tests to check"}),
+    ],
+    "bulk": [
+        ("--category", {"type": name, "help": "for --bulk-generate-tests: a model category (seed names accepted)"}),
+        ("--popularity-rank", {"type": rank_range, "help": "for --bulk-generate-tests: ranks A-B of "
+                               "templates/popularity.yaml"}),
+        ("--output-dir", {"help": "where --bulk-generate-tests / --generate-from-docs write tests (default: "
+                          "--generated-dir)"}),
+    ],
+    "profile": [
+        ("--dashboard-path", {"help": "for --update-dashboard: the dashboard folder (default dashboard/)"}),
+    ],
+    "errors": [
+        ("--name", {"type": name, "help": "for --add-error-pattern: the pattern's name"}),
+        ("--solution", {"type": name, "help": "for --add-error-pattern: the template fix, in words"}),
+        ("--regex", {"type": name, "help": "for --add-error-pattern: the messages it matches (default: learnt "
+                     "from the stored failures of --models)"}),
+        ("--pattern", {"type": name, "help": "for --fix-error-pattern: a catalog pattern's name"}),
+        ("--template-file", {"help": "for --fix-error-pattern: the template you edited (under templates/)"}),
+        ("--error-pattern", {"type": name, "help": "for --regenerate-tests: a catalog pattern's name"}),
     ],
     "platforms": [
         ("--define-hardware", {"type": name, "metavar": "KEY",
                                "help": "add a hardware platform from --properties FILE.json"}),
         ("--properties", {"help": "platform JSON in the seed's format (for --define-hardware)"}),
-        ("--generate-schedule-config", {**FLAG, "help": "write the default schedule config (the seed's "
-                                        "daily/weekly/monthly) to --output"}),
-    ],
-    "reports": [
-        ("--screenshots", {**FLAG, "help": "with --generate-dashboard: also a PNG of every page in "
-                           "<output>/screenshots (headless Chromium)"}),
     ],
     "bench": [
         ("--batch-sizes", {"type": integers(1, MAX_BATCH), "help": f"comma-separated batch sizes, 1-{MAX_BATCH} "
@@ -230,7 +297,9 @@ def build(verbs: Sequence[Verb]) -> argparse.ArgumentParser:
         group = p.add_argument_group(title)
         for verb in verbs:
             if verb.group == key:
-                group.add_argument(verb.flag, dest=verb.name, help=plain(verb.help), **FLAG)
-        for flag, kwargs in OPTIONS.get(key, []):
-            group.add_argument(flag, **{**kwargs, "help": plain(kwargs["help"])})
+                kind = {"type": name, "metavar": verb.value, "default": None} if verb.value else FLAG
+                group.add_argument(verb.flag, dest=verb.name, help=plain(verb.help), **kind)
+        for flags, kwargs in OPTIONS.get(key, []):
+            group.add_argument(*([flags] if isinstance(flags, str) else flags), **{**kwargs,
+                                                                                  "help": plain(kwargs["help"])})
     return p

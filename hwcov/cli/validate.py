@@ -5,9 +5,9 @@ raised before anything is written. (Each option's own range and form is checked 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 from hwcov.cli.parser import EXPORT_FORMATS, Verb
 from hwcov.core import paths
@@ -93,10 +93,12 @@ def check_verb(verb: Verb, args, hardware: list[str], models: list[str]) -> None
 def validate(args, verbs: Sequence[Verb]) -> Chosen:
     from hwcov.backends.registry import RUNNABLE, all_hardware, custom_platforms
     from hwcov.core.schema import PRECISIONS
-    from hwcov.models.inventory import CATEGORIES
+    from hwcov.models.inventory import CATEGORIES, category
 
     hardware = split(args.hardware)
     known = all_hardware()
+    if "all" in hardware:  # the seed's `--hardware all`: what --all runs
+        args.all, hardware = True, [h for h in hardware if h != "all"]
     bad = [h for h in hardware if h not in known]
     if bad:
         raise UsageError(f"unknown hardware {', '.join(bad)}; accepted: {', '.join(known)}")
@@ -105,10 +107,14 @@ def validate(args, verbs: Sequence[Verb]) -> Chosen:
     if runs and not_built:
         raise UsageError(f"hardware {', '.join(not_built)} has no backend yet; runnable: {', '.join(RUNNABLE)}")
     if args.all:
-        hardware = list(RUNNABLE) + list(custom_platforms())
-    if args.model_category and args.model_category not in CATEGORIES:
-        raise UsageError(f"unknown model category {args.model_category!r}; accepted: {', '.join(CATEGORIES)}")
+        hardware = list(dict.fromkeys(hardware + list(RUNNABLE) + list(custom_platforms())))
+    if args.model_category:
+        if category(args.model_category) is None:
+            raise UsageError(f"unknown model category {args.model_category!r}; accepted: {', '.join(CATEGORIES)}")
+        args.model_category = category(args.model_category)
     models = split(args.model)
+    if models and getattr(args, "all_models", False):
+        raise UsageError("--all-models means every architecture of the inventory; drop --model")
     if models:
         check_models(models)
     batch_sizes = [int(b) for b in split(args.batch_size)]  # parser.integers: at least one, each in range

@@ -56,6 +56,13 @@ def define_hardware(args) -> None:
     if not args.properties:
         raise UsageError("--define-hardware needs --properties FILE.json")
     key = args.define_hardware
+    if key in HARDWARE:  # the seed's own example defines qualcomm, which hwcov has built in
+        platform = platforms.load_file(Path(args.properties))
+        print(f"'{key}' is built in (hwcov/backends/hardware.py): {args.properties} is valid "
+              f"({platform.platform_name}, {platform.backend_type}, {', '.join(platform.supported_precisions)}) and "
+              f"was not defined over it; run it with `hwcov --hardware {key}`, or give the file another platform_key "
+              "to add a platform of your own")
+        return
     target = platforms.define(key, Path(args.properties), reserved=HARDWARE)
     print(f"hardware platform '{key}' defined in {target}; run it with: hwcov --hardware {key}")
 

@@ -37,6 +37,11 @@ def suggest_manual_patches(args, hardware, models) -> None:
 
 def auto_patch_generators(args, hardware, models) -> None:
     """Apply the catalog's machine fixes as override data, rerun the affected architectures, keep what helps."""
+    repair_loop(args, hardware, models)
+
+
+def repair_loop(args, hardware: list[str], models: list[str]) -> list[dict]:
+    """The repair loop on --hardware (default cpu) over the stored failures of `models` (all: []); its trials."""
     from hwcov.backends.registry import RUNNABLE, custom_platforms
     from hwcov.orchestration import repair_rerun
     from hwcov.repair import loop as repair
@@ -62,17 +67,18 @@ def auto_patch_generators(args, hardware, models) -> None:
               f"{t['success_rate_before']} -> {t['success_rate_after']} for {', '.join(json.loads(t['model_types']))}")
     print(f"auto-patch: {sum(t['kept'] for t in trials)} of {len(trials)} fixes kept in "
           f"{repair.auto_path()}; recorded in hwcov.generator_updates")
+    return trials
 
 
 VERBS = [
-    Verb("identify_patch_patterns", "repair",
+    Verb("identify_patch_patterns", "generators",
          "failure patterns with a machine-applicable fix in the catalog, and the archs affected",
          identify_patch_patterns, sweeps=False),
-    Verb("auto_patch_generators", "repair",
+    Verb("auto_patch_generators", "generators",
          "apply those fixes as override data, rerun the affected archs on --hardware (default cpu), keep a fix only "
          "if their pass rate rises (recorded in generator_updates); --force retries fixes reverted before",
          auto_patch_generators, sweeps=False),
-    Verb("suggest_manual_patches", "repair",
+    Verb("suggest_manual_patches", "generators",
          "the failures no machine fix covers, as template-edit suggestions (markdown; --output)",
          suggest_manual_patches, sweeps=False),
 ]

@@ -55,10 +55,15 @@ def diagnostics(args, hardware, models) -> None:
     from hwcov.reports import diagnostics as diag
     from hwcov.run.sweep import load_module, test_class
 
-    rows = output.read("SELECT * FROM hwcov.run_results r JOIN hwcov.generated_tests t USING (model_type) "
-                       "WHERE model_type = ? AND hardware = ? ORDER BY test_timestamp", [models[0], hardware[0]])
-    if rows.empty:
-        raise UsageError(f"no result for {models[0]} on {hardware[0]} in {paths.db_path()}; run it first")
+    query = ("SELECT * FROM hwcov.run_results r JOIN hwcov.generated_tests t USING (model_type) "
+             "WHERE model_type = ? AND hardware = ? ORDER BY test_timestamp")
+    rows = output.read(query, [models[0], hardware[0]]) if paths.db_path().exists() else None
+    if rows is None or rows.empty:  # nothing stored for the pair yet: run it, then diagnose what it gave
+        from hwcov.orchestration import pipeline
+
+        if not pipeline.run_pipeline([hardware[0]], [models[0]], None, workers=args.workers):
+            raise UsageError(f"no result for {models[0]} on {hardware[0]} and running it failed")
+        rows = output.read(query, [models[0], hardware[0]])
     row = rows.iloc[-1].to_dict()
     # The stored path is data: only the generated test this model's name gives, in the generated-tests folder, is
     # imported (a crafted row must not make --diagnostics run another file).
@@ -92,27 +97,28 @@ def generate_dashboard(args, hardware, models) -> None:
 
 INV, RES = output.inventory, output.results
 VERBS = [
-    Verb("report", "reports", "coverage report: status per hardware, pass rates, failures, gaps by priority",
+    Verb("report", "run", "coverage report: status per hardware, pass rates, failures, gaps by priority",
          print_report),
-    Verb("analyze_coverage", "reports", "pass rates by hardware and category; gaps by priority",
+    Verb("analyze_coverage", "database", "pass rates by hardware and category; gaps by priority",
          analysis("analyze_coverage", INV, RES)),
-    Verb("analyze_failures", "reports", "failure patterns with explanation, suggested fix and examples",
+    Verb("analyze_failures", "results", "failure patterns with explanation, suggested fix and examples",
          analysis("analyze_failures", RES)),
-    Verb("error_pattern_analysis", "reports", "same as --analyze-failures", analysis("analyze_failures", RES)),
-    Verb("group_failures", "reports", "failure counts by pattern x hardware", analysis("group_failures", RES)),
-    Verb("hardware_failure_analysis", "reports", "failures on a hardware of architectures that pass on cpu",
+    Verb("error_pattern_analysis", "errors", "same as --analyze-failures", analysis("analyze_failures", RES)),
+    Verb("group_failures", "results", "failure counts by pattern x hardware", analysis("group_failures", RES)),
+    Verb("hardware_failure_analysis", "results", "failures on a hardware of architectures that pass on cpu",
          analysis("hardware_failure_analysis", RES)),
-    Verb("analyze_trends", "reports", "pass rate per hardware over coverage_report snapshots", analyze_trends),
-    Verb("generate_coverage_plan", "reports", "prioritized template fixes (markdown)",
+    Verb("analyze_trends", "database", "pass rate per hardware over coverage_report snapshots", analyze_trends),
+    Verb("generate_coverage_plan", "results", "prioritized template fixes (markdown)",
          analysis("coverage_plan", INV, RES)),
-    Verb("estimate_effort", "reports", "template changes needed per pattern and family",
+    Verb("estimate_effort", "results", "template changes needed per pattern and family",
          analysis("estimate_effort", RES)),
-    Verb("generate_error_resolution_guide", "reports", "every catalog pattern with its fix and real examples",
+    Verb("generate_error_resolution_guide", "errors", "every catalog pattern with its fix and real examples",
          analysis("error_resolution_guide", RES)),
-    Verb("validation_report", "reports", "one --model across hardware: status, |diff|, tolerance, evidence",
+    Verb("validation_report", "validation", "one --model across hardware: status, |diff|, tolerance, evidence",
          validation_report, one_model=True),
-    Verb("diagnostics", "reports", "one --model on one --hardware: full error, environment, standalone repro script",
-         diagnostics, sweeps=False, one_model=True, hardware="one"),
-    Verb("generate_dashboard", "reports",
+    Verb("diagnostics", "errors", "one --model on one --hardware (run first if nothing is stored): full error, "
+         "environment, standalone repro script", diagnostics, sweeps=False, reads_db=False, one_model=True,
+         hardware="one"),
+    Verb("generate_dashboard", "advanced",
          "static HTML dashboard + coverage_report.md in the --output folder (./dashboard)", generate_dashboard),
 ]

@@ -78,9 +78,9 @@ def create_model_subsets(args, hardware, models) -> None:
 
 
 VERBS = [
-    Verb("export_results", "export", "run results to --output (see --format)", export_results, needs_output=True),
-    Verb("list_all_hf_models", "export", "the inventory as JSON to --output", list_all_models, needs_output=True),
-    Verb("create_model_subsets", "export",
+    Verb("export_results", "database", "run results to --output (see --format)", export_results, needs_output=True),
+    Verb("list_all_hf_models", "advanced", "the inventory as JSON to --output", list_all_models, needs_output=True),
+    Verb("create_model_subsets", "advanced",
          "model-type lists per category and priority, as JSON files in the --output folder", create_model_subsets,
          needs_output=True),
 ]

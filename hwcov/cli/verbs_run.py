@@ -81,6 +81,10 @@ def select_by_popularity(args) -> None:
 
     if args.model or args.model_category:
         raise UsageError("--test-by-popularity chooses the models itself; drop --model / --model-category")
-    top = popularity.top_models(args.top)  # PopularityError is a ConfigError: one line, exit 2
+    from hwcov.models import inventory
+
+    popularity.load()  # a bad ranking file is one line (PopularityError, exit 2), before the inventory loads
+    # ranked among the inventory's architectures: what can run (templates/inventory.yaml may narrow it)
+    top = popularity.top_models(args.top, {a.model_type for a in inventory.discover()})
     print(f"hwcov: top {len(top)} by popularity ({popularity.describe()}): {', '.join(top)}", file=sys.stderr)
     args.model, args.hardware = ",".join(top), args.hardware or "cpu"

@@ -32,7 +32,7 @@ class Architecture:
     tasks: tuple[str, ...] = ()
 
     @classmethod
-    def from_row(cls, row: dict) -> "Architecture":
+    def from_row(cls, row: dict) -> Architecture:
         """Inverse of row(): rebuild from a stored inventory row without rediscovering."""
         fields = {k: row[k] for k in cls.__dataclass_fields__}
         fields["head_classes"] = tuple(filter(None, str(row["head_classes"]).split(",")))
@@ -149,8 +149,11 @@ def _discover() -> list[Architecture]:
     base = mappings["MODEL_MAPPING_NAMES"]
     phases = spec["priority"]
     tasks = _tasks_by_type()
+    only = set(spec.get("only_model_types") or ())
     archs = []
     for model_type, config_class in sorted(CONFIG_MAPPING_NAMES.items()):
+        if only and model_type not in only:
+            continue
         heads = sorted({c for name, m in mappings.items() if name != "MODEL_MAPPING_NAMES"
                         for c in m.get(model_type, ())})
         if model_type not in base and not heads:
@@ -178,6 +181,13 @@ def _discover() -> list[Architecture]:
             tasks=tasks.get(model_type, ()),
         ))
     return archs
+
+
+def category(name: str) -> str | None:
+    """A category, by its own name or the seed's (templates/inventory.yaml category_aliases); None if neither."""
+    if name in CATEGORIES:
+        return name
+    return (data.load("inventory.yaml").get("category_aliases") or {}).get(name)
 
 
 def by_type(archs: list[Architecture] | None = None) -> dict[str, Architecture]:

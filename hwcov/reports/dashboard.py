@@ -118,16 +118,8 @@ class Dashboard:
         return self.out / "index.html"
 
     def overview(self) -> None:
-        import plotly.express as px
-
         tested = self.cells[~self.cells["status"].isin(["untested", "unavailable"])]
-        rates = report.pass_rates(self.cells, ["hardware", "category"])
-        heat = rates.pivot(index="category", columns="hardware", values="pass_rate")
-        fig = px.imshow(heat, text_auto=".0%", color_continuous_scale="RdYlGn", zmin=0, zmax=1, aspect="auto",
-                        title="Pass rate by category and hardware")
-        counts = self.cells.groupby(["hardware", "status"]).size().reset_index(name="architectures")
-        bars = px.bar(counts, x="hardware", y="architectures", color="status", color_discrete_map=STATUS_COLORS,
-                      title="Status per hardware")
+        fig, bars = coverage_figures(self.cells)
         worst = report.pass_rates(self.cells, ["hardware"]).sort_values("pass_rate")
         cards = [("architectures", self.inv["model_type"].nunique()), ("hardware with results",
                  self.res["hardware"].nunique()), ("cases run", len(tested)),
@@ -243,6 +235,30 @@ class Dashboard:
                                    title="Pass rate per hardware over time", range_y=[0, 1]))
             body += _table(per.sort_values("snapshot_at", ascending=False).head(50))
         self.page("trends.html", "Trends", body)
+
+
+def coverage_figures(cells: pd.DataFrame):
+    """The pass-rate heatmap (category x hardware) and the status bars of a coverage matrix."""
+    import plotly.express as px
+
+    rates = report.pass_rates(cells, ["hardware", "category"])
+    heat = rates.pivot(index="category", columns="hardware", values="pass_rate")
+    fig = px.imshow(heat, text_auto=".0%", color_continuous_scale="RdYlGn", zmin=0, zmax=1, aspect="auto",
+                    title="Pass rate by category and hardware")
+    counts = cells.groupby(["hardware", "status"]).size().reset_index(name="architectures")
+    bars = px.bar(counts, x="hardware", y="architectures", color="status", color_discrete_map=STATUS_COLORS,
+                  title="Status per hardware")
+    return fig, bars
+
+
+def coverage_page(inventory: pd.DataFrame, results: pd.DataFrame, target: Path) -> Path:
+    """The overview's two figures as one self-contained HTML file (plotly.js inline: opens without a server)."""
+    fig, bars = coverage_figures(report.coverage_matrix(inventory, results))
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    body = fig.to_html(full_html=False, include_plotlyjs=True) + bars.to_html(full_html=False, include_plotlyjs=False)
+    target.write_text(f"<!doctype html><meta charset=utf-8><title>hwcov coverage</title>{body}", encoding="utf-8")
+    return target
 
 
 def _markup(text: str):

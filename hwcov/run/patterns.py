@@ -4,15 +4,28 @@ from __future__ import annotations
 import functools
 import re
 
-from hwcov.core import data
+from hwcov.core import data, paths
 
 UNCLASSIFIED = "unclassified"
 NOT_FAILURES = ("pass", "skipped_known", "unavailable", "not_applicable")
 
 
+ADDED_FILE = "error_patterns_added.yaml"  # `hwcov --add-error-pattern` writes here (hwcov.repair.catalog)
+
+
 @functools.cache
 def catalog() -> list[dict]:
-    pats = data.load("error_patterns.yaml")["patterns"]
+    """The shipped catalog, then the added entries: one with a shipped name updates it (its `models` joined),
+    a new one comes last (the first match wins, so an added pattern never shadows a shipped one)."""
+    pats = [dict(p) for p in data.load("error_patterns.yaml")["patterns"]]
+    by_name = {p["name"]: p for p in pats}
+    added = paths.templates_dir() / ADDED_FILE
+    for extra in (data.read_yaml(added).get("patterns") or []) if added.exists() else []:
+        if extra["name"] in by_name:
+            have = by_name[extra["name"]]
+            have.update({**extra, "models": sorted({*have.get("models", []), *extra.get("models", [])})})
+        else:
+            pats.append(dict(extra))
     return [{**p, "compiled": re.compile(p["regex"], re.IGNORECASE)} for p in pats]
 
 
