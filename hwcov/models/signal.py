@@ -167,14 +167,14 @@ def mutation_sensitivity(model, forward, reference: dict, skipped: dict, budget_
                     p.copy_(s)
         if moved is None:
             continue
-        if not calls:
-            result.unused.append(block_name)
-            continue
         ratio = 0.0
         for n in names:
             if n in moved and np.shape(moved[n]) == reference[n].shape:
                 d = float(np.nan_to_num(np.abs(np.asarray(moved[n], "float64") - reference[n]), nan=np.inf).max())
                 ratio = max(ratio, d / bounds[n] if bounds[n] else np.inf)
+        if not calls and ratio == 0.0:  # no call seen and nothing moved (a module run as .forward() fires no hook)
+            result.unused.append(block_name)
+            continue
         ratios.append(ratio)
         if ratio < SENSITIVE:
             result.inert.append(block_name)
