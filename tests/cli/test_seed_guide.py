@@ -1,8 +1,8 @@
 """Every distinct command line of the seed guide (HF_COMPREHENSIVE_TESTING_GUIDE.md) works as `hwcov <flags>`.
 
 Each line, exactly as the guide writes it, parses with no usage error; then all of them run in the guide's order,
-in one folder, through hwcov.cli.main.main (the console script's entry point, in process so transformers and
-Dagster are imported once), on a database swept beforehand on cpu. Each must exit 0, or exit 2 with one line
+in one folder, each through the `hwcov` console script in a process of its own (as a user runs them; a worker
+forked from this test process could inherit a lock its threads hold), on a database swept beforehand on cpu. Each must exit 0, or exit 2 with one line
 naming a verb of its own guide section that appears earlier there (the prerequisite that section creates first).
 
 Kept short by data, not by skipping: the inventory is narrowed to six architectures (templates/inventory.yaml
@@ -10,13 +10,11 @@ Kept short by data, not by skipping: the inventory is narrowed to six architectu
 cuda`, `--bulk-generate-tests --all-models`, ...) cover those six. Lines that would still start long work run
 with the narrowing CHEAPER names, each with its reason; the line as written was parsed and validated first.
 """
-import contextlib
 import json
 import os
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -143,26 +141,20 @@ def farm(tmp_path_factory):
         reset_process_caches()
 
 
-# Lines that run in a process of their own, as a user's do, with a platforms folder of their own: a custom
-# platform becomes a hardware partition when hwcov.definitions is imported, which this process did long before,
-# so here it must not see one (every later line that runs `all` hardware would name a partition it lacks).
-OWN_PROCESS = ("--define-custom-hardware", "--use-custom-hardware")
+# Every line runs in a process of its own, as a user's does. In this (pytest) process torch, ONNX Runtime and
+# Dagster have started threads, and a sweep or benchmark worker forked from here can inherit a held lock and hang
+# (issue 27). The custom-platform lines also get a platforms folder of their own: a custom platform becomes a
+# hardware partition when hwcov.definitions is imported, and the later `all`-hardware lines must not see one.
+OWN_PLATFORMS = ("--define-custom-hardware", "--use-custom-hardware")
 HWCOV = str(Path(sys.executable).with_name("hwcov"))
 
 
 def hwcov(*argv: str) -> tuple[int, str, str]:
-    from hwcov.cli.main import main
-
-    if any(flag in argv for flag in OWN_PROCESS):
-        env = {**os.environ, "HWCOV_PLATFORMS_DIR": str(Path("custom_platforms").resolve())}
-        done = subprocess.run([HWCOV, *argv], capture_output=True, text=True, timeout=600, env=env, check=False)
-        return done.returncode, done.stdout, done.stderr
-    # files, not StringIO: the sweep's forked workers need streams with a file descriptor
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            code = main(list(argv))
-        out.seek(0), err.seek(0)
-        return code, out.read(), err.read()
+    env = dict(os.environ)
+    if any(flag in argv for flag in OWN_PLATFORMS):
+        env["HWCOV_PLATFORMS_DIR"] = str(Path("custom_platforms").resolve())
+    done = subprocess.run([HWCOV, *argv], capture_output=True, text=True, timeout=900, env=env, check=False)
+    return done.returncode, done.stdout, done.stderr
 
 
 @pytest.fixture(scope="module")
