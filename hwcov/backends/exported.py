@@ -138,8 +138,9 @@ class ExportBackend(Backend):
                                                     reference_dir)
         if ended:
             return ended
-        if validate.degenerate(reference):  # no export could pass or fail against it: don't spend one
-            return {"status": "fail_accuracy", "error_message": validate.degenerate(reference),
+        degenerate = validate.degenerate(reference)
+        if degenerate:  # no export could pass or fail against it: don't spend one
+            return {"status": "fail_accuracy", "error_message": degenerate,
                     "reference_path": ref_path, "uninformative_outputs": signal.describe(validate.no_signal(reference))}
         tol = validate.tolerance(self.hardware, precision, case.model_type)
         export_dir = self._export_dir(reference_dir)
