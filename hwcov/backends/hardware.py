@@ -42,8 +42,10 @@ _ALL3 = ("fp32", "fp16", "int8")
 # units CPU_AND_NE and ALL. Each is its own partition: a pass on one says nothing about the other.
 HARDWARE_TABLE: tuple[Hardware, ...] = (
     Hardware("cpu", _TORCH, "cpu", ("fp32",), "torch_backend"),  # cpu fp32: the reference every backend meets
-    Hardware("cuda", _TORCH, "gpu", ("fp32", "fp16", "bf16"), "torch_backend", cpu_bound=False),
-    Hardware("rocm", _TORCH, "gpu", ("fp32", "fp16"), "torch_backend", cpu_bound=False),
+    # No address-space cap on a GPU worker: the CUDA/HIP runtime reserves address space for the whole device
+    # (unified addressing, over a hundred GiB on an H200) at its first call, and fails to start under one.
+    Hardware("cuda", _TORCH, "gpu", ("fp32", "fp16", "bf16"), "torch_backend", cpu_bound=False, memory_mb=0),
+    Hardware("rocm", _TORCH, "gpu", ("fp32", "fp16"), "torch_backend", cpu_bound=False, memory_mb=0),
     Hardware("mps", _TORCH, "gpu", ("fp32", "fp16"), "torch_backend", cpu_bound=False),
     Hardware("openvino", _OV, "cpu", _ALL3, "openvino_backend", timeout_s=300.0),  # up to three export routes
     Hardware("onnxruntime", _ORT, "cpu", _ALL3, "onnxruntime_backend", timeout_s=300.0),  # exports take time

@@ -22,6 +22,7 @@ from hwcov.cli import (
     verbs_docs,
     verbs_errors,
     verbs_generators,
+    verbs_ingest,
     verbs_optimize,
     verbs_repair,
     verbs_reports,
@@ -37,7 +38,8 @@ from hwcov.core.errors import HwcovError
 INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for a process Ctrl-C ended
 
 # Every verb, in the order main() runs them when several are given.
-VERBS: list[Verb] = [*verbs_seed.VERBS, *verbs_reports.VERBS, *verbs_results.VERBS, *verbs_repair.VERBS,
+VERBS: list[Verb] = [*verbs_seed.VERBS, *verbs_reports.VERBS, *verbs_results.VERBS, *verbs_ingest.VERBS,
+                     *verbs_repair.VERBS,
                      *verbs_generators.VERBS, *verbs_bench.VERBS, *verbs_optimize.VERBS, *verbs_errors.VERBS,
                      *verbs_docs.VERBS]
 

@@ -36,6 +36,9 @@ class Limits:
 def preload() -> None:
     """Import what every case needs before forking, so children share it (telemetry off before any of it)."""
     no_telemetry()
+    # torch.cuda.is_available() (transformers asks) starts the CUDA driver unless it may ask NVML instead, and a
+    # driver started in the parent fails in every forked case worker.
+    os.environ.setdefault("PYTORCH_NVML_BASED_CUDA_CHECK", "1")
     import torch  # noqa: F401
     import transformers  # noqa: F401
     import transformers.masking_utils  # noqa: F401
