@@ -87,9 +87,10 @@ def environment(hardware: str) -> dict:
     probe = get_backend(hardware).probe()
     smi = shutil.which("nvidia-smi")
     gpu = subprocess.run([smi, "--query-gpu=name,driver_version,memory.total", "--format=csv,noheader"],
-                         capture_output=True, text=True).stdout.strip() if smi else ""
+                         capture_output=True, text=True, check=False).stdout.strip() if smi else ""
     return {"python": platform.python_version(), "torch": torch.__version__, "cuda": torch.version.cuda,
-            "transformers": transformers.__version__, "cpus": os.cpu_count(), "nvidia_smi": gpu,
+            "transformers": transformers.__version__, "transformers_from": str(Path(transformers.__file__).parent),
+            "cpus": os.cpu_count(), "nvidia_smi": gpu,
             "probe": {"available": probe.available, "device": probe.device_name, "error": probe.error},
             "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
 
@@ -101,8 +102,8 @@ def summarize(hardware: str, artifacts: Path, env: dict, done: int, total: int) 
     cpu_passes = {k[0] for k, r in reference.items() if r["status"] == "pass"}
     rows = list(ResultJournal(artifacts, hardware).latest_by_case().values())
     lines = [f"# {hardware} sweep: {done}/{total} architectures reached", "",
-             f"{env.get('probe', {}).get('device') or env.get('probe', {}).get('error')}; torch {env.get('torch')}"
-             f" (CUDA {env.get('cuda')}); transformers {env.get('transformers')}; {env.get('cpus')} CPUs", "",
+             (f"{env.get('probe', {}).get('device') or env.get('probe', {}).get('error')}; torch {env.get('torch')}"
+              f" (CUDA {env.get('cuda')}); transformers {env.get('transformers')}; {env.get('cpus')} CPUs"), "",
              f"CPU fp32 references: {len(cpu_passes)} pass of {len(reference)}", "",
              "| precision | pass | of CPU passes | median forward ms | outcomes |", "| --- | --- | --- | --- | --- |"]
     for precision in ("fp32", "fp16", "bf16"):

@@ -47,7 +47,7 @@ def driver_version() -> str:
                     ["rocm-smi", "--showdriverversion", "--csv"]):
         if shutil.which(command[0]):
             try:
-                out = subprocess.run(command, capture_output=True, text=True, timeout=30).stdout.strip()
+                out = subprocess.run(command, capture_output=True, text=True, timeout=30, check=False).stdout.strip()
             except (OSError, subprocess.SubprocessError):
                 continue
             if out:
