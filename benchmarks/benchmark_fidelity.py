@@ -2,13 +2,15 @@
 
     HF_HUB_OFFLINE=1 python benchmarks/benchmark_fidelity.py [--runtimes cpu,onnxruntime,openvino]
         [--models bert,gpt2,vit,t5,whisper] [--repeats 5] [--seconds 2] [--seq 128] [--threads 1]
+    HF_HUB_OFFLINE=1 python benchmarks/benchmark_fidelity.py --runtimes wasm   # the browser, page against page
 
 For every (runtime, architecture) cell, loaded once through the Backend interface (the load the benchmark asset
 uses), `--repeats` rounds each run, interleaved so that drift of the machine hits both alike:
-1. hwcov: hwcov.core.timing.measure on the loaded call (the benchmark's method: warmup, both stopping rules,
+1. hwcov: Loaded.measure, what the benchmark asset calls (hwcov.core.timing: warmup, both stopping rules,
    memory in its own pass afterwards) -> its p50;
 2. a bare timer that knows nothing of hwcov: torch.utils.benchmark.Timer.blocked_autorange for cpu, a plain
-   perf_counter loop around `session.run` for onnxruntime and `infer_request.infer` for openvino -> its median.
+   perf_counter loop around `session.run` for onnxruntime and `infer_request.infer` for openvino, and for wasm (or
+   webgpu) onnxruntime-web imported afresh on a page with its own session and a performance.now loop -> its median.
 Printed per cell: hwcov's p50 and its 95% interval, the CV of p50 over the repeats (repeatability) and the
 difference between the medians of the two (agreement). The method's bounds (README): CV <= 3 %, difference <= 5 %.
 """
@@ -35,20 +37,78 @@ def bare_loop(call, seconds: float) -> float:
     return statistics.median(times)
 
 
-def bare_call(runtime: str, loaded, exported_feed: dict, threads: int):
-    """(the runtime's own call on the same graph and inputs, its description) - no hwcov code on the timed path."""
+# The browser's bare timer: onnxruntime-web imported on a blank use of the page, a session of its own, a plain
+# performance.now loop around `session.run` -- none of hwcov's page code (runner.js) on the timed path.
+BARE_PAGE_LOOP = """async ([spec, feeds, seconds]) => {
+  const bundle = new URLSearchParams(location.search).get('bundle');
+  const ort = await import(new URL(`./ort/${bundle}`, location.href).href);
+  const options = {executionProviders: [spec.provider]};
+  if (spec.externalData.length) options.externalData = spec.externalData;
+  const session = await ort.InferenceSession.create(spec.model, options);
+  const ARRAYS = {float32: Float32Array, float64: Float64Array, int32: Int32Array, int64: BigInt64Array,
+                  int8: Int8Array, uint8: Uint8Array, bool: Uint8Array, float16: Uint16Array};
+  const inputs = {};
+  for (const f of feeds) {
+    const bin = atob(f.b64), bytes = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+    inputs[f.name] = new ort.Tensor(f.dtype, new ARRAYS[f.dtype](bytes.buffer), f.dims);
+  }
+  for (let i = 0; i < 3; i++) await session.run(inputs);
+  const times = [], end = performance.now() + seconds * 1000;
+  while (performance.now() < end || times.length < 10) {
+    const t0 = performance.now();
+    await session.run(inputs);
+    times.push(performance.now() - t0);
+  }
+  await session.release();
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)];
+}"""
+
+
+def bare_page_job(hardware: str, model, external: list, feeds: list, threads: int, seconds: float) -> float:
+    """Median ms of the bare page loop, in a Chromium of its own (run through jobs.in_fork, as hwcov's jobs are)."""
+    from playwright.sync_api import sync_playwright
+
+    from hwcov.backends.browser.jobs import launch, open_page
+    from hwcov.backends.browser.pages import PROVIDERS
+    from hwcov.backends.browser.server import PageServer
+
+    provider, bundle = PROVIDERS[hardware]
+    with PageServer() as server, sync_playwright() as p:
+        chromium = launch(p)
+        try:
+            page = open_page(chromium, server, bundle, threads, [])
+            spec = {"model": server.add(model), "provider": provider,
+                    "externalData": [{"path": n, "data": server.add(model.parent / n)} for n in external]}
+            return page.evaluate(BARE_PAGE_LOOP, [spec, feeds, seconds])
+        finally:
+            chromium.close()
+
+
+def bare_timer(runtime: str, loaded, exported_feed: dict, threads: int, seconds: float):
+    """(a function returning the runtime's own median ms on the same graph and inputs, its description) - no hwcov
+    code on the timed path."""
     if runtime == "onnxruntime":
         session = loaded.extra["session"]
         fed = {i.name: exported_feed[i.name].numpy() for i in session.get_inputs() if i.name in exported_feed}
         if len(fed) == len(session.get_inputs()):
-            return (lambda: session.run(None, fed)), "session.run loop"
+            return (lambda: bare_loop(lambda: session.run(None, fed), seconds)), "session.run loop"
     if runtime == "openvino":
         request, compiled = loaded.extra["request"], loaded.extra["compiled"]
         names = [min(port.get_names()) for port in compiled.inputs]
         if all(n in exported_feed for n in names):
             fed = {n: exported_feed[n].numpy() for n in names}
-            return (lambda: request.infer(fed)), "infer_request.infer loop"
-    return loaded.run, "the loaded call in a plain loop (graph inputs not named like the model's)"
+            return (lambda: bare_loop(lambda: request.infer(fed), seconds)), "infer_request.infer loop"
+    if runtime in ("wasm", "webgpu"):
+        from hwcov.backends.browser import jobs
+
+        extra = loaded.extra
+        return (lambda: jobs.in_fork(bare_page_job, runtime, extra["model"], extra["external"], extra["feeds"],
+                                     threads, seconds, timeout_s=120 + 4 * seconds)), \
+            "performance.now loop around session.run on a page of its own"
+    return (lambda: bare_loop(loaded.run, seconds)), \
+        "the loaded call in a plain loop (graph inputs not named like the model's)"
 
 
 def cell(runtime: str, model_type: str, args, export_dir: str) -> dict:
@@ -56,7 +116,6 @@ def cell(runtime: str, model_type: str, args, export_dir: str) -> dict:
 
     from hwcov.backends.registry import get_backend
     from hwcov.cases import generate
-    from hwcov.core import timing
     from hwcov.models import inventory
     from hwcov.models.build import build_case
 
@@ -76,11 +135,11 @@ def cell(runtime: str, model_type: str, args, export_dir: str) -> dict:
         bare, how = (lambda: timer.blocked_autorange(min_run_time=args.seconds).median * 1000), \
             "torch.utils.benchmark blocked_autorange"
     else:
-        call, how = bare_call(runtime, loaded, feed, args.threads)
-        bare = lambda: bare_loop(call, args.seconds)  # noqa: E731 - the same call shape as the cpu timer
+        bare, how = bare_timer(runtime, loaded, feed, args.threads, args.seconds)
     ours, theirs, intervals = [], [], []
     for _ in range(args.repeats):  # interleaved: a slow minute of the machine lands on both timers
-        stats = timing.measure(loaded.run, sync=loaded.sync, min_duration_s=args.seconds)
+        # what the benchmark asset calls (a page times on its own clock, in a Chromium of its own)
+        stats = loaded.measure(1, {}, min_duration_s=args.seconds)
         ours.append(stats["p50_ms"])
         intervals.append((stats["p50_ci_low_ms"], stats["p50_ci_high_ms"]))
         theirs.append(bare())

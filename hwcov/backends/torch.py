@@ -150,6 +150,8 @@ class TorchBackend(Backend):
                              else f"CUDA {torch.version.cuda}" if torch.version.cuda else "CPU-only")
                     return Probe(False, runtime_version=versions(),
                                  error=f"torch {torch.__version__} is a {build} build, not {self.hardware}")
+                if not torch.backends.cuda.is_built():
+                    torch.cuda.init()  # raises torch's own words at once, starting nothing: no child needed
                 if self.hardware in _GPU_PROBES:  # probed by this process or the parent it was forked from
                     return _GPU_PROBES[self.hardware]
                 if torch.cuda.is_initialized():  # the device is already this process's
