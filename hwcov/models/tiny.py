@@ -13,6 +13,9 @@ from hwcov.models.config_attrs import text_vocab
 from hwcov.models.shrink import shrink_dict
 
 WHY = ("why",)  # an overrides entry's note: documentation, never a config key
+# `redraw: [{pattern, std}]`: tensors a checkpoint fills but the model builds as zeros (VQ codebooks are buffers
+# no init touches), drawn N(0, std) after building, so the path through them carries signal.
+REDRAW = "redraw"
 
 
 def overrides_for(model_type: str, family: str) -> dict:
@@ -61,6 +64,7 @@ def tiny_config(model_type: str, overrides: dict | None = None):
     # is_encoder_decoder); a version patch can't delete a key by merging, so it names them here
     # (a dotted name reaches into a sub-config: semantic_model_config._name_or_path)
     drop = overrides.pop("drop_keys", None) or []
+    overrides.pop(REDRAW, None)  # weights, not config: applied to the built model (redraw())
     shrunk = data.deep_merge(shrink_dict(default, rules), overrides, ignore=WHY)
     for path in drop:
         *parents, leaf = path.split(".")
@@ -86,6 +90,27 @@ def build_model(model_class: str, config):
         config = subs[0] if len(subs) == 1 else config
     model = cls(config) if not hasattr(cls, "_from_config") else cls._from_config(config)
     return model.eval()
+
+
+def redraw(model, specs: list[dict] | None) -> None:
+    """Fill the floating parameters and buffers whose dotted name matches each spec's `pattern` (a regex, searched)
+    with N(0, std) draws from a fixed seed. A pattern that names nothing is an error: the entry is stale."""
+    import itertools
+    import re
+
+    import torch
+
+    generator = torch.Generator().manual_seed(0)
+    for spec in specs or []:
+        pattern, hit = re.compile(str(spec["pattern"])), 0
+        for name, tensor in itertools.chain(model.named_parameters(), model.named_buffers()):
+            if pattern.search(name) and tensor.is_floating_point():
+                with torch.no_grad():
+                    tensor.copy_(torch.randn(tensor.shape, generator=generator) * float(spec.get("std", 1.0)))
+                hit += 1
+        if not hit:
+            raise ValueError(f"tiny override redraw: pattern {spec['pattern']!r} names no tensor of "
+                             f"{type(model).__name__}")
 
 
 def _model_class(name: str, config):

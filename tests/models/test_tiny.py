@@ -36,3 +36,29 @@ def test_skip_table_reasons_are_written():
     for model_type, entry in (data.load("skips.yaml").get("model_types") or {}).items():
         assert len(entry["reason"]) > 10, model_type
         assert tiny.skip_reason(model_type, "cpu") or "all" not in entry.get("scope", ["all"])
+
+
+def test_redraw_fills_the_zero_codebooks_a_checkpoint_would_and_refuses_a_stale_pattern(archs):
+    """encodec's codebooks are buffers built as zeros: every frame quantized to one code and the audio did not depend
+    on the input (a degenerate reference, issue 24). The template's `redraw` entry draws them; the reference then
+    carries signal and depends on the input."""
+    import pytest
+    import torch
+
+    from hwcov.cases import generate
+    from hwcov.models import outputs, signal
+    from hwcov.models.build import build_case
+
+    case = generate.case_for(archs["encodec"])
+    assert case.config_overrides[tiny.REDRAW]
+    built = build_case(case)
+    embeds = [t for n, t in built.model.named_buffers() if n.endswith("codebook.embed")]
+    assert embeds and all(float(t.abs().max()) > 0 for t in embeds)
+    with torch.no_grad():
+        first = outputs.to_numpy(outputs.flatten(built.model(**built.feed)))
+        other = {k: v * 0.5 + 0.1 * torch.randn_like(v) if torch.is_tensor(v) and v.is_floating_point() else v
+                 for k, v in built.feed.items()}
+        second = outputs.to_numpy(outputs.flatten(built.model(**other)))
+    assert signal.uninformative(first, second) == {}
+    with pytest.raises(ValueError, match="names no tensor"):
+        tiny.redraw(built.model, [{"pattern": r"no_such_tensor$", "std": 1.0}])
