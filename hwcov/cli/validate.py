@@ -63,16 +63,30 @@ def check_db_readable(path: Path) -> None:
         raise UsageError(f"--db-path {path} is not a usable DuckDB database: {first}") from None
 
 
-def check_models(models: list[str]) -> None:
+def spelling(name: str) -> str:
+    """What a model name is matched by: case and `_` / `-` don't count (deberta_v2 is deberta-v2)."""
+    return name.lower().replace("_", "-")
+
+
+def check_models(models: list[str]) -> list[str]:
+    """The model types as the inventory spells them; a name that is none, even loosely, is one line naming the
+    closest ones."""
+    import difflib
+
     from hwcov.models.inventory import model_types
 
     known = model_types()
-    unknown = [m for m in models if m not in known]
+    loose = {spelling(k): k for k in known}
+    chosen = [m if m in known else loose.get(spelling(m), m) for m in models]
+    unknown = [m for m in chosen if m not in known]
     if unknown:
         import transformers
 
-        raise UsageError(f"unknown model {', '.join(unknown)}; accepted: one of the {len(known)} model types "
+        close = difflib.get_close_matches(spelling(unknown[0]), list(loose), n=3, cutoff=0.75)
+        hint = f"did you mean {', '.join(repr(loose[c]) for c in close)}? " if close else ""
+        raise UsageError(f"unknown model {', '.join(unknown)}; {hint}accepted: one of the {len(known)} model types "
                          f"of transformers {transformers.__version__} (e.g. bert, gpt2, t5, vit, whisper)")
+    return list(dict.fromkeys(chosen))
 
 
 def check_verb(verb: Verb, args, hardware: list[str], models: list[str]) -> None:
@@ -116,7 +130,8 @@ def validate(args, verbs: Sequence[Verb]) -> Chosen:
     if models and getattr(args, "all_models", False):
         raise UsageError("--all-models means every architecture of the inventory; drop --model")
     if models:
-        check_models(models)
+        models = check_models(models)
+        args.model = ",".join(models)
     batch_sizes = [int(b) for b in split(args.batch_size)]  # parser.integers: at least one, each in range
     if args.precision and args.precision not in PRECISIONS:
         raise UsageError(f"unknown precision {args.precision!r}; accepted: {', '.join(PRECISIONS)}")

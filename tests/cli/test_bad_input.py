@@ -139,3 +139,15 @@ def test_ctrl_c_during_a_run_is_one_line_and_exit_130(tmp_path):
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130 and "Traceback" not in err, err
     assert err.strip().splitlines()[-1] == "hwcov: interrupted", err
+
+
+def test_a_model_spelled_with_underscores_or_capitals_is_the_model(hwcov_env):
+    from hwcov.cli import validate
+
+    assert validate.check_models(["deberta_v2", "Wav2Vec2_BERT", "xlm_roberta", "bert", "BERT"]) == \
+        ["deberta-v2", "wav2vec2-bert", "xlm-roberta", "bert"]
+
+
+def test_an_unknown_model_near_a_known_one_is_answered_with_did_you_mean(no_run, capsys):
+    err = refused(["--model", "bertt", "--hardware", "cpu"], capsys)
+    assert "unknown model bertt; did you mean 'bert'" in err
