@@ -60,9 +60,19 @@ def _run_config(models=(), categories=(), max_priority=0) -> dict:
                                                  "max_priority": max_priority}}}}
 
 
+def schedule_description(spec) -> str:
+    """What the schedule launches, on which hardware, how often, with which filter and follow-ups."""
+    scope = f"category {spec.category}" if spec.category else "every category"
+    priority = f", priority <= {spec.max_priority}" if spec.max_priority else ", every priority"
+    after = [what for what, on in (("report", spec.generate_report or spec.update_dashboard),
+                                   (f"mail to {spec.notification_email}", spec.notification_email)) if on]
+    return (f"{spec.name} ({spec.cron}): one hardware_job run per hardware ({', '.join(spec.hardware)}) over "
+            f"{scope}{priority}" + (f"; then {', '.join(after)}" if after else ""))
+
+
 def make_schedule(spec) -> ScheduleDefinition:
     @schedule(name=spec.name, cron_schedule=spec.cron, job=hardware_job,
-              description=f"{spec.name}: {', '.join(spec.hardware)} ({spec.cron})")
+              description=schedule_description(spec))
     def _schedule(context):
         when = context.scheduled_execution_time.isoformat()
         tags = {SCHEDULE_TAG: spec.name, REPORT_TAG: "1" if spec.generate_report or spec.update_dashboard else ""}
@@ -83,7 +93,9 @@ def build_schedules() -> list[ScheduleDefinition]:
     return [make_schedule(spec) for spec in schedules.load(all_hardware(), CATEGORIES)]
 
 
-@sensor(job=inventory_job, minimum_interval_seconds=300, default_status=DefaultSensorStatus.STOPPED)
+@sensor(job=inventory_job, minimum_interval_seconds=300, default_status=DefaultSensorStatus.STOPPED,
+        description="Every 5 minutes: when the installed transformers, the templates or hwcov's own code changed "
+                    "(their fingerprint), launches inventory_job (inventory + regenerated tests, every category).")
 def inventory_change_sensor(context: SensorEvaluationContext):
     """Regenerate when the installed transformers, the templates or hwcov itself changed."""
     from hwcov.cases.generate import fingerprint
@@ -114,7 +126,9 @@ def stale_requests(db_path, run_id: str) -> list[RunRequest]:
 
 
 @run_status_sensor(run_status=DagsterRunStatus.SUCCESS, monitored_jobs=[inventory_job], request_job=hardware_job,
-                   default_status=DefaultSensorStatus.STOPPED)
+                   default_status=DefaultSensorStatus.STOPPED,
+                   description="After inventory_job succeeds: launches one hardware_job run per hardware, for only the "
+                               "architectures whose generated test changed since their stored result.")
 def rerun_changed_tests_sensor(context):
     from hwcov.core import paths
 
@@ -140,7 +154,9 @@ def generator_update_row(run, db_path) -> dict | None:
 
 
 @run_status_sensor(run_status=DagsterRunStatus.SUCCESS, monitored_jobs=[hardware_job],
-                   default_status=DefaultSensorStatus.STOPPED)
+                   default_status=DefaultSensorStatus.STOPPED,
+                   description="After a rerun that rerun_changed_tests_sensor asked for: records the pass rate "
+                               "before and after the template change (generator_updates table); launches nothing.")
 def generator_update_sensor(context):
     from hwcov.core import paths
     from hwcov.store import database as store
@@ -154,7 +170,9 @@ def generator_update_sensor(context):
 
 
 @run_status_sensor(run_status=DagsterRunStatus.SUCCESS, monitored_jobs=[hardware_job], request_job=report_job,
-                   default_status=DefaultSensorStatus.STOPPED)
+                   default_status=DefaultSensorStatus.STOPPED,
+                   description="After a hardware_job run whose schedule asked for a report (generate_report or "
+                               "update_dashboard): launches report_job (coverage matrix, report, history).")
 def report_after_run_sensor(context):
     if not context.dagster_run.tags.get(REPORT_TAG):
         return SkipReason("the run did not ask for a report")
@@ -162,7 +180,9 @@ def report_after_run_sensor(context):
 
 
 @run_failure_sensor(monitored_jobs=[hardware_job], request_job=patterns_job,
-                    default_status=DefaultSensorStatus.STOPPED)
+                    default_status=DefaultSensorStatus.STOPPED,
+                    description="After a hardware_job run fails: launches patterns_job on that run's hardware "
+                                "partition, so its failures are classified even though the run stopped.")
 def patterns_after_failure_sensor(context):
     partition = context.dagster_run.tags.get("dagster/partition")
     if not partition:
@@ -184,16 +204,20 @@ def _notify(context, status: str):
 
 
 @run_status_sensor(run_status=DagsterRunStatus.SUCCESS, monitored_jobs=[hardware_job], name="notify_success_sensor",
-                   default_status=DefaultSensorStatus.STOPPED)
+                   default_status=DefaultSensorStatus.STOPPED,
+                   description="After a scheduled hardware_job run succeeds: mails its summary to the schedule's "
+                               "notification_email through $HWCOV_SMTP_HOST (nothing without it).")
 def notify_success_sensor(context):
     return _notify(context, "succeeded")
 
 
 @run_failure_sensor(monitored_jobs=[hardware_job], name="notify_failure_sensor",
-                    default_status=DefaultSensorStatus.STOPPED)
+                    default_status=DefaultSensorStatus.STOPPED,
+                    description="After a scheduled hardware_job run fails: mails the failure to the schedule's "
+                                "notification_email through $HWCOV_SMTP_HOST (nothing without it).")
 def notify_failure_sensor(context):
     return _notify(context, "failed")
 
 
-SENSORS = [notify_success_sensor, notify_failure_sensor, inventory_change_sensor, rerun_changed_tests_sensor, generator_update_sensor, report_after_run_sensor,
-           patterns_after_failure_sensor]
+SENSORS = [notify_success_sensor, notify_failure_sensor, inventory_change_sensor, rerun_changed_tests_sensor,
+           generator_update_sensor, report_after_run_sensor, patterns_after_failure_sensor]

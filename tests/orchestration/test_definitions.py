@@ -45,3 +45,17 @@ def test_dg_check_defs_loads_the_project():
     dg = Path(sys.executable).with_name("dg")
     out = subprocess.run([str(dg), "check", "defs"], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0 and "loaded successfully" in out.stdout + out.stderr, out.stdout + out.stderr
+
+
+def test_every_sensor_schedule_and_job_says_what_it_does():
+    """The UI shows these descriptions (issue 29): each says what it watches or when, and what it launches."""
+    for sensor in defs.sensors:
+        assert sensor.description and len(sensor.description) > 60, sensor.name
+        assert any(word in sensor.description for word in ("launches", "mails", "records")), sensor.name
+    for schedule in defs.schedules:
+        assert schedule.cron_schedule in schedule.description and "hardware_job" in schedule.description
+        assert "priority" in schedule.description and "categor" in schedule.description
+    daily = next(s for s in defs.schedules if s.name == "daily_tests")
+    assert "priority <= 2" in daily.description  # the filter it applies, not only its name
+    for job in defs.jobs:
+        assert job.description, job.name
