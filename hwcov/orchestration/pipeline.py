@@ -14,8 +14,38 @@ from hwcov.core import paths
 from hwcov.orchestration.instance import instance, process_tag
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+# Libraries whose warnings (kernels' "Skipping publisher trust check" offline, transformers' per-model config
+# notes) would print around the progress bar: they go to the artifacts' logs/libraries.log instead.
+LIBRARY_LOGGERS = ("kernels", "transformers", "huggingface_hub")
+_library_log: dict = {}  # the handler this process routes them to, replaced when the artifacts folder changes
 INVENTORY = ["hwcov/model_inventory", "hwcov/generated_tests"]
 HARDWARE_RUN = ["hwcov/run_results", "hwcov/error_patterns"]
+
+
+def route_library_warnings() -> None:
+    """Send LIBRARY_LOGGERS to <artifacts>/logs/libraries.log, off the terminal (transformers' own stderr handler
+    is set aside), so a run's terminal holds hwcov's progress and summary only."""
+    import logging
+
+    import transformers.utils.logging as hf_logging
+
+    path = paths.artifacts_dir() / "logs" / "libraries.log"
+    if _library_log.get("path") == path:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s: %(message)s"))
+    hf_logging.get_logger("transformers")  # configures its library root logger (and its stderr handler) now
+    hf_logging.disable_default_handler()
+    for name in LIBRARY_LOGGERS:
+        logger = logging.getLogger(name)
+        if _library_log.get("handler") is not None:
+            logger.removeHandler(_library_log["handler"])
+        logger.addHandler(handler)
+        logger.propagate = False
+    if _library_log.get("handler") is not None:
+        _library_log["handler"].close()
+    _library_log.update(path=path, handler=handler)
 
 
 def definitions(workers: int = 0, timeout: float = 0.0):
@@ -97,6 +127,7 @@ def run_pipeline(hardware: list[str], models: list[str], category: str | None, *
                  max_priority: int = 0, batch_sizes: list[int] = (1,), precision: str = "") -> bool:
     """Generate (if needed), then run every batch size on every hardware, then the coverage report.
     timeout 0: each hardware's own default (hwcov.backends.registry). False as soon as a run fails."""
+    route_library_warnings()
     defs, inst = definitions(workers, timeout), instance()
     if not generate(defs, inst, regenerate):
         return False
@@ -114,6 +145,7 @@ def run_pipeline(hardware: list[str], models: list[str], category: str | None, *
 
 def run_benchmark(hardware: str, config: dict) -> bool:
     """One benchmark_results materialization of a hardware partition with the benchmark op's config."""
+    route_library_warnings()
     run_config = {**QUIET, "ops": {"hwcov__benchmark_results": {"config": config}}}
     return materialize(definitions(), instance(), ["hwcov/benchmark_results"], partition_key=hardware,
                        run_config=run_config)
