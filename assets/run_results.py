@@ -119,6 +119,9 @@ def run_results(context: AssetExecutionContext, config: RunResultsConfig,
         df = non_empty(pd.concat(frames, ignore_index=True), f"run_results[{','.join(context.partition_keys)}]")
         counts = df["status"].value_counts().to_dict()
         previous = previous_pass_rates(context, list(context.partition_keys))
+        rates = checks.pass_rates(df)
+        # one float per hardware/precision/batch besides the JSON: the UI plots numeric metadata over time
         yield Output(df, metadata={"rows": len(df), "status_counts": MetadataValue.json(counts),
-                                   "pass_rates": MetadataValue.json(checks.pass_rates(df))})
+                                   "pass_rates": MetadataValue.json(rates),
+                                   **{f"pass_rate {key}": MetadataValue.float(rate) for key, rate in rates.items()}})
     yield from check_results(df, set(tests["model_type"]), set(generated_tests["model_type"]), previous)

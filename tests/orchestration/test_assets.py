@@ -55,6 +55,9 @@ def test_cpu_partition_results_patterns_and_report(pipeline):
                            "selection_complete": True, "inventory_complete": False}  # only 7 of the inventory ran: the check says so
     res = _sql(db, "SELECT * FROM hwcov.run_results")
     assert set(res["model_type"]) == set(SAMPLE) | {"llava"} and set(res["hardware"]) == {"cpu"}
+    # the pass rate as a float the UI can plot over time (issue 29), equal to what the table holds
+    meta = first.asset_materializations_for_node("hwcov__run_results")[0].metadata
+    assert meta["pass_rate cpu/fp32/1"].value == pytest.approx((res["status"] == "pass").mean(), abs=1e-4)
     passed = res[res["status"] == "pass"]
     assert set(SAMPLE) <= set(passed["model_type"])
     assert passed["device_name"].str.len().min() > 0 and passed["output_checksum"].str.len().min() == 16
