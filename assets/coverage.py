@@ -12,13 +12,13 @@ from hwcov.resources.settings import HwcovSettings
        description="Status per architecture and hardware; pass rates by category/family/hardware; markdown report.")
 def coverage_report(context: AssetExecutionContext, settings: HwcovSettings, run_results: pd.DataFrame,
                     model_inventory: pd.DataFrame) -> pd.DataFrame:
-    matrix = report.coverage_matrix(model_inventory, run_results)
-    markdown = report.markdown(model_inventory, run_results)
     from importlib.metadata import version
 
     from hwcov.store import database as store
 
-    with store.connect(settings.database()) as con:  # history and seed views: beside the IO manager's tables
+    matrix = report.coverage_matrix(model_inventory, run_results)
+    with store.connect(settings.database()) as con:  # history, seed views, users' checkpoints: beside the IO manager's
+        markdown = report.markdown(model_inventory, run_results, store.read_table(con, "checkpoint_results"))
         store.snapshot_coverage(con, report.pass_rates(matrix, ["hardware", "category"]), version("transformers"))
         store.refresh_views(con)
     path = settings.artifacts_path() / "coverage_report.md"

@@ -5,7 +5,15 @@ torch and transformers load in the runs, not when the webserver loads the code.
 """
 from dagster import Definitions, load_assets_from_modules
 
-from hwcov.assets import benchmark_results, coverage, error_patterns, generated_tests, inventory, run_results
+from hwcov.assets import (
+    benchmark_results,
+    checkpoint_results,
+    coverage,
+    error_patterns,
+    generated_tests,
+    inventory,
+    run_results,
+)
 from hwcov.assets.automation import JOBS, SENSORS, build_schedules
 from hwcov.resources.backends import backend_resources
 from hwcov.resources.io import duckdb_io_manager
@@ -16,7 +24,7 @@ def build_defs(db_path: str | None = None, generated_dir: str = "", artifacts_di
                timeout_s: float = 0.0) -> Definitions:
     return Definitions(
         assets=load_assets_from_modules([inventory, generated_tests, run_results, error_patterns, coverage,
-                                          benchmark_results]),
+                                          benchmark_results, checkpoint_results]),
         resources={
             "io_manager": duckdb_io_manager(db_path),
             "settings": HwcovSettings(db_path=db_path or "", generated_dir=generated_dir,

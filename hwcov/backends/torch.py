@@ -189,7 +189,7 @@ class TorchBackend(Backend):
         informativeness rule and the mutation check); every other device and precision is compared with it."""
         import torch
 
-        from hwcov.models import outputs
+        from hwcov.models import outputs, signal
         from hwcov.models.build import TextOnlyMultimodal, build_case
 
         if precision not in DTYPES:
@@ -233,7 +233,7 @@ class TorchBackend(Backend):
             "determinism_diff": diff,
             "reference_path": ref_path,
         }
-        if not outputs.all_finite(first):
+        if not outputs.all_finite(first) and makes_reference:
             row.update(status="fail_accuracy", error_message="output contains NaN or inf")
             return row
         # The reference must be reproducible, or no backend can be compared with it; elsewhere the comparison with
@@ -244,8 +244,10 @@ class TorchBackend(Backend):
         if not makes_reference:
             tol = validate.tolerance(self.hardware, precision, case.model_type)
             verdict = validate.compare(reference, outputs.to_numpy(first), tol)
-            return {**row, **verdict.fields(), "tolerance_kind": tol.kind,
-                    "error_message": verdict.message if verdict.status != "pass" else ""}
+            message = verdict.message if verdict.status != "pass" else ""
+            if not outputs.all_finite(first):  # where it overflowed: the module to keep at a wider precision
+                message += signal.first_non_finite(model, feed, precision)
+            return {**row, **verdict.fields(), "tolerance_kind": tol.kind, "error_message": message}
         return {**row, **reference_checks(built, case, batch, model, first, reference_dir)}
 
     def sync(self) -> None:

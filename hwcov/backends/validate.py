@@ -152,7 +152,11 @@ def compare(reference: dict, result: dict, tol: Tolerance) -> Verdict:
     extra_fields = {"max_rel_error": rel_error, "cosine": min(cosines.values()) if cosines else float("nan"),
                     "uninformative": uninformative}
     if not np.isfinite(worst):
-        return Verdict("fail_accuracy", worst, tol.value, f"output '{worst_name}' holds NaN or inf", **extra_fields)
+        got = np.asarray(result[worst_name])
+        bad = int(got.size - np.isfinite(got).sum())
+        return Verdict("fail_accuracy", worst, tol.value, f"output '{worst_name}' holds NaN or inf ({bad} of "
+                       f"{got.size} values) where the reference's are finite (max |reference| "
+                       f"{signal.magnitude(reference[worst_name].astype('float64')):.3g})", **extra_fields)
     if tol.kind == "cosine":
         name, low = min(cosines.items(), key=lambda kv: kv[1]) if cosines else ("", 1.0)
         if low >= tol.value:

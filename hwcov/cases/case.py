@@ -23,9 +23,15 @@ class ArchCase:
     config_overrides: dict = field(default_factory=dict)
     input_spec: dict = field(default_factory=dict)
     skip_reason: str = ""
+    # a user's own checkpoint (hwcov.models.checkpoints.Checkpoint.case_field: key, path, sha256, params ...);
+    # empty for the random-weight case of an architecture
+    checkpoint: dict = field(default_factory=dict)
 
     def digest(self) -> str:
-        blob = json.dumps(asdict(self), sort_keys=True, default=str)
+        fields = asdict(self)
+        if not fields["checkpoint"]:  # a random-weight case keeps the digest (references, exports) it always had
+            del fields["checkpoint"]
+        blob = json.dumps(fields, sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -36,8 +42,27 @@ def base_row(case: ArchCase, hardware: str, precision: str, batch: int) -> dict:
         "batch_size": batch, "status": None, "error_message": "", "max_abs_diff": None,
         "tolerance": None, "device_name": "", "runtime_version": "", "output_checksum": "",
         "output_shapes": "", "inputs": "", "execution_time_ms": None, "memory_usage_mb": None,
-        "reference_path": "", "test_timestamp": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "reference_path": "", "test_timestamp": time.strftime("%Y-%m-%d %H:%M:%S"), **checkpoint_fields(case),
     }
+
+
+def checkpoint_fields(case: ArchCase) -> dict:
+    """The key columns of a checkpoint's row (all empty for a random-weight case, so the matrices never mix)."""
+    from hwcov.models.checkpoints import describe_feed
+
+    ck = case.checkpoint
+    if not ck:
+        return {"checkpoint": "", "checkpoint_sha256": "", "input_source": "", "remote_code": ""}
+    return {"checkpoint": ck["key"], "checkpoint_sha256": ck["sha256"],
+            "input_source": describe_feed(ck, case.modality),
+            "remote_code": "allowed" if ck.get("trust_remote_code") else "refused"}
+
+
+def memory_limits(backend) -> list[tuple[float, str]]:
+    """What a checkpoint's weights must fit here: the backend's memory (RAM or device) and the worker's cap."""
+    from hwcov.core.system import address_space_headroom_mb
+
+    return [backend.memory_limit_mb(), address_space_headroom_mb()]
 
 
 def execute(case: ArchCase, hardware: str = "cpu", precision: str = "fp32", batch: int = 1,
@@ -54,5 +79,12 @@ def execute(case: ArchCase, hardware: str = "cpu", precision: str = "fp32", batc
     if not probe.available:
         row.update(status="unavailable", error_message=probe.error, runtime_version=probe.runtime_version)
         return row
+    if case.checkpoint:  # before anything is loaded: a checkpoint too large here is not_applicable, in numbers
+        from hwcov.models.checkpoints import memory_gate
+
+        too_big = memory_gate(case.checkpoint, precision, memory_limits(backend))
+        if too_big:
+            row.update(status="not_applicable", error_message=too_big, runtime_version=probe.runtime_version)
+            return row
     row.update(backend.run(case, precision, batch, reference_dir=reference_dir))
     return row

@@ -21,10 +21,11 @@ from pathlib import Path
 
 import jinja2
 
-from hwcov.backends.registry import HARDWARE, precisions
+from hwcov.backends.registry import HARDWARE, get_backend, precisions
 from hwcov.cases.case import ArchCase
 from hwcov.core.paths import templates_dir
 from hwcov.models import inputs, tiny
+from hwcov.models.checkpoints import Checkpoint
 from hwcov.models.inventory import NAME_RE, Architecture
 
 _LITERAL_TYPES = (str, int, float, bool, type(None))
@@ -116,18 +117,23 @@ def _template_name(kind: str, name) -> str | None:
     return f"{kind}/{name}.py.j2" if isinstance(name, str) and _TEMPLATE_NAME_RE.fullmatch(name) else None
 
 
-def render(arch: Architecture, env: jinja2.Environment | None = None) -> tuple[str, str]:
-    """(file content, template chain) for one architecture."""
+def render(arch: Architecture, env: jinja2.Environment | None = None, case: ArchCase | None = None,
+           name: str = "") -> tuple[str, str]:
+    """(file content, template chain) for one architecture (or a checkpoint's case of it, written as `name`)."""
     env = env or _environment()
-    case = case_for(arch)
+    case = case or case_for(arch)
+    declared = {hw: precisions(hw) for hw in HARDWARE}
+    if case.checkpoint:  # "does my model run at fp16": torch runs every precision it has, on cpu too
+        declared["cpu"] = get_backend("cpu").precisions()
     family, modality = _template_name("family", arch.family), _template_name("modality", arch.modality)
     candidates = [c for c in (family, modality) if c] + ["base.py.j2"]
     template = env.select_template(candidates)
     chain = " -> ".join(candidates[candidates.index(template.name):])
-    stem = re.sub(r"[^0-9a-zA-Z]+", " ", arch.model_type).title().replace(" ", "")
+    stem = re.sub(r"[^0-9a-zA-Z]+", " ", Path(name).stem.removeprefix("test_") if name else arch.model_type)
+    stem = stem.title().replace(" ", "")
     content = template.render(
-        arch={**asdict(case), "class_stem": stem}, hardware=HARDWARE, filename=filename(arch.model_type),
-        precisions={hw: precisions(hw) for hw in HARDWARE}, template_chain=chain,
+        arch={**asdict(case), "class_stem": stem}, hardware=HARDWARE, filename=name or filename(arch.model_type),
+        precisions=declared, template_chain=chain,
         modality_template=env.select_template([c for c in (modality, "base.py.j2") if c]),
     )
     return content, chain
@@ -154,6 +160,45 @@ def generate(archs: list[Architecture], out_dir: Path) -> list[dict]:
         rows.append({"model_type": arch.model_type, "category": arch.category, "family": arch.family,
                      "priority": arch.priority, "path": str(path), "template_chain": chain, "content_hash": content_hash(content),
                      "rewritten": written})
+    return rows
+
+
+def checkpoint_arch(ck: Checkpoint) -> Architecture:
+    """The inventory's row for the checkpoint's model type (category, family, modality: its templates); a model type
+    only remote code knows gets a row of its own."""
+    from hwcov.models import inventory
+
+    found = {a.model_type: a for a in inventory.discover()}.get(ck.model_type)
+    return found or Architecture(ck.model_type, "", ck.model_class or "AutoModel", (), "other", "text",
+                                 "remote-code", 9)
+
+
+def checkpoint_case(ck: Checkpoint, arch: Architecture) -> ArchCase:
+    """A checkpoint's case: its own config and weights (no tiny overrides), its class (config.architectures)."""
+    import transformers
+
+    model_class = ck.model_class if getattr(transformers, ck.model_class or "-", None) is not None or \
+        ck.trust_remote_code else (arch.base_class or arch.head_classes[0])
+    return ArchCase(model_type=ck.model_type, model_class=model_class or "AutoModel", category=arch.category,
+                    family=arch.family, modality=arch.modality, input_spec=inputs.spec_for(ck.model_type, arch.family),
+                    skip_reason=tiny.skip_reason(ck.model_type), checkpoint=ck.case_field())
+
+
+def generate_checkpoints(checkpoints: list[Checkpoint], out_dir: Path) -> list[dict]:
+    """One test file per checkpoint under <out_dir>/checkpoints (test_ckpt_<slug>.py), written when changed."""
+    folder = Path(out_dir) / "checkpoints"
+    folder.mkdir(parents=True, exist_ok=True)
+    env, rows = _environment(), []
+    for ck in checkpoints:
+        arch = checkpoint_arch(ck)
+        path = folder / f"test_ckpt_{ck.slug()}.py"
+        content, chain = render(arch, env, checkpoint_case(ck, arch), path.name)
+        written = not path.exists() or path.read_text(encoding="utf-8") != content
+        if written:
+            _write_atomically(path, content)
+        rows.append({"model_type": ck.model_type, "checkpoint": ck.key, "category": arch.category,
+                     "family": arch.family, "path": str(path), "template_chain": chain,
+                     "content_hash": content_hash(content), "rewritten": written})
     return rows
 
 

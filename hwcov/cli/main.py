@@ -18,6 +18,7 @@ from contextlib import contextmanager
 
 from hwcov.cli import (
     verbs_bench,
+    verbs_checkpoint,
     verbs_config,
     verbs_docs,
     verbs_errors,
@@ -39,7 +40,7 @@ INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for a process Ctrl-C end
 
 # Every verb, in the order main() runs them when several are given.
 VERBS: list[Verb] = [*verbs_seed.VERBS, *verbs_reports.VERBS, *verbs_results.VERBS, *verbs_ingest.VERBS,
-                     *verbs_repair.VERBS,
+                     *verbs_checkpoint.VERBS, *verbs_repair.VERBS,
                      *verbs_generators.VERBS, *verbs_bench.VERBS, *verbs_optimize.VERBS, *verbs_errors.VERBS,
                      *verbs_docs.VERBS]
 

@@ -193,6 +193,8 @@ OPTIONS: dict[str, list[tuple[str | tuple[str, ...], dict]]] = {
                           "one run_results materialization per size; rows are kept per (model, precision, batch)"}),
         ("--precision", {"type": name, "default": None, "help": "run only this precision (fp32, fp16, bf16, int8; "
                          "default: each precision the hardware's generated tests declare)"}),
+        ("--trust-remote-code", {**FLAG, "help": "with --checkpoint: let a checkpoint whose config names its own code "
+                                 "(auto_map) run it; off by default, and each row records which"}),
         ("--generate-tests", {**FLAG, "help": "only refresh the inventory and regenerate tests"}),
         ("--expand-hf-models", {**FLAG, "help": "the seed's name for it: take every architecture of the installed "
                                 "transformers into the inventory and (re)generate their tests; with --hardware, run "

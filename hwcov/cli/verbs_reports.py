@@ -85,8 +85,9 @@ def generate_dashboard(args, hardware, models) -> None:
     with output.connect() as con:
         history = store.history(con)
         benchmarks = store.read_table(con, "benchmark_results")
+        checkpoints = store.read_table(con, "checkpoint_results")
     index = dashboard.write(output.inventory(), output.results(), history, Path(args.output or "dashboard"),
-                            benchmarks)
+                            benchmarks, checkpoints)
     print(f"dashboard written to {index} (with coverage_report.md beside it)")
     if getattr(args, "screenshots", False):
         from hwcov.reports import screenshots

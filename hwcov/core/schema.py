@@ -16,6 +16,9 @@ RESULT_COLUMNS: dict[str, str] = {
     # appended (stored tables gain them by ALTER TABLE): what a comparison could tell, and the proof it can fail
     "max_rel_error": "float", "cosine": "float", "determinism_diff": "float", "uninformative_outputs": "str",
     "mutation_sensitivity": "float", "inert_blocks": "str", "unused_blocks": "str",
+    # a user's checkpoint (empty for random weights): its key, its weight files' sha256, what made its inputs, and
+    # whether its own code was allowed to run
+    "checkpoint": "str", "checkpoint_sha256": "str", "input_source": "str", "remote_code": "str",
 }
 
 

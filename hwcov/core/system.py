@@ -46,6 +46,19 @@ def status_kb(field: str, pid: int | str = "self") -> int:
     return 0
 
 
+def address_space_headroom_mb() -> tuple[float, str]:
+    """(MiB of address space this process may still map under its soft RLIMIT_AS, what sets it); (0, '') uncapped.
+    A sweep worker runs under one (hwcov.run.runner): what a case loads must fit in it."""
+    import resource
+
+    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    if soft == resource.RLIM_INFINITY:
+        return 0.0, ""
+    used = status_kb("VmSize") * 1024
+    return (max(1.0, (soft - used) / 2**20),
+            f"the worker's memory cap ({soft / 2**20:.0f} MiB of address space, {used / 2**20:.0f} MiB mapped)")
+
+
 def rss_mb(pid: int | str = "self") -> float:
     return status_kb("VmRSS", pid) / 1024
 

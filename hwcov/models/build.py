@@ -25,10 +25,15 @@ def build_case(case, batch: int = 1):
     from hwcov.models import inputs, tiny
 
     torch.manual_seed(0)
-    config = tiny.tiny_config(case.model_type, case.config_overrides)
-    model = tiny.build_model(case.model_class, config)
-    tiny.redraw(model, (case.config_overrides or {}).get(tiny.REDRAW))
-    feed = inputs.synthesize(model, config, case.input_spec, batch=batch)
+    if case.checkpoint:  # a user's own checkpoint: its trained weights and its own preprocessors
+        from hwcov.models import checkpoints
+
+        config, model, feed = checkpoints.build(case, batch)
+    else:
+        config = tiny.tiny_config(case.model_type, case.config_overrides)
+        model = tiny.build_model(case.model_class, config)
+        tiny.redraw(model, (case.config_overrides or {}).get(tiny.REDRAW))
+        feed = inputs.synthesize(model, config, case.input_spec, batch=batch)
     if case.modality == "multimodal" and not inputs.has_non_text_input(feed):
         raise TextOnlyMultimodal(f"text-only inputs ({', '.join(sorted(feed))}): the multimodal path was not exercised")
     return Built(config, model, feed)

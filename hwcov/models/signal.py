@@ -207,3 +207,40 @@ def reference_of(built, case, batch: int) -> Reference:
     except Exception:  # noqa: BLE001 - no second input: judge what the arrays alone show
         other = None
     return Reference(reference, uninformative(reference, other))
+
+
+FINITE_MAX = {"fp16": 65504.0, "bf16": 3.39e38, "fp32": 3.4e38}
+
+
+def first_non_finite(model, feed: dict, precision: str) -> str:
+    """'; first non-finite activation: <module> (<type>), inputs max |x| ...' from one forward with hooks, or ''.
+    An fp16 overflow of a trained checkpoint names the layer to keep at a wider precision."""
+    import torch
+
+    found = []
+
+    def hook(module, args, out):
+        if found:
+            return
+        tensors = [t for t in (out if isinstance(out, (tuple, list)) else (out,)) if torch.is_tensor(t)]
+        if any(t.is_floating_point() and not torch.isfinite(t).all() for t in tensors):
+            biggest = max((float(a.detach().abs().max()) for a in args if torch.is_tensor(a) and a.numel()
+                           and a.is_floating_point()), default=float("nan"))
+            found.append((name_of[id(module)], type(module).__name__, biggest))
+
+    name_of = {id(m): n or "<model>" for n, m in model.named_modules()}
+    handles = [m.register_forward_hook(hook) for m in model.modules() if not list(m.children())]
+    try:
+        with torch.no_grad():
+            model(**feed)
+    except Exception:  # noqa: BLE001 - the row already holds the failure; this only adds where
+        return ""
+    finally:
+        for h in handles:
+            h.remove()
+    if not found:
+        return ""
+    name, kind, biggest = found[0]
+    limit = FINITE_MAX.get(precision)
+    return (f"; first non-finite activation: {name} ({kind}) on inputs of max |x| {biggest:.3g}"
+            + (f", where {precision}'s largest finite value is {limit:g}" if limit else ""))

@@ -82,7 +82,7 @@ def tiny_config(model_type: str, overrides: dict | None = None):
 
 def build_model(model_class: str, config):
     """Instantiate with random weights (no hub); eval mode so dropout can't break parity."""
-    cls = _model_class(model_class, config)
+    cls = model_class_named(model_class, config)
     want = getattr(cls, "config_class", None)
     if isinstance(want, type) and not isinstance(config, want):
         # the sub-model class of a composite config (MusicgenModel is the decoder of MusicgenConfig)
@@ -113,7 +113,7 @@ def redraw(model, specs: list[dict] | None) -> None:
                              f"{type(model).__name__}")
 
 
-def _model_class(name: str, config):
+def model_class_named(name: str, config):
     """The class from the transformers namespace, or from its modeling module when the package does not
     export it (VoxtralRealtimeTextModel is in the auto mapping but not in transformers' __all__)."""
     import importlib

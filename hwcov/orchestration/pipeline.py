@@ -20,6 +20,7 @@ LIBRARY_LOGGERS = ("kernels", "transformers", "huggingface_hub")
 _library_log: dict = {}  # the handler this process routes them to, replaced when the artifacts folder changes
 INVENTORY = ["hwcov/model_inventory", "hwcov/generated_tests"]
 HARDWARE_RUN = ["hwcov/run_results", "hwcov/error_patterns"]
+CHECKPOINT_RUN = ["hwcov/checkpoint_results"]
 
 
 def route_library_warnings() -> None:
@@ -149,3 +150,19 @@ def run_benchmark(hardware: str, config: dict) -> bool:
     run_config = {**QUIET, "ops": {"hwcov__benchmark_results": {"config": config}}}
     return materialize(definitions(), instance(), ["hwcov/benchmark_results"], partition_key=hardware,
                        run_config=run_config)
+
+
+def run_checkpoints(hardware: list[str], checkpoints: list[str], *, trust_remote_code: bool = False,
+                    precision: str = "", force: bool = False, workers: int = 0, timeout: float = 0.0) -> bool:
+    """One checkpoint_results materialization per hardware for these checkpoints (folders or cached hub ids)."""
+    route_library_warnings()
+    defs, inst = definitions(workers, timeout), instance()
+    config = {"checkpoints": checkpoints, "trust_remote_code": trust_remote_code, "precision": precision,
+              "force": force}
+    for hw in hardware:
+        print(f"hwcov: checkpoints on {hw} (results stream to {paths.artifacts_dir() / 'checkpoints'})",
+              file=sys.stderr)
+        run_config = {**QUIET, "ops": {"hwcov__checkpoint_results": {"config": config}}}
+        if not materialize(defs, inst, CHECKPOINT_RUN, partition_key=hw, run_config=run_config):
+            return False
+    return True

@@ -21,7 +21,8 @@ from hwcov.core.paths import TEMPLATES_DIR
 from hwcov.reports import analysis, report
 
 NAV = [("index.html", "Overview"), ("models.html", "Models"), ("hardware.html", "Hardware"),
-       ("benchmarks.html", "Benchmarks"), ("errors.html", "Error patterns"), ("trends.html", "Trends")]
+       ("benchmarks.html", "Benchmarks"), ("errors.html", "Error patterns"), ("trends.html", "Trends"),
+       ("checkpoints.html", "Checkpoints")]
 BENCH_TABLE = ["model_type", "category", "hardware", "precision", "batch_size", "seq_len", "variant", "status",
                "p50_ms", "p90_ms", "p99_ms", "stdev_pct", "throughput_items_s", "peak_rss_mb", "iterations",
                "device_name"]
@@ -83,8 +84,9 @@ def _table(df: pd.DataFrame, table_id: str = "", row_attrs=None) -> str:
 
 class Dashboard:
     def __init__(self, inventory: pd.DataFrame, results: pd.DataFrame, history: pd.DataFrame, out: Path,
-                 benchmarks: pd.DataFrame | None = None):
+                 benchmarks: pd.DataFrame | None = None, checkpoints: pd.DataFrame | None = None):
         self.inv, self.res, self.hist, self.out = inventory, results, history, Path(out)
+        self.ckpt = checkpoints
         self.bench = benchmarks if benchmarks is not None else pd.DataFrame(columns=BENCH_TABLE)
         self.cells = report.coverage_matrix(inventory, results)
         self.env = _env()
@@ -114,7 +116,8 @@ class Dashboard:
         self.benchmarks()
         self.errors()
         self.trends()
-        (self.out / "coverage_report.md").write_text(report.markdown(self.inv, self.res), encoding="utf-8")
+        self.checkpoints()
+        (self.out / "coverage_report.md").write_text(report.markdown(self.inv, self.res, self.ckpt), encoding="utf-8")
         return self.out / "index.html"
 
     def overview(self) -> None:
@@ -237,6 +240,16 @@ class Dashboard:
         self.page("trends.html", "Trends", body)
 
 
+    def checkpoints(self) -> None:
+        """Users' own checkpoints beside (never inside) the architecture matrix."""
+        wide = report.checkpoint_matrix(self.ckpt)
+        body = ("<p>Your checkpoints with their trained weights and their own tokenizer or processor: status per "
+                "precision, with the max relative error against the checkpoint's CPU fp32 reference.</p>")
+        body += _table(wide, "checkpoints") if len(wide) else \
+            "<p>No checkpoint has run yet: <code>hwcov --checkpoint PATH_OR_ID</code>.</p>"
+        self.page("checkpoints.html", "Checkpoints", body)
+
+
 def coverage_figures(cells: pd.DataFrame):
     """The pass-rate heatmap (category x hardware) and the status bars of a coverage matrix."""
     import plotly.express as px
@@ -268,5 +281,5 @@ def _markup(text: str):
 
 
 def write(inventory: pd.DataFrame, results: pd.DataFrame, history: pd.DataFrame, out: Path,
-          benchmarks: pd.DataFrame | None = None) -> Path:
-    return Dashboard(inventory, results, history, out, benchmarks).write()
+          benchmarks: pd.DataFrame | None = None, checkpoints: pd.DataFrame | None = None) -> Path:
+    return Dashboard(inventory, results, history, out, benchmarks, checkpoints).write()

@@ -46,17 +46,37 @@ def discrimination(results: pd.DataFrame) -> dict:
             "passes_judged_on_part_of_their_outputs": len(partial)}
 
 
+def cell(value) -> str:
+    """A stored value as markdown table text: data, never markup (a folder name may hold `|`, `<` or a newline)."""
+    text = " ".join(str(value).split())
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
+
+
 def table(df: pd.DataFrame) -> str:
     if df.empty:
         return "_none_\n"
     cols = list(df.columns)
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for row in df.itertuples(index=False):
-        lines.append("| " + " | ".join(str(v).replace("|", "\\|").replace("\n", " ") for v in row) + " |")
+        lines.append("| " + " | ".join(cell(v) for v in row) + " |")
     return "\n".join(lines) + "\n"
 
 
-def markdown(inventory: pd.DataFrame, results: pd.DataFrame) -> str:
+def checkpoint_matrix(checkpoints: pd.DataFrame) -> pd.DataFrame:
+    """Users' checkpoints (hwcov.checkpoint_results): a row per checkpoint and hardware, a column per precision holding
+    the status and, where it ran, the max relative error against the checkpoint's own CPU fp32 reference."""
+    if checkpoints is None or checkpoints.empty:
+        return pd.DataFrame(columns=["checkpoint", "model_type", "inputs", "hardware"])
+    df = checkpoints.copy()
+    rel = df["max_rel_error"].map(lambda x: "" if x != x else f" ({x:.1e})")
+    df["cell"] = df["status"] + rel.where(df["status"].isin(["pass", "fail_accuracy"]), "")
+    wide = df.pivot_table(index=["checkpoint", "model_type", "input_source", "hardware"], columns="precision",
+                          values="cell", aggfunc="first", fill_value="-").reset_index()
+    order = [p for p in ("fp32", "fp16", "bf16", "int8") if p in wide.columns]
+    return wide.rename(columns={"input_source": "inputs"})[["checkpoint", "model_type", "inputs", "hardware", *order]]
+
+
+def markdown(inventory: pd.DataFrame, results: pd.DataFrame, checkpoints: pd.DataFrame | None = None) -> str:
     cells = coverage_matrix(inventory, results)
     status_counts = cells.pivot_table(index="hardware", columns="status", values="model_type",
                                       aggfunc="count", fill_value=0).reset_index() if len(cells) else cells
@@ -79,4 +99,7 @@ def markdown(inventory: pd.DataFrame, results: pd.DataFrame) -> str:
         "## Gaps by priority (seed phases; 1 = highest)\n",
         table(gaps[["priority", "model_type", "category", "hardware", "status", "error_pattern"]].head(200)),
     ]
+    if checkpoints is not None and len(checkpoints):
+        parts += ["## Your checkpoints (trained weights; status and max relative error vs their CPU fp32 reference)\n",
+                  table(checkpoint_matrix(checkpoints))]
     return "\n".join(parts)

@@ -4,12 +4,13 @@ from __future__ import annotations
 import pandas as pd
 
 KEY = ["model_type", "hardware", "precision", "batch_size"]
+CHECKPOINT_KEY = ["checkpoint", *KEY]  # two checkpoints of one architecture are two rows
 EVIDENCE = ["device_name", "runtime_version", "output_checksum"]
 
 
-def no_duplicate_rows(df: pd.DataFrame) -> tuple[bool, str, dict]:
-    dup = df[df.duplicated(KEY, keep=False)]
-    return dup.empty, f"{len(dup)} rows share a (model_type, hardware, precision, batch) key", \
+def no_duplicate_rows(df: pd.DataFrame, key: list[str] = KEY) -> tuple[bool, str, dict]:
+    dup = df[df.duplicated(key, keep=False)]
+    return dup.empty, f"{len(dup)} rows share a ({', '.join(key)}) key", \
         {"duplicates": sorted(set(dup["model_type"]))[:20]}
 
 

@@ -20,6 +20,7 @@ from typing import Callable, Iterable
 
 from hwcov.core.limits import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_S
 from hwcov.core.offline import no_telemetry
+from hwcov.core.system import status_kb
 
 OOM_MARKERS = ("can't allocate memory", "out of memory", "cannot allocate memory", "MemoryError")
 
@@ -53,18 +54,6 @@ def _redirect_output(path: str) -> None:
     faulthandler.enable()  # re-aim crash dumps at the log (pytest aims them at its own copy of stderr)
 
 
-def _address_space() -> int:
-    """This process's mapped address space in bytes (VmSize), 0 where /proc is absent."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("VmSize:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError):
-        pass
-    return 0
-
-
 def _child(conn, fn, task, limits: Limits) -> None:
     try:
         if limits.log_path:
@@ -74,7 +63,7 @@ def _child(conn, fn, task, limits: Limits) -> None:
             # address space than it uses) can lift it again for a subprocess of its own.
             # The budget is the case's own, on top of what the preloaded parent already maps (torch,
             # transformers …: over a GiB of address space in a long-lived pytest or Dagster process).
-            cap = _address_space() + limits.memory_mb * 1024 * 1024
+            cap = status_kb("VmSize") * 1024 + limits.memory_mb * 1024 * 1024
             _, hard = resource.getrlimit(resource.RLIMIT_AS)
             resource.setrlimit(resource.RLIMIT_AS, (min(cap, hard) if hard != resource.RLIM_INFINITY else cap, hard))
         import torch

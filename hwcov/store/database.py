@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hwcov.core.schema import BENCH_COLUMNS, LAYER_PROFILE_COLUMNS, MEMORY_PROFILE_COLUMNS
+from hwcov.core.schema import BENCH_COLUMNS, LAYER_PROFILE_COLUMNS, MEMORY_PROFILE_COLUMNS, RESULT_COLUMNS
 
 COVERAGE_HISTORY_DDL = """
 CREATE TABLE IF NOT EXISTS hwcov.coverage_history (
@@ -234,4 +234,6 @@ def read_table(con, table: str):
         return con.execute(f"SELECT * FROM hwcov.{table}").df()
     if table == "benchmark_results":
         return pd.DataFrame(columns=list(BENCH_COLUMNS))
+    if table == "checkpoint_results":
+        return pd.DataFrame(columns=list(RESULT_COLUMNS))
     return pd.DataFrame(columns=list(_profile_tables()[table]))

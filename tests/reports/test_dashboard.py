@@ -7,7 +7,9 @@ from hwcov.cases import generate
 from hwcov.core.schema import conform
 from hwcov.models.inventory import Architecture
 from hwcov.reports import dashboard
-from hwcov.run import sweep
+from hwcov.models import checkpoints
+from hwcov.run import checkpoint_sweep, sweep
+from tests.models.checkpoint_factory import save_bert
 
 CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run", "--disable-quic"]
@@ -30,7 +32,12 @@ def site(archs, tmp_path_factory):
 
     bench = pd.DataFrame([benchmark.run_cell(generate.case_for(a), "cpu", "fp32", b, 16, min_duration_s=0.05,
                                              warmup=1, min_iters=3) for a in chosen[:2] for b in (1, 2)])
-    index = dashboard.write(inventory, conform(rows), history, tmp / "site", bench)
+    # A user's checkpoint, run for real; a second row under a key that carries markup.
+    ck = checkpoints.resolve(str(save_bert(tmp / "ck")))
+    checkpoint_sweep.run([ck], "cpu", tmp / "art", tmp / "gen", precision="fp32", log=lambda m: None)
+    ck_rows = checkpoint_sweep.rows(tmp / "art", "cpu")
+    ck_rows.append({**ck_rows[0], "checkpoint": EVIL})
+    index = dashboard.write(inventory, conform(rows), history, tmp / "site", bench, conform(ck_rows))
     assert Architecture.from_row(inventory.iloc[0].to_dict()).model_type == "bert"
     return index.parent
 
@@ -48,13 +55,13 @@ def page():
 
 
 @pytest.mark.parametrize("name", ["index.html", "models.html", "hardware.html", "benchmarks.html", "errors.html",
-                                  "trends.html", "models/bert.html"])
+                                  "trends.html", "checkpoints.html", "models/bert.html"])
 def test_pages_load_without_console_errors(site, page, name):
     page.console_errors.clear()
     page.goto((site / name).as_uri())
     page.wait_for_load_state("load")
     assert page.console_errors == []
-    assert page.locator("nav a").count() == 6
+    assert page.locator("nav a").count() == 7
 
 
 def test_heatmap_renders_with_data(site, page):
@@ -94,6 +101,15 @@ def test_markup_in_data_is_shown_as_text(site, page):
     page.goto((site / "errors.html").as_uri())
     assert EVIL in page.inner_text("main")
     assert page.evaluate("typeof window.pwned") == "undefined"
+
+
+def test_checkpoints_sit_on_a_page_of_their_own(site, page):
+    page.goto((site / "checkpoints.html").as_uri())
+    rows = page.locator("#checkpoints tbody tr")
+    assert rows.count() == 2 and "pass" in rows.nth(0).inner_text() and "tokenizer" in rows.nth(0).inner_text()
+    assert EVIL in page.inner_text("main") and page.evaluate("typeof window.pwned") == "undefined"
+    page.goto((site / "models.html").as_uri())
+    assert page.locator("#models tbody tr").count() == 3  # the architecture matrix holds no checkpoint
 
 
 def test_screenshots_are_png_images_of_every_page(site, page, tmp_path):

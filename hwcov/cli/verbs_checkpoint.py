@@ -1,0 +1,62 @@
+"""`--checkpoint PATH_OR_ID`: your own model (a save_pretrained folder, or a hub id already in the local Hugging Face
+cache) through the same generated test, references and backends as the architecture matrix, into
+hwcov.checkpoint_results; then one line per hardware and precision.
+
+Checked before anything runs (one line, exit 2): the folder or cached id exists, holds config.json and weights, and
+needs no remote code unless --trust-remote-code is given. Nothing is downloaded.
+"""
+from __future__ import annotations
+
+import sys
+
+from hwcov.cli import output
+from hwcov.cli.parser import Verb
+from hwcov.core.errors import UsageError
+
+DEFAULT_HARDWARE = ("cpu", "onnxruntime", "openvino")  # run anywhere, in minutes for a small model
+
+
+def checkpoint(args, hardware, models) -> int:
+    from hwcov.cli.verbs_run import timeout
+    from hwcov.models.checkpoints import resolve
+    from hwcov.orchestration import pipeline
+
+    if models or args.model_category:
+        raise UsageError("--checkpoint runs the checkpoint's own architecture; drop --model / --model-category")
+    ck = resolve(args.checkpoint, args.trust_remote_code)  # CheckpointError: one line, exit 2, nothing written
+    hardware = list(hardware) or list(DEFAULT_HARDWARE)
+    print(f"hwcov: checkpoint {ck.key} ({ck.source}): {ck.model_type} {ck.model_class or ''}, {ck.params:,} "
+          f"parameters, sha256 {ck.sha256[:12]}, inputs from {ck.input_source}"
+          + (", remote code allowed" if ck.trust_remote_code else ""), file=sys.stderr)
+    if not pipeline.run_checkpoints(hardware, [ck.key], trust_remote_code=ck.trust_remote_code,
+                                    precision=args.precision or "", force=args.force, workers=args.workers,
+                                    timeout=timeout(args)):
+        return 1
+    print_checkpoint(ck.key, hardware)
+    return 0
+
+
+def print_checkpoint(key: str, hardware: list[str]) -> None:
+    """One line per hardware and precision: status, max |diff| and relative error, the first words of a failure."""
+    df = output.read("SELECT hardware, precision, status, max_abs_diff, max_rel_error, input_source, error_message "
+                     "FROM hwcov.checkpoint_results WHERE checkpoint = ? ORDER BY hardware, precision", [key])
+    from hwcov.cli.verbs_run import PRECISION_ORDER
+
+    order = {p: i for i, p in enumerate(PRECISION_ORDER)}
+    for r in sorted(df.itertuples(), key=lambda r: (r.hardware, order.get(r.precision, 9))):
+        if r.hardware not in hardware:
+            continue
+        diff = "" if r.max_abs_diff != r.max_abs_diff else f" max |diff| {r.max_abs_diff:.3g}"
+        rel = "" if r.max_rel_error != r.max_rel_error else f" (rel {r.max_rel_error:.2g})"
+        why = f" — {' '.join(r.error_message.split())[:300]}" if r.status != "pass" and r.error_message else ""
+        print(f"{r.hardware} {r.precision}: {r.status}{diff}{rel}{why}")
+    print(f"inputs: {df['input_source'].iloc[0] if len(df) else '?'}; rows in hwcov.checkpoint_results "
+          f"(checkpoint = {key!r})")
+
+
+VERBS = [
+    Verb("checkpoint", "validation", "your own model: a folder (save_pretrained layout) or a hub id found in the "
+         "local Hugging Face cache (never downloaded), with its own tokenizer/processor, on --hardware (default "
+         f"{','.join(DEFAULT_HARDWARE)}) at every precision; rows in hwcov.checkpoint_results", checkpoint,
+         sweeps=False, reads_db=False, value="PATH_OR_ID"),
+]

@@ -1,0 +1,104 @@
+"""`hwcov --checkpoint`: a user's own model, saved with save_pretrained (tiny config, a WordPiece tokenizer trained
+offline), runs with its real weights and real tokenized text on cpu, onnxruntime and openvino, from a folder or from
+the local Hugging Face cache; its rows sit in hwcov.checkpoint_results keyed by it, never in run_results (issue #26).
+"""
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from hwcov.models.checkpoints import SENTENCES
+from tests.models.checkpoint_factory import into_hf_cache, save_bert, tokenizer
+
+HWCOV = str(Path(sys.executable).with_name("hwcov"))
+
+
+def hwcov(cwd: Path, *args: str, **env) -> subprocess.CompletedProcess:
+    return subprocess.run([HWCOV, *args], capture_output=True, text=True, cwd=cwd, timeout=900,
+                          env={**os.environ, "HF_HUB_OFFLINE": "1", **env})
+
+
+def stored(cwd: Path, sql: str):
+    with duckdb.connect(str(cwd / "benchmark_db.duckdb"), read_only=True) as con:
+        return con.execute(sql).df()
+
+
+@pytest.fixture(scope="module")
+def ran(tmp_path_factory):
+    cwd = tmp_path_factory.mktemp("checkpoint")
+    folder = save_bert(cwd / "my-bert")
+    return cwd, folder, hwcov(cwd, "--checkpoint", str(folder))
+
+
+def test_a_folder_runs_on_cpu_onnxruntime_and_openvino_with_its_own_tokenizer(ran):
+    cwd, folder, out = ran
+    assert out.returncode == 0, out.stderr[-3000:]
+    rows = stored(cwd, "SELECT * FROM hwcov.checkpoint_results")
+    assert set(rows["checkpoint"]) == {str(folder)}
+    weights = hashlib.sha256((folder / "model.safetensors").read_bytes()).hexdigest()
+    assert set(rows["checkpoint_sha256"]) == {weights} and set(rows["input_source"]) == {"tokenizer"}
+    assert set(rows["remote_code"]) == {"refused"}
+    fp32 = rows[rows["precision"] == "fp32"].set_index("hardware")
+    assert sorted(fp32.index) == ["cpu", "onnxruntime", "openvino"] and set(fp32["status"]) == {"pass"}
+    assert (fp32.loc[["onnxruntime", "openvino"], "max_rel_error"] < 1e-4).all()
+    # real text through the real tokenizer: the sentence's own length, not the 8 synthesized ids
+    tokens = len(tokenizer()(SENTENCES[0])["input_ids"])
+    assert tokens != 8 and f"logits:1x{tokens}x" in fp32.loc["cpu", "output_shapes"]
+    assert fp32.loc["cpu", "inputs"] == "attention_mask,input_ids"
+    # trained weights at every precision torch has on cpu; evidence on every pass
+    assert set(rows[rows["hardware"] == "cpu"]["precision"]) == {"fp32", "fp16", "bf16"}
+    passed = rows[rows["status"] == "pass"]
+    assert (passed["device_name"] != "").all() and (passed["output_checksum"] != "").all()
+    assert "cpu fp32: pass" in out.stdout and "inputs: tokenizer" in out.stdout
+
+
+def test_checkpoint_rows_never_mix_with_the_architecture_matrix(ran):
+    cwd, _, _ = ran
+    with duckdb.connect(str(cwd / "benchmark_db.duckdb"), read_only=True) as con:
+        tables = {t for (t,) in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+        mixed = con.execute("SELECT count(*) FROM hwcov.run_results WHERE checkpoint <> ''").fetchone()[0] \
+            if "run_results" in tables else 0
+    assert "checkpoint_results" in tables and mixed == 0
+
+
+def test_fp16_overflow_of_trained_weights_fails_with_the_numbers(tmp_path):
+    """Activations past fp16's 65504 (an outlier feature, constructed): random weights would never show it."""
+    folder = save_bert(tmp_path / "outlier-bert", overflow=3e6)
+    out = hwcov(tmp_path, "--checkpoint", str(folder), "--hardware", "cpu")
+    assert out.returncode == 0, out.stderr[-3000:]
+    rows = stored(tmp_path, "SELECT * FROM hwcov.checkpoint_results").set_index("precision")
+    assert rows.loc["fp32", "status"] == "pass" and rows.loc["bf16", "status"] == "pass"  # bf16 has fp32's range
+    fp16 = rows.loc["fp16"]
+    assert fp16["status"] == "fail_accuracy" and fp16["error_pattern"] == "low_precision_overflow"
+    assert "first non-finite activation: bert.encoder.layer.0.intermediate.dense (Linear)" in fp16["error_message"]
+    assert "largest finite value is 65504" in fp16["error_message"] and fp16["max_abs_diff"] == float("inf")
+
+
+def test_a_hub_id_resolves_from_the_local_cache_and_nowhere_else(tmp_path):
+    cache = tmp_path / "hub"
+    into_hf_cache(save_bert(tmp_path / "src"), cache, "acme/tiny-bert")
+    out = hwcov(tmp_path, "--checkpoint", "acme/tiny-bert", "--hardware", "cpu", "--precision", "fp32",
+                HF_HUB_CACHE=str(cache))
+    assert out.returncode == 0, out.stderr[-3000:]
+    row = stored(tmp_path, "SELECT checkpoint, status FROM hwcov.checkpoint_results").iloc[0]
+    assert (row["checkpoint"], row["status"]) == ("acme/tiny-bert", "pass")
+    missing = hwcov(tmp_path, "--checkpoint", "acme/not-cached", HF_HUB_CACHE=str(cache))
+    assert missing.returncode == 2 and missing.stdout == ""
+    assert missing.stderr.count("\n") == 1 and str(cache) in missing.stderr and "never downloads" in missing.stderr
+
+
+def test_a_run_naming_no_checkpoint_reruns_every_registered_one(ran):
+    """The UI's way in: checkpoint_results launched with an empty `checkpoints` list."""
+    cwd, folder, _ = ran
+    code = ("from hwcov.orchestration import pipeline; import sys; "
+            "sys.exit(0 if pipeline.run_checkpoints(['cpu'], [], precision='fp32') else 1)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=cwd, timeout=900,
+                         env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert out.returncode == 0, out.stderr[-3000:]
+    rows = stored(cwd, "SELECT checkpoint, hardware, precision, status FROM hwcov.checkpoint_results")
+    assert set(rows["checkpoint"]) == {str(folder)}
+    assert {"onnxruntime", "openvino"} <= set(rows["hardware"])  # other partitions kept as they were
