@@ -87,4 +87,19 @@ def select_by_popularity(args) -> None:
     # ranked among the inventory's architectures: what can run (templates/inventory.yaml may narrow it)
     top = popularity.top_models(args.top, {a.model_type for a in inventory.discover()})
     print(f"hwcov: top {len(top)} by popularity ({popularity.describe()}): {', '.join(top)}", file=sys.stderr)
-    args.model, args.hardware = ",".join(top), args.hardware or "cpu"
+    cached, absent = popularity.cached_checkpoints(top)
+    print(f"hwcov: their popular checkpoints in the local Hugging Face cache: {', '.join(cached) or 'none'}"
+          + (f"; not cached (never downloaded): {', '.join(absent)}" if absent else ""), file=sys.stderr)
+    args.model, args.hardware, args.popular_checkpoints = ",".join(top), args.hardware or "cpu", cached
+
+
+def run_popular_checkpoints(args, chosen: Chosen) -> int:
+    """After --test-by-popularity's architecture sweep: its cached checkpoints, each through --checkpoint's path."""
+    from hwcov.cli.verbs_checkpoint import checkpoint
+
+    for key in getattr(args, "popular_checkpoints", None) or []:
+        args.checkpoint = key
+        code = checkpoint(args, chosen.hardware, [])
+        if code:
+            return code
+    return 0

@@ -38,7 +38,28 @@ def load() -> dict:
             raise PopularityError(f"templates/{FILE}: rank of {model_type} must be a positive integer, got {rank!r}")
     if len(set(ranks.values())) != len(ranks):
         raise PopularityError(f"templates/{FILE}: two model types share a rank")
+    from hwcov.models.checkpoints import HUB_ID
+
+    popular = spec.get("checkpoints") or {}
+    if not isinstance(popular, dict):
+        raise PopularityError(f"templates/{FILE}: 'checkpoints' must map model_type -> [hub ids]")
+    for model_type, ids in popular.items():
+        if model_type not in ranks:
+            raise PopularityError(f"templates/{FILE}: checkpoints of {str(model_type)[:60]!r}, which has no rank")
+        if not isinstance(ids, list) or not all(isinstance(i, str) and "/" in i and HUB_ID.match(i)
+                                                and ".." not in i for i in ids):
+            raise PopularityError(f"templates/{FILE}: checkpoints of {model_type} must be hub ids owner/name")
     return spec
+
+
+def cached_checkpoints(model_types: list[str]) -> tuple[list[str], list[str]]:
+    """The popular checkpoints of these model types that are in the local Hugging Face cache, and those that are
+    not (looked up on disk: nothing is downloaded)."""
+    from huggingface_hub import try_to_load_from_cache
+
+    ids = [i for m in model_types for i in (load().get("checkpoints") or {}).get(m, [])]
+    cached = [i for i in ids if isinstance(try_to_load_from_cache(i, "config.json"), str)]
+    return cached, [i for i in ids if i not in cached]
 
 
 def ranked(known: set[str] | None = None) -> tuple[list[str], list[str]]:

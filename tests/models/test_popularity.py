@@ -37,6 +37,8 @@ def test_top_n_follows_rank_and_skips_what_is_not_installed():
     (lambda s: s.update(compiled="recently"), "'compiled' must be a date"),
     (lambda s: s["ranks"].update(gpt2=1), "share a rank"),
     (lambda s: s["ranks"].update(bert=-1), "positive integer"),
+    (lambda s: s["checkpoints"].update(bert=["../../etc"]), "must be hub ids owner/name"),
+    (lambda s: s["checkpoints"].update(nonesuch=["a/b"]), "which has no rank"),
 ])
 def test_a_bad_ranking_file_is_refused(tmp_path, monkeypatch, change, message):
     templates = tmp_path / "templates"
@@ -58,7 +60,13 @@ def test_a_bad_ranking_file_is_refused(tmp_path, monkeypatch, change, message):
 
 
 def test_cli_runs_the_top_n_on_cpu(tmp_path):
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    """...and the top N's popular checkpoints found in the local Hugging Face cache (here a tiny BERT saved under
+    bert's most downloaded id); the ones not cached are named, never downloaded."""
+    from tests.models.checkpoint_factory import into_hf_cache, save_bert
+
+    cache = tmp_path / "hub"
+    into_hf_cache(save_bert(tmp_path / "src"), cache, "google-bert/bert-base-uncased")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(cache)}
     bad = subprocess.run([HWCOV, "--test-by-popularity", "--top", "0"], cwd=tmp_path, capture_output=True, text=True,
                          timeout=300, env=env)
     assert bad.returncode == 2 and "--top must be an integer in [1, 1000], got 0" in bad.stderr
@@ -69,3 +77,9 @@ def test_cli_runs_the_top_n_on_cpu(tmp_path):
     with duckdb.connect(str(tmp_path / "benchmark_db.duckdb"), read_only=True) as con:
         rows = con.execute("SELECT model_type, status FROM hwcov.run_results WHERE hardware = 'cpu'").fetchall()
     assert sorted(rows) == [("bert", "pass"), ("mpnet", "pass")]
+    assert "in the local Hugging Face cache: google-bert/bert-base-uncased; not cached (never downloaded): " \
+           "sentence-transformers/all-MiniLM-L6-v2, sentence-transformers/all-mpnet-base-v2" in out.stderr
+    with duckdb.connect(str(tmp_path / "benchmark_db.duckdb"), read_only=True) as con:
+        mine = con.execute("SELECT checkpoint, model_type, precision, status FROM hwcov.checkpoint_results "
+                           "ORDER BY precision").fetchall()
+    assert mine == [("google-bert/bert-base-uncased", "bert", p, "pass") for p in ("bf16", "fp16", "fp32")]
