@@ -12,7 +12,7 @@ import duckdb
 import pytest
 
 from hwcov.models.checkpoints import SENTENCES
-from tests.models.checkpoint_factory import into_hf_cache, save_bert, tokenizer
+from tests.models.checkpoint_factory import into_hf_cache, save_bert, save_remote_code, tokenizer
 
 HWCOV = str(Path(sys.executable).with_name("hwcov"))
 
@@ -102,3 +102,15 @@ def test_a_run_naming_no_checkpoint_reruns_every_registered_one(ran):
     rows = stored(cwd, "SELECT checkpoint, hardware, precision, status FROM hwcov.checkpoint_results")
     assert set(rows["checkpoint"]) == {str(folder)}
     assert {"onnxruntime", "openvino"} <= set(rows["hardware"])  # other partitions kept as they were
+
+
+def test_remote_code_runs_only_with_the_flag_and_rows_say_so(tmp_path):
+    folder = save_remote_code(tmp_path / "acme")
+    refused = hwcov(tmp_path, "--checkpoint", str(folder), "--hardware", "cpu")
+    assert refused.returncode == 2 and refused.stderr.count("\n") == 1 and "--trust-remote-code" in refused.stderr
+    assert not (tmp_path / "benchmark_db.duckdb").exists()  # refused before anything was written
+    out = hwcov(tmp_path, "--checkpoint", str(folder), "--hardware", "cpu", "--precision", "fp32",
+                "--trust-remote-code", HF_MODULES_CACHE=str(tmp_path / "modules"))
+    assert out.returncode == 0, out.stderr[-3000:]
+    row = stored(tmp_path, "SELECT model_type, model_class, status, remote_code FROM hwcov.checkpoint_results").iloc[0]
+    assert tuple(row) == ("acme-net", "AcmeModel", "pass", "allowed")

@@ -59,3 +59,57 @@ def into_hf_cache(folder: Path, cache: Path, repo_id: str, commit: str = "0" * 4
     (repo / "refs").mkdir(parents=True, exist_ok=True)
     (repo / "refs" / "main").write_text(commit)
     return snapshot
+
+
+REMOTE_CONFIG = '''from transformers import PretrainedConfig
+
+
+class AcmeConfig(PretrainedConfig):
+    model_type = "acme-net"
+
+    def __init__(self, vocab_size=300, hidden_size=16, **kwargs):
+        self.vocab_size, self.hidden_size = vocab_size, hidden_size
+        super().__init__(**kwargs)
+'''
+REMOTE_MODEL = '''import torch
+from transformers import PreTrainedModel
+from transformers.modeling_outputs import BaseModelOutput
+
+from .configuration_acme import AcmeConfig
+
+
+class AcmeModel(PreTrainedModel):
+    config_class = AcmeConfig
+
+    def __init__(self, config):
+        super().__init__(config)
+        self.embed = torch.nn.Embedding(config.vocab_size, config.hidden_size)
+        self.proj = torch.nn.Linear(config.hidden_size, config.hidden_size)
+        self.post_init()
+
+    def forward(self, input_ids, attention_mask=None):
+        return BaseModelOutput(last_hidden_state=torch.tanh(self.proj(self.embed(input_ids))))
+'''
+
+
+def save_remote_code(folder: Path) -> Path:
+    """A checkpoint only its own code can load: a model type transformers doesn't know, named by auto_map (written
+    as files and JSON here: the test process never imports them)."""
+    import json
+
+    import torch
+    from safetensors.torch import save_file
+
+    folder = Path(folder)
+    folder.mkdir(parents=True)
+    tok = tokenizer()
+    tok.save_pretrained(folder)
+    (folder / "configuration_acme.py").write_text(REMOTE_CONFIG)
+    (folder / "modeling_acme.py").write_text(REMOTE_MODEL)
+    (folder / "config.json").write_text(json.dumps({
+        "model_type": "acme-net", "architectures": ["AcmeModel"], "vocab_size": len(tok), "hidden_size": 16,
+        "auto_map": {"AutoConfig": "configuration_acme.AcmeConfig", "AutoModel": "modeling_acme.AcmeModel"}}))
+    g = torch.Generator().manual_seed(0)
+    save_file({"embed.weight": torch.randn(len(tok), 16, generator=g), "proj.weight": torch.randn(16, 16, generator=g),
+               "proj.bias": torch.randn(16, generator=g)}, str(folder / "model.safetensors"), metadata={"format": "pt"})
+    return folder
