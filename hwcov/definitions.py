@@ -7,6 +7,7 @@ from dagster import Definitions, load_assets_from_modules
 
 from hwcov.assets import (
     benchmark_results,
+    checkpoint_benchmarks,
     checkpoint_results,
     coverage,
     error_patterns,
@@ -24,7 +25,7 @@ def build_defs(db_path: str | None = None, generated_dir: str = "", artifacts_di
                timeout_s: float = 0.0) -> Definitions:
     return Definitions(
         assets=load_assets_from_modules([inventory, generated_tests, run_results, error_patterns, coverage,
-                                          benchmark_results, checkpoint_results]),
+                                          benchmark_results, checkpoint_results, checkpoint_benchmarks]),
         resources={
             "io_manager": duckdb_io_manager(db_path),
             "settings": HwcovSettings(db_path=db_path or "", generated_dir=generated_dir,

@@ -184,14 +184,23 @@ def checkpoint_case(ck: Checkpoint, arch: Architecture) -> ArchCase:
                     skip_reason=tiny.skip_reason(ck.model_type), checkpoint=ck.case_field())
 
 
+SLUG_RE = re.compile(r"[a-z0-9_]{1,60}")  # Checkpoint.slug(): a stored one is checked before it names a file
+
+
+def checkpoint_test_path(out_dir: Path, slug: str) -> Path:
+    """Where a checkpoint's generated test lives; ValueError for a slug that is no Checkpoint.slug()."""
+    if not isinstance(slug, str) or not SLUG_RE.fullmatch(slug):
+        raise ValueError(f"refusing checkpoint slug {str(slug)[:80]!r}: must match {SLUG_RE.pattern}")
+    return Path(out_dir) / "checkpoints" / f"test_ckpt_{slug}.py"
+
+
 def generate_checkpoints(checkpoints: list[Checkpoint], out_dir: Path) -> list[dict]:
     """One test file per checkpoint under <out_dir>/checkpoints (test_ckpt_<slug>.py), written when changed."""
-    folder = Path(out_dir) / "checkpoints"
-    folder.mkdir(parents=True, exist_ok=True)
+    (Path(out_dir) / "checkpoints").mkdir(parents=True, exist_ok=True)
     env, rows = _environment(), []
     for ck in checkpoints:
         arch = checkpoint_arch(ck)
-        path = folder / f"test_ckpt_{ck.slug()}.py"
+        path = checkpoint_test_path(out_dir, ck.slug())
         content, chain = render(arch, env, checkpoint_case(ck, arch), path.name)
         written = not path.exists() or path.read_text(encoding="utf-8") != content
         if written:

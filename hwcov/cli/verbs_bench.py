@@ -81,6 +81,8 @@ def run_benchmark(args, hardware: list[str], models: list[str], group: str, vari
     from hwcov.reports import report
     from hwcov.store import database as store
 
+    if getattr(args, "checkpoint", None):  # --checkpoint X --benchmark: the checkpoint verb timed X, not the archs
+        return 0
     for hw in hardware:
         todo = unswept(hw, models)
         if todo is not None:

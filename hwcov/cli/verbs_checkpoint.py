@@ -33,6 +33,26 @@ def checkpoint(args, hardware, models) -> int:
                                     timeout=timeout(args)):
         return 1
     print_checkpoint(ck.key, hardware)
+    if getattr(args, "benchmark", False):  # --checkpoint X --benchmark: its passing precisions, timed
+        return bench_checkpoint(args, ck.key, hardware)
+    return 0
+
+
+def bench_checkpoint(args, key: str, hardware: list[str]) -> int:
+    from hwcov.cli.verbs_bench import ints
+    from hwcov.orchestration import pipeline
+    from hwcov.reports import report
+
+    config = {"batch_sizes": ints(args.batch_sizes) or [1], "seq_lens": ints(args.seq_lens) or [32],
+              "precisions": [p for p in (args.precisions or "").split(",") if p],
+              "min_duration_s": float(args.min_duration or 1.0)}
+    if not pipeline.run_checkpoint_benchmarks(hardware, [key], config):
+        return 1
+    df = output.read("SELECT hardware, precision, batch_size, seq_len, status, p50_ms, throughput_items_s, "
+                     "peak_rss_mb, max_abs_diff FROM hwcov.checkpoint_benchmarks WHERE checkpoint = ? "
+                     "ORDER BY hardware, precision, batch_size, seq_len", [key])
+    shown = df[df["hardware"].isin(hardware)].round({"p50_ms": 4, "throughput_items_s": 2, "peak_rss_mb": 1})
+    print(report.table(shown))
     return 0
 
 
@@ -57,6 +77,8 @@ def print_checkpoint(key: str, hardware: list[str]) -> None:
 VERBS = [
     Verb("checkpoint", "validation", "your own model: a folder (save_pretrained layout) or a hub id found in the "
          "local Hugging Face cache (never downloaded), with its own tokenizer/processor, on --hardware (default "
-         f"{','.join(DEFAULT_HARDWARE)}) at every precision; rows in hwcov.checkpoint_results", checkpoint,
+         f"{','.join(DEFAULT_HARDWARE)}) at every precision; rows in hwcov.checkpoint_results; with --benchmark "
+         "its passing precisions are timed too (--batch-sizes, --seq-lens: tokens of its own text; default 1 and 32)",
+         checkpoint,
          sweeps=False, reads_db=False, value="PATH_OR_ID"),
 ]

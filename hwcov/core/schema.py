@@ -51,6 +51,7 @@ BENCH_COLUMNS = {
     "export_route": "str", "machine": "str", "run_id": "str",
     "warmup": "int",  # add_missing_columns appends newer columns to older tables (the IO manager inserts by position)
     "p50_ci_low_ms": "float", "p50_ci_high_ms": "float", "unstable": "str", "memory_method": "str",
+    "checkpoint": "str",  # a user's checkpoint (hwcov.checkpoint_benchmarks); '' for an architecture's cell
 }
 
 LAYER_PROFILE_COLUMNS = {

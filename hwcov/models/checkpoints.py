@@ -238,7 +238,9 @@ def build(case, batch: int):
                                 dtype=torch.float32).eval()
     torch.manual_seed(0)
     feed = inputs.synthesize(model, config, case.input_spec, batch=batch)
-    real = preprocessed(ck, feed_plan(ck, case.modality), batch)
+    # a benchmark cell asks for a sequence length: the real text, repeated and cut to it (pad_text)
+    length = int(case.input_spec["seq_len"]) if case.input_spec.get("pad_text") else 0
+    real = preprocessed(ck, feed_plan(ck, case.modality), batch, length)
     accepted = set(inspect.signature(model.forward).parameters)
     real = {k: v for k, v in real.items() if k in accepted}
     if "input_ids" in real:
@@ -246,8 +248,9 @@ def build(case, batch: int):
     return config, model, {**feed, **real}
 
 
-def preprocessed(checkpoint: dict, plan: tuple[str, ...], batch: int) -> dict:
-    """The preprocessors' outputs on fixed data: SENTENCES, a gradient image, a 440 Hz tone."""
+def preprocessed(checkpoint: dict, plan: tuple[str, ...], batch: int, length: int = 0) -> dict:
+    """The preprocessors' outputs on fixed data: SENTENCES (exactly `length` tokens when given), a gradient image,
+    a 440 Hz tone."""
     import numpy as np
     from transformers import AutoFeatureExtractor, AutoImageProcessor, AutoTokenizer
 
@@ -258,7 +261,11 @@ def preprocessed(checkpoint: dict, plan: tuple[str, ...], batch: int) -> dict:
         if tokenizer.pad_token is None:  # a decoder's tokenizer often has none: batch rows still need one length
             tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
         texts = [SENTENCES[i % len(SENTENCES)] for i in range(batch)]
-        out.update(tokenizer(texts, return_tensors="pt", padding=True))
+        if length:
+            texts = [" ".join([t, *SENTENCES] * (length // 8 + 1)) for t in texts]
+            out.update(tokenizer(texts, return_tensors="pt", padding="max_length", truncation=True, max_length=length))
+        else:
+            out.update(tokenizer(texts, return_tensors="pt", padding=True))
     if "image_processor" in plan:
         from PIL import Image
 

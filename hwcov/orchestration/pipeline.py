@@ -166,3 +166,15 @@ def run_checkpoints(hardware: list[str], checkpoints: list[str], *, trust_remote
         if not materialize(defs, inst, CHECKPOINT_RUN, partition_key=hw, run_config=run_config):
             return False
     return True
+
+
+def run_checkpoint_benchmarks(hardware: list[str], checkpoints: list[str], config: dict) -> bool:
+    """One checkpoint_benchmarks materialization per hardware (what passed in checkpoint_results, timed)."""
+    route_library_warnings()
+    defs, inst = definitions(), instance()
+    for hw in hardware:
+        run_config = {**QUIET, "ops": {"hwcov__checkpoint_benchmarks": {"config": {**config,
+                                                                                    "checkpoints": checkpoints}}}}
+        if not materialize(defs, inst, ["hwcov/checkpoint_benchmarks"], partition_key=hw, run_config=run_config):
+            return False
+    return True

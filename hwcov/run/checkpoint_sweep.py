@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Callable
 
-from hwcov.cases.generate import generate_checkpoints
+from hwcov.cases.generate import SLUG_RE, generate_checkpoints
 from hwcov.models.checkpoints import Checkpoint, CheckpointError, resolve
 from hwcov.run import sweep
 from hwcov.run.journal import ResultJournal
@@ -72,9 +72,20 @@ def rows(artifacts: Path, hardware: str) -> list[dict]:
     """Every registered checkpoint's standing rows on `hardware`: what its table partition holds."""
     out = []
     for key, entry in sorted(registry(artifacts).items()):
-        slug = str(entry.get("slug", ""))
-        if not slug or Path(slug).name != slug:
-            raise CheckpointError(f"{root(artifacts) / 'registry.json'}: entry {key[:80]!r} has no usable slug")
-        out += [r for r in ResultJournal(root(artifacts) / slug, hardware).latest_by_case().values()
+        out += [r for r in ResultJournal(folder(artifacts, key, entry), hardware).latest_by_case().values()
                 if r.get("checkpoint") == key]
     return out
+
+
+def slug_of(artifacts: Path, key: str, entry: dict) -> str:
+    """A registry entry's slug, checked: a stored string names a folder and a test file only when it is one that
+    Checkpoint.slug() could have made (never a path elsewhere)."""
+    slug = entry.get("slug")
+    if not isinstance(slug, str) or not SLUG_RE.fullmatch(slug):
+        raise CheckpointError(f"{root(artifacts) / 'registry.json'}: entry {str(key)[:80]!r} has no usable slug "
+                              f"({str(slug)[:40]!r})")
+    return slug
+
+
+def folder(artifacts: Path, key: str, entry: dict) -> Path:
+    return root(artifacts) / slug_of(artifacts, key, entry)

@@ -114,3 +114,17 @@ def test_remote_code_runs_only_with_the_flag_and_rows_say_so(tmp_path):
     assert out.returncode == 0, out.stderr[-3000:]
     row = stored(tmp_path, "SELECT model_type, model_class, status, remote_code FROM hwcov.checkpoint_results").iloc[0]
     assert tuple(row) == ("acme-net", "AcmeModel", "pass", "allowed")
+
+
+def test_benchmark_times_the_passing_precisions_at_lengths_of_its_own_text(ran):
+    cwd, folder, _ = ran
+    out = hwcov(cwd, "--checkpoint", str(folder), "--hardware", "cpu", "--benchmark", "--seq-lens", "16,48",
+                "--min-duration", "0.05")
+    assert out.returncode == 0, out.stderr[-3000:]
+    cells = stored(cwd, "SELECT * FROM hwcov.checkpoint_benchmarks")
+    assert set(cells["checkpoint"]) == {str(folder)} and set(cells["status"]) == {"pass"}
+    assert sorted(set(zip(cells["precision"], cells["seq_len"]))) == [
+        (p, s) for p in ("bf16", "fp16", "fp32") for s in (16, 48)]
+    assert (cells["p50_ms"] > 0).all() and (cells["iterations"] > 0).all() and (cells["device_name"] != "").all()
+    assert (cells[cells["precision"] == "fp32"]["max_abs_diff"] < 1e-6).all()  # parity against its own reference
+    assert "| cpu | fp32 | 1 | 48 | pass |" in out.stdout

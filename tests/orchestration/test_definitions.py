@@ -26,6 +26,7 @@ def test_asset_graph_snapshot():
         "hwcov/coverage_report": (None, ["hwcov/model_inventory", "hwcov/run_results"]),
         "hwcov/benchmark_results": (HARDWARE, ["hwcov/generated_tests", "hwcov/run_results"]),
         "hwcov/checkpoint_results": (HARDWARE, []),
+        "hwcov/checkpoint_benchmarks": (HARDWARE, ["hwcov/checkpoint_results"]),
     }
     assert {j.name for j in defs.jobs} == {"inventory_job", "hardware_job", "report_job", "patterns_job",
                                            "benchmark_job"}
