@@ -85,7 +85,7 @@ def dispatch(args, verbs: list[Verb]) -> int:
         verbs_run.select_by_popularity(args)
     chosen = validate(args, verbs)
     if chosen.runs or args.generate_tests:
-        code = verbs_run.sweep(args, chosen) or verbs_run.run_popular_checkpoints(args, chosen)
+        code = verbs_run.sweep(args, chosen) or verbs_checkpoint.run_popular(args, chosen.hardware)
         if code:
             return code
     for verb in verbs:

@@ -74,6 +74,17 @@ def print_checkpoint(key: str, hardware: list[str]) -> None:
           f"(checkpoint = {key!r})")
 
 
+def run_popular(args, hardware: list[str]) -> int:
+    """After --test-by-popularity's architecture sweep: its cached checkpoints (args.popular_checkpoints), each
+    through --checkpoint's path."""
+    for key in getattr(args, "popular_checkpoints", None) or []:
+        args.checkpoint = key
+        code = checkpoint(args, hardware, [])
+        if code:
+            return code
+    return 0
+
+
 VERBS = [
     Verb("checkpoint", "validation", "your own model: a folder (save_pretrained layout) or a hub id found in the "
          "local Hugging Face cache (never downloaded), with its own tokenizer/processor, on --hardware (default "

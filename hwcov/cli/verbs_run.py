@@ -92,14 +92,3 @@ def select_by_popularity(args) -> None:
           + (f"; not cached (never downloaded): {', '.join(absent)}" if absent else ""), file=sys.stderr)
     args.model, args.hardware, args.popular_checkpoints = ",".join(top), args.hardware or "cpu", cached
 
-
-def run_popular_checkpoints(args, chosen: Chosen) -> int:
-    """After --test-by-popularity's architecture sweep: its cached checkpoints, each through --checkpoint's path."""
-    from hwcov.cli.verbs_checkpoint import checkpoint
-
-    for key in getattr(args, "popular_checkpoints", None) or []:
-        args.checkpoint = key
-        code = checkpoint(args, chosen.hardware, [])
-        if code:
-            return code
-    return 0
