@@ -14,11 +14,7 @@ COLUMNS = ["hardware", "pattern", "count", "category", "explanation", "suggested
        description="Failure counts per error pattern with explanation and suggested template fix.")
 def error_patterns(context: AssetExecutionContext, run_results: pd.DataFrame) -> pd.DataFrame:
     rows = patterns.summarize(run_results.to_dict("records"))
-    seen = {r["hardware"] for r in rows}
-    # A hardware with no failures says so in a row (an empty frame would only delete, with a warning).
-    rows += [{"hardware": hw, "pattern": "none", "count": 0, "category": "", "explanation": "no failures",
-              "suggested_fix": "", "model_types": "", "example": ""}
-             for hw in sorted(set(run_results["hardware"]) - seen)]
+    rows += patterns.without_failures(run_results.to_dict("records"), {r["hardware"] for r in rows})
     df = pd.DataFrame(rows, columns=COLUMNS)
     context.add_output_metadata({"patterns": len(df), "failures": int(df["count"].sum()) if len(df) else 0})
     return df

@@ -60,3 +60,24 @@ def summarize(rows: list[dict]) -> list[dict]:
             "example": (members[0].get("error_message") or "")[:300],
         })
     return out
+
+
+def without_failures(rows: list[dict], failing: set[str]) -> list[dict]:
+    """One row for each hardware with no failure, saying why (a partition's empty frame would only delete): absent
+    hardware is `hardware_unavailable` with the probe's own error; one where everything ran, `no_failures`."""
+    out = []
+    for hardware in sorted({r["hardware"] for r in rows} - failing):
+        mine = [r for r in rows if r["hardware"] == hardware]
+        absent = [r for r in mine if r.get("status") == "unavailable"]
+        if absent and len(absent) == len(mine):
+            out.append({"hardware": hardware, "pattern": "hardware_unavailable", "count": len(absent),
+                        "category": "environment", "explanation": "The hardware is not present on the machine that "
+                        "ran: every case is recorded unavailable with the probe's own error, none was built.",
+                        "suggested_fix": "Run on a machine that has it (a lent GPU: benchmarks/device_sweep.py, then "
+                        "hwcov --ingest), or define a platform for it (--define-hardware).",
+                        "model_types": "", "example": str(absent[0].get("error_message") or "")[:300]})
+        else:
+            out.append({"hardware": hardware, "pattern": "no_failures", "count": 0, "category": "",
+                        "explanation": f"no failures among {len(mine)} results", "suggested_fix": "",
+                        "model_types": "", "example": ""})
+    return out

@@ -25,3 +25,22 @@ def test_summarize_counts_per_hardware_and_pattern():
     (only,) = patterns.summarize(rows)
     assert only["pattern"] == "index_out_of_range" and only["count"] == 2 and only["model_types"] == "a,b"
     assert only["suggested_fix"]
+
+
+def test_a_hardware_without_failures_says_why_not_none():
+    """Absent hardware is named with its probe's error; a clean one says how many ran (issue #29: no `none` rows)."""
+    from hwcov.backends.registry import get_backend
+
+    probe = get_backend("cuda").probe()  # this machine's own answer (no GPU here; the real text if lent one)
+    rows = [{"hardware": "cpu", "model_type": m, "status": "pass"} for m in ("bert", "gpt2")]
+    rows += [{"hardware": "cuda", "model_type": m, "status": "unavailable" if not probe.available else "pass",
+              "error_message": probe.error} for m in ("bert", "gpt2")]
+    rows += [{"hardware": "mps", "model_type": "bert", "status": "fail_to_run", "error_message": "boom"}]
+    failing = {r["hardware"] for r in patterns.summarize(rows)}
+    assert failing == {"mps"}
+    out = {r["hardware"]: r for r in patterns.without_failures(rows, failing)}
+    assert set(out) == {"cpu", "cuda"} and out["cpu"]["pattern"] == "no_failures"
+    assert "2 results" in out["cpu"]["explanation"]
+    if not probe.available:
+        assert out["cuda"]["pattern"] == "hardware_unavailable" and out["cuda"]["count"] == 2
+        assert out["cuda"]["example"] == probe.error[:300] and probe.error
