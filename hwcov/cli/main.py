@@ -30,6 +30,7 @@ from hwcov.cli import (
     verbs_results,
     verbs_run,
     verbs_seed,
+    verbs_ui,
 )
 from hwcov.cli.parser import Verb, build
 from hwcov.cli.validate import validate
@@ -40,7 +41,7 @@ INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for a process Ctrl-C end
 
 # Every verb, in the order main() runs them when several are given.
 VERBS: list[Verb] = [*verbs_seed.VERBS, *verbs_reports.VERBS, *verbs_results.VERBS, *verbs_ingest.VERBS,
-                     *verbs_checkpoint.VERBS, *verbs_repair.VERBS,
+                     *verbs_checkpoint.VERBS, *verbs_ui.VERBS, *verbs_repair.VERBS,
                      *verbs_generators.VERBS, *verbs_bench.VERBS, *verbs_optimize.VERBS, *verbs_errors.VERBS,
                      *verbs_docs.VERBS]
 

@@ -31,7 +31,7 @@ EPILOG = """examples:
   hwcov --export-results --format csv --output results.csv
   hwcov --generate-dashboard --output dashboard/   then open dashboard/index.html
 The database defaults to ./benchmark_db.duckdb (or $HWCOV_DB_PATH); the Dagster instance to
-./.dagster (or $DAGSTER_HOME), the one `DAGSTER_HOME=$PWD/.dagster dagster dev` shows."""
+./.dagster (or $DAGSTER_HOME), the one `hwcov --ui` shows."""
 
 EXPORT_FORMATS = ("csv", "parquet", "json")
 MAX_TIMEOUT_S = 86400  # a day per case
@@ -193,6 +193,8 @@ OPTIONS: dict[str, list[tuple[str | tuple[str, ...], dict]]] = {
                           "one run_results materialization per size; rows are kept per (model, precision, batch)"}),
         ("--precision", {"type": name, "default": None, "help": "run only this precision (fp32, fp16, bf16, int8; "
                          "default: each precision the hardware's generated tests declare)"}),
+        ("--port", {"type": number(1, 65535), "default": 3000, "help": "for --ui: the port the Dagster UI listens on "
+                    "(127.0.0.1), 1-65535 (default 3000)"}),
         ("--trust-remote-code", {**FLAG, "help": "with --checkpoint: let a checkpoint whose config names its own code "
                                  "(auto_map) run it; off by default, and each row records which"}),
         ("--generate-tests", {**FLAG, "help": "only refresh the inventory and regenerate tests"}),

@@ -15,6 +15,7 @@ import pytest
 from playwright.sync_api import sync_playwright
 
 BIN = Path(sys.executable).parent
+ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run", "--disable-quic"]
 
@@ -95,3 +96,34 @@ def test_launch_one_hardware_partition_from_the_ui(dagster_dev):
     with duckdb.connect(str(cwd / "benchmark_db.duckdb"), read_only=True) as con:
         statuses = con.execute("SELECT DISTINCT status FROM hwcov.run_results WHERE hardware = 'cuda'").fetchall()
     assert statuses == [("unavailable",)]  # truthful rows, cheaply, for absent hardware
+
+
+def test_hwcov_ui_starts_in_a_fresh_folder_with_the_projects_instance_config(tmp_path):
+    """Before any hwcov run (no .dagster yet): `hwcov --ui` prepares the instance and serves it with dagster.yaml's
+    run queue (4 runs, one per device) in effect (issue #29: a fresh `dagster dev` failed)."""
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
+    proc = subprocess.Popen([str(BIN / "hwcov"), "--ui", "--port", str(port)], cwd=tmp_path, env=env,
+                            stdout=open(tmp_path / "ui.log", "w"), stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=5)
+                break
+            except OSError:
+                assert proc.poll() is None, (tmp_path / "ui.log").read_text()[-2000:]
+                time.sleep(1)
+        queue = _gql(port, "{ instance { runQueueConfig { maxConcurrentRuns tagConcurrencyLimitsYaml } } }")
+        config = queue["instance"]["runQueueConfig"]
+        assert config["maxConcurrentRuns"] == 4 and "dagster/partition" in config["tagConcurrencyLimitsYaml"]
+        assert (tmp_path / ".dagster" / "dagster.yaml").read_text() == (ROOT / "dagster.yaml").read_text()
+        log = (tmp_path / "ui.log").read_text()
+        assert "is not a directory" not in log and f"http://127.0.0.1:{port}" in log
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
