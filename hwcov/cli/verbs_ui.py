@@ -8,7 +8,6 @@ then runs the webserver and daemon on it, in the foreground, until Ctrl-C.
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -23,7 +22,9 @@ def ui(args, hardware, models) -> int:
     env = {**os.environ, HOME_ENV: str(home()), "HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1")}
     dagster = str(Path(sys.executable).with_name("dagster"))
     print(f"hwcov: Dagster UI on http://127.0.0.1:{port} (instance {home()}; Ctrl-C stops it)", file=sys.stderr)
-    return subprocess.call([dagster, "dev", "-m", "hwcov.definitions", "-h", "127.0.0.1", "-p", str(port)], env=env)
+    sys.stderr.flush()
+    # replaced by dagster dev, not its parent: a signal to this process (Ctrl-C, a service manager's TERM) is its own
+    os.execve(dagster, [dagster, "dev", "-m", "hwcov.definitions", "-h", "127.0.0.1", "-p", str(port)], env)
 
 
 VERBS = [
