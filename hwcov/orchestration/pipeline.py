@@ -63,7 +63,8 @@ def materialize(defs, inst, selection, **kwargs) -> bool:
     check is named and does not fail the run)."""
     from dagster import materialize as dagster_materialize
 
-    kwargs["tags"] = {**kwargs.get("tags", {}), **process_tag()}  # a run this process leaves unended is found
+    # a run this process leaves unended is found; the UI's runs list says which command launched it
+    kwargs["tags"] = {**kwargs.get("tags", {}), **process_tag(), **command_tag()}
     result = dagster_materialize(list(defs.assets), instance=inst, resources=defs.resources, selection=selection,
                                  raise_on_error=False, **kwargs)
     if not result.success:
@@ -73,6 +74,19 @@ def materialize(defs, inst, selection, **kwargs) -> bool:
                 msg = (err.cause or err).message.strip().splitlines()[-1] if err else "step failed"
                 print(f"hwcov: {event.step_key} failed: {msg}", file=sys.stderr)
     return failed_checks(result, kwargs.get("partition_key")) and result.success
+
+
+COMMAND_TAG = "hwcov/command"
+
+
+def command_tag() -> dict[str, str]:
+    """{"hwcov/command": "hwcov --hardware cpu ..."} for a run the cli launched (its arguments, as typed, cut to
+    200 characters: a tag is for reading), {} when no hwcov command line launched it (tests, a script)."""
+    import os
+
+    if os.path.basename(sys.argv[0] or "") != "hwcov":
+        return {}
+    return {COMMAND_TAG: " ".join(["hwcov", *sys.argv[1:]])[:200]}
 
 
 def failed_checks(result, partition_key: str | None = None) -> bool:

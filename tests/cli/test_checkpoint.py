@@ -128,3 +128,13 @@ def test_benchmark_times_the_passing_precisions_at_lengths_of_its_own_text(ran):
     assert (cells["p50_ms"] > 0).all() and (cells["iterations"] > 0).all() and (cells["device_name"] != "").all()
     assert (cells[cells["precision"] == "fp32"]["max_abs_diff"] < 1e-6).all()  # parity against its own reference
     assert "| cpu | fp32 | 1 | 48 | pass |" in out.stdout
+
+
+def test_runs_name_the_command_that_launched_them(ran):
+    """The Dagster UI's runs list says which hwcov command started each run (issue #29)."""
+    from dagster import DagsterInstance
+
+    cwd, folder, _ = ran
+    runs = DagsterInstance.from_config(str(cwd / ".dagster")).get_runs()
+    commands = {r.tags.get("hwcov/command") for r in runs}
+    assert f"hwcov --checkpoint {folder}" in commands
