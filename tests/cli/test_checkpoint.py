@@ -12,7 +12,14 @@ import duckdb
 import pytest
 
 from hwcov.models.checkpoints import SENTENCES
-from tests.models.checkpoint_factory import into_hf_cache, save_bert, save_remote_code, tokenizer
+from tests.models.checkpoint_factory import (
+    into_hf_cache,
+    save_bert,
+    save_remote_code,
+    save_vit,
+    save_wav2vec2,
+    tokenizer,
+)
 
 HWCOV = str(Path(sys.executable).with_name("hwcov"))
 
@@ -138,3 +145,16 @@ def test_runs_name_the_command_that_launched_them(ran):
     runs = DagsterInstance.from_config(str(cwd / ".dagster")).get_runs()
     commands = {r.tags.get("hwcov/command") for r in runs}
     assert f"hwcov --checkpoint {folder}" in commands
+
+
+@pytest.mark.parametrize("make, source, shape", [
+    (save_vit, "image_processor", "logits:1x3"),  # 3 labels, from 32x32 pixels its processor made
+    (save_wav2vec2, "feature_extractor", "last_hidden_state:1x399x32"),  # 1 s at 8 kHz through the conv stack
+])
+def test_its_own_image_processor_or_feature_extractor_makes_the_inputs(tmp_path, make, source, shape):
+    folder = make(tmp_path / "model")
+    out = hwcov(tmp_path, "--checkpoint", str(folder), "--hardware", "cpu", "--precision", "fp32")
+    assert out.returncode == 0, out.stderr[-3000:]
+    row = stored(tmp_path, "SELECT * FROM hwcov.checkpoint_results").iloc[0]
+    assert row["status"] == "pass" and row["input_source"] == source, row["error_message"]
+    assert shape in row["output_shapes"]

@@ -113,3 +113,37 @@ def save_remote_code(folder: Path) -> Path:
     save_file({"embed.weight": torch.randn(len(tok), 16, generator=g), "proj.weight": torch.randn(16, 16, generator=g),
                "proj.bias": torch.randn(16, generator=g)}, str(folder / "model.safetensors"), metadata={"format": "pt"})
     return folder
+
+
+def save_vit(folder: Path) -> Path:
+    """A ViTForImageClassification checkpoint with its own image processor (32x32, its own mean/std)."""
+    import json
+
+    import torch
+    from transformers import ViTConfig, ViTForImageClassification
+
+    torch.manual_seed(2)
+    model = ViTForImageClassification(ViTConfig(image_size=32, patch_size=8, hidden_size=32, num_hidden_layers=2,
+                                                num_attention_heads=4, intermediate_size=37, num_labels=3)).eval()
+    model.save_pretrained(folder)
+    # as a hub checkpoint's preprocessor_config.json reads (transformers picks its PIL backend without torchvision)
+    (Path(folder) / "preprocessor_config.json").write_text(json.dumps({
+        "image_processor_type": "ViTImageProcessor", "do_resize": True, "size": {"height": 32, "width": 32},
+        "do_rescale": True, "rescale_factor": 1 / 255, "do_normalize": True, "image_mean": [0.4, 0.5, 0.6],
+        "image_std": [0.2, 0.25, 0.3]}))
+    return Path(folder)
+
+
+def save_wav2vec2(folder: Path) -> Path:
+    """A Wav2Vec2Model checkpoint with its own feature extractor (8 kHz: the tone is made at its rate)."""
+    import torch
+    from transformers import Wav2Vec2Config, Wav2Vec2FeatureExtractor, Wav2Vec2Model
+
+    torch.manual_seed(3)
+    model = Wav2Vec2Model(Wav2Vec2Config(hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                                         intermediate_size=37, conv_dim=(16, 16), conv_stride=(5, 4),
+                                         conv_kernel=(10, 4), num_feat_extract_layers=2,
+                                         num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=2)).eval()
+    model.save_pretrained(folder)
+    Wav2Vec2FeatureExtractor(sampling_rate=8000, do_normalize=True).save_pretrained(folder)
+    return Path(folder)
