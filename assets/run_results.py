@@ -21,6 +21,7 @@ from dagster import (
 
 from hwcov.assets.guards import non_empty
 from hwcov.assets.partitions import hardware_partitions, single_run
+from hwcov.backends.hardware import HARDWARE_TABLE
 from hwcov.core.schema import conform
 from hwcov.resources.backends import RESOURCE_KEYS, resource_key
 from hwcov.run import checks, sweep
@@ -35,6 +36,22 @@ class RunResultsConfig(Config):
     resume: bool = False  # keep any stored row, even one made by older code or templates (crash/timeout rerun)
     precision: str = ""  # one precision; empty = each precision the generated tests declare for the hardware
     batch_size: int = 1
+    # "Materialize all" / a backfill over several partitions leaves the browser ones out unless this says so: a
+    # browser sweep of every architecture takes hours on a CPU machine (README: wasm 111 min, webgpu ~18 s a case)
+    include_browser_partitions: bool = False
+
+
+BROWSER = tuple(h.key for h in HARDWARE_TABLE if h.device == "browser")
+
+
+def browser_guard(partition_keys: list[str], allowed: bool) -> str:
+    """'' unless a run over several partitions would sweep browser ones without being asked to: then why not."""
+    slow = [k for k in partition_keys if k in BROWSER]
+    if allowed or len(partition_keys) < 2 or not slow:
+        return ""
+    return (f"this run covers {len(partition_keys)} hardware partitions, {', '.join(slow)} among them: a browser sweep "
+            "of every architecture takes hours on a CPU machine (README: wasm 111 min). Materialize a browser "
+            "partition on its own, or set include_browser_partitions: true in the run config")
 
 
 CHECKS = {
@@ -100,6 +117,9 @@ def select_tests(tests: pd.DataFrame, models: list[str], categories: list[str], 
        description="One row per (architecture, hardware, precision, batch) with status and evidence.")
 def run_results(context: AssetExecutionContext, config: RunResultsConfig,
                 generated_tests: pd.DataFrame):
+    refused = browser_guard(list(context.partition_keys), config.include_browser_partitions)
+    if refused:
+        raise Failure(refused)
     tests = select_tests(generated_tests, config.models, config.categories, config.max_priority)
     artifacts = context.resources.settings.artifacts_path()
     database_dir = context.resources.settings.database().parent.resolve()

@@ -139,3 +139,22 @@ def test_a_results_table_from_before_new_columns_gains_them_on_the_next_write(tm
         stored = con.execute("SELECT * FROM hwcov.run_results ORDER BY hardware").df()
     assert list(stored.columns) == names and list(stored["hardware"]) == ["cpu", "onnxruntime"]
     assert stored["max_rel_error"].iloc[1] == 1e-7 and stored["inert_blocks"].iloc[1] == "layers.1"
+
+
+def test_materialize_all_leaves_browser_partitions_out_unless_asked(pipeline):
+    """A run over several hardware partitions (the UI's "Materialize all", a backfill) refuses the browser ones, which
+    take hours, before sweeping anything; one browser partition alone, or the run config's flag, is a choice."""
+    from hwcov.assets.run_results import BROWSER, browser_guard
+
+    defs, instance, db = pipeline
+    result = materialize(list(defs.assets), instance=instance, resources=defs.resources,
+                         selection=["hwcov/run_results"], raise_on_error=False,
+                         tags={ASSET_PARTITION_RANGE_START_TAG: "webgpu", ASSET_PARTITION_RANGE_END_TAG: "wasm"})
+    assert not result.success
+    failure = next(e for e in result.all_events if e.is_step_failure).step_failure_data.error
+    assert "include_browser_partitions: true" in (failure.cause or failure).message
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert "run_results" not in {r[0] for r in con.sql("SELECT table_name FROM information_schema.tables").fetchall()}
+    assert set(BROWSER) == {"webnn", "webgpu", "wasm"}
+    assert browser_guard(["wasm"], False) == "" and browser_guard(["cpu", "openvino"], False) == ""
+    assert browser_guard(["cpu", "wasm"], True) == "" and "wasm" in browser_guard(["cpu", "wasm"], False)
