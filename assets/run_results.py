@@ -94,6 +94,15 @@ def check_results(df: pd.DataFrame, selected_types: set[str], inventory_types: s
             for name, (ok, text, d) in outcomes.items()]
 
 
+def partition_metadata(part: pd.DataFrame) -> dict:
+    """One hardware partition's figures: rows, statuses, pass rates (also one float per precision/batch, which the
+    UI plots over time)."""
+    rates = checks.pass_rates(part)
+    return {"rows": len(part), "status_counts": MetadataValue.json(part["status"].value_counts().to_dict()),
+            "pass_rates": MetadataValue.json(rates),
+            **{f"pass_rate {key}": MetadataValue.float(rate) for key, rate in rates.items()}}
+
+
 def select_tests(tests: pd.DataFrame, models: list[str], categories: list[str], max_priority: int = 0) -> pd.DataFrame:
     unknown = sorted(set(models) - set(tests["model_type"]))
     if unknown:
@@ -137,11 +146,8 @@ def run_results(context: AssetExecutionContext, config: RunResultsConfig,
             frames[-1]["reference_path"] = frames[-1]["reference_path"].map(
                 lambda p: os.path.relpath(p, database_dir) if os.path.isabs(p) else p)  # a copied folder keeps refs
         df = non_empty(pd.concat(frames, ignore_index=True), f"run_results[{','.join(context.partition_keys)}]")
-        counts = df["status"].value_counts().to_dict()
         previous = previous_pass_rates(context, list(context.partition_keys))
-        rates = checks.pass_rates(df)
-        # one float per hardware/precision/batch besides the JSON: the UI plots numeric metadata over time
-        yield Output(df, metadata={"rows": len(df), "status_counts": MetadataValue.json(counts),
-                                   "pass_rates": MetadataValue.json(rates),
-                                   **{f"pass_rate {key}": MetadataValue.float(rate) for key, rate in rates.items()}})
+        for hardware in context.partition_keys:  # each partition's materialization describes that partition only
+            context.add_asset_metadata(partition_metadata(df[df["hardware"] == hardware]), partition_key=hardware)
+        yield Output(df)
     yield from check_results(df, set(tests["model_type"]), set(generated_tests["model_type"]), previous)

@@ -158,3 +158,17 @@ def test_materialize_all_leaves_browser_partitions_out_unless_asked(pipeline):
     assert set(BROWSER) == {"webnn", "webgpu", "wasm"}
     assert browser_guard(["wasm"], False) == "" and browser_guard(["cpu", "openvino"], False) == ""
     assert browser_guard(["cpu", "wasm"], True) == "" and "wasm" in browser_guard(["cpu", "wasm"], False)
+
+
+def test_each_partition_of_a_multi_partition_run_describes_itself(pipeline):
+    """A backfill over cuda..mps is one run (single_run policy); each partition's materialization says that
+    partition's rows and pass rates, not the run's (issue #29)."""
+    defs, instance, db = pipeline
+    result = _run(defs, instance, ["hwcov/run_results"], run_config=_models(["bert", "gpt2"]),
+                  tags={ASSET_PARTITION_RANGE_START_TAG: "cuda", ASSET_PARTITION_RANGE_END_TAG: "mps"})
+    stored = _sql(db, "SELECT hardware, count(*) AS n FROM hwcov.run_results GROUP BY hardware")
+    assert dict(zip(stored["hardware"], stored["n"])) == {"cuda": 2, "rocm": 2, "mps": 2}
+    for event in result.asset_materializations_for_node("hwcov__run_results"):
+        meta, hw = event.metadata, event.partition
+        assert meta["rows"].value == 2 and set(meta["pass_rates"].value) == {f"{hw}/fp32/1"}
+        assert [k for k in meta if k.startswith("pass_rate ")] == [f"pass_rate {hw}/fp32/1"]
