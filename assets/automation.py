@@ -52,7 +52,11 @@ patterns_job = define_asset_job("patterns_job", selection=["hwcov/error_patterns
                                 description="Reclassify a hardware partition's failures.")
 benchmark_job = define_asset_job("benchmark_job", selection=["hwcov/benchmark_results"],
                                  description="Measure the passing architectures on one hardware partition.")
-JOBS = [inventory_job, hardware_job, report_job, patterns_job, benchmark_job]
+checkpoint_job = define_asset_job(
+    "checkpoint_job", selection=["hwcov/checkpoint_results"],
+    description="Your own checkpoints on one hardware partition: set run config `checkpoints` (folders or hub ids in "
+                "the local Hugging Face cache; empty = every one run here before).")
+JOBS = [inventory_job, hardware_job, report_job, patterns_job, benchmark_job, checkpoint_job]
 
 
 def _run_config(models=(), categories=(), max_priority=0) -> dict:

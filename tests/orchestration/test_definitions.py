@@ -29,7 +29,7 @@ def test_asset_graph_snapshot():
         "hwcov/checkpoint_benchmarks": (HARDWARE, ["hwcov/checkpoint_results"]),
     }
     assert {j.name for j in defs.jobs} == {"inventory_job", "hardware_job", "report_job", "patterns_job",
-                                           "benchmark_job"}
+                                           "benchmark_job", "checkpoint_job"}
     assert {s.name for s in defs.schedules} == {"daily_tests", "weekly_tests", "monthly_tests"}
     assert {s.name for s in defs.sensors} == {"inventory_change_sensor", "rerun_changed_tests_sensor",
                                               "generator_update_sensor", "report_after_run_sensor",

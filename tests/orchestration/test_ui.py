@@ -26,8 +26,14 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _gql(port: int, query: str) -> dict:
-    req = urllib.request.Request(f"http://127.0.0.1:{port}/graphql", data=json.dumps({"query": query}).encode(),
+LAUNCH = """mutation($p: ExecutionParams!) { launchRun(executionParams: $p) {
+  __typename ... on LaunchRunSuccess { run { runId } } ... on PythonError { message } } }"""
+RUN_STATUS = """query($id: ID!) { runOrError(runId: $id) { ... on Run { status } } }"""
+
+
+def _gql(port: int, query: str, variables: dict | None = None) -> dict:
+    body = {"query": query, **({"variables": variables} if variables else {})}
+    req = urllib.request.Request(f"http://127.0.0.1:{port}/graphql", data=json.dumps(body).encode(),
                                  headers={"content-type": "application/json"})
     with urllib.request.urlopen(req, timeout=30) as resp:
         return json.load(resp)["data"]
@@ -120,6 +126,24 @@ def test_hwcov_ui_starts_in_a_fresh_folder_with_the_projects_instance_config(tmp
         assert (tmp_path / ".dagster" / "dagster.yaml").read_text() == (ROOT / "dagster.yaml").read_text()
         log = (tmp_path / "ui.log").read_text()
         assert "is not a directory" not in log and f"http://127.0.0.1:{port}" in log
+        # the UI's way in for a user's checkpoint: checkpoint_job on a hardware partition, run config `checkpoints`
+        from tests.models.checkpoint_factory import save_bert
+
+        folder = save_bert(tmp_path / "my-bert")
+        config = {"ops": {"hwcov__checkpoint_results": {"config": {"checkpoints": [str(folder)], "precision": "fp32"}}}}
+        params = {"selector": {"repositoryLocationName": "hwcov.definitions", "repositoryName": "__repository__",
+                               "jobName": "checkpoint_job"}, "runConfigData": config, "mode": "default",
+                  "executionMetadata": {"tags": [{"key": "dagster/partition", "value": "cpu"}]}}
+        launched = _gql(port, LAUNCH, {"p": params})["launchRun"]
+        assert launched["__typename"] == "LaunchRunSuccess", launched
+        status, deadline = "", time.monotonic() + 300
+        while status not in ("SUCCESS", "FAILURE", "CANCELED") and time.monotonic() < deadline:
+            time.sleep(1)
+            status = _gql(port, RUN_STATUS, {"id": launched["run"]["runId"]})["runOrError"]["status"]
+        assert status == "SUCCESS"
+        with duckdb.connect(str(tmp_path / "benchmark_db.duckdb"), read_only=True) as con:
+            rows = con.execute("SELECT checkpoint, hardware, precision, status FROM hwcov.checkpoint_results").fetchall()
+        assert rows == [(str(folder), "cpu", "fp32", "pass")]
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
