@@ -102,6 +102,21 @@ def test_launch_one_hardware_partition_from_the_ui(dagster_dev):
     with duckdb.connect(str(cwd / "benchmark_db.duckdb"), read_only=True) as con:
         statuses = con.execute("SELECT DISTINCT status FROM hwcov.run_results WHERE hardware = 'cuda'").fetchall()
     assert statuses == [("unavailable",)]  # truthful rows, cheaply, for absent hardware
+    # what the UI shows beside it (issue #29): the pass rate as a float the Plots tab draws, checks, sensors and
+    # schedules that say what they do
+    node = _gql(port, '{ assetNodeOrError(assetKey: {path: ["hwcov", "run_results"]}) { ... on AssetNode { '
+                      "assetMaterializations(limit: 1) { partition metadataEntries { label __typename "
+                      "... on FloatMetadataEntry { floatValue } } } "
+                      "assetChecksOrError { ... on AssetChecks { checks { name description } } } } } }")["assetNodeOrError"]
+    latest = node["assetMaterializations"][0]
+    floats = {e["label"]: e["floatValue"] for e in latest["metadataEntries"] if e["__typename"] == "FloatMetadataEntry"}
+    assert latest["partition"] == "cuda" and floats == {"pass_rate cuda/fp32/1": 0.0}
+    assert all(c["description"] for c in node["assetChecksOrError"]["checks"])
+    repo = '(repositorySelector: {repositoryLocationName: "hwcov.definitions", repositoryName: "__repository__"})'
+    sensors = _gql(port, f"{{ sensorsOrError{repo} {{ ... on Sensors {{ results {{ name description }} }} }} }}")
+    schedules = _gql(port, f"{{ schedulesOrError{repo} {{ ... on Schedules {{ results {{ name description }} }} }} }}")
+    described = sensors["sensorsOrError"]["results"] + schedules["schedulesOrError"]["results"]
+    assert len(described) >= 10 and all(len(d["description"] or "") > 40 for d in described), described
 
 
 def test_hwcov_ui_starts_in_a_fresh_folder_with_the_projects_instance_config(tmp_path):
