@@ -28,10 +28,13 @@ def checkpoint(args, hardware, models) -> int:
     print(f"hwcov: checkpoint {ck.key} ({ck.source}): {ck.model_type} {ck.model_class or ''}, {ck.params:,} "
           f"parameters, sha256 {ck.sha256[:12]}, inputs from {ck.input_source}"
           + (", remote code allowed" if ck.trust_remote_code else ""), file=sys.stderr)
-    if not pipeline.run_checkpoints(hardware, [ck.key], trust_remote_code=ck.trust_remote_code,
-                                    precision=args.precision or "", force=args.force, workers=args.workers,
-                                    timeout=timeout(args)):
-        return 1
+    from hwcov.cli.verbs_bench import ints
+
+    for batch in ints(args.batch_size) or [1]:  # one materialization per batch size, as for architectures
+        if not pipeline.run_checkpoints(hardware, [ck.key], trust_remote_code=ck.trust_remote_code,
+                                        precision=args.precision or "", force=args.force, workers=args.workers,
+                                        timeout=timeout(args), batch_size=batch):
+            return 1
     print_checkpoint(ck.key, hardware)
     if getattr(args, "benchmark", False):  # --checkpoint X --benchmark: its passing precisions, timed
         return bench_checkpoint(args, ck.key, hardware)
@@ -58,18 +61,19 @@ def bench_checkpoint(args, key: str, hardware: list[str]) -> int:
 
 def print_checkpoint(key: str, hardware: list[str]) -> None:
     """One line per hardware and precision: status, max |diff| and relative error, the first words of a failure."""
-    df = output.read("SELECT hardware, precision, status, max_abs_diff, max_rel_error, input_source, error_message "
-                     "FROM hwcov.checkpoint_results WHERE checkpoint = ? ORDER BY hardware, precision", [key])
+    df = output.read("SELECT hardware, precision, batch_size, status, max_abs_diff, max_rel_error, input_source, "
+                     "error_message FROM hwcov.checkpoint_results WHERE checkpoint = ?", [key])
     from hwcov.cli.verbs_run import PRECISION_ORDER
 
     order = {p: i for i, p in enumerate(PRECISION_ORDER)}
-    for r in sorted(df.itertuples(), key=lambda r: (r.hardware, order.get(r.precision, 9))):
+    for r in sorted(df.itertuples(), key=lambda r: (r.hardware, r.batch_size, order.get(r.precision, 9))):
         if r.hardware not in hardware:
             continue
         diff = "" if r.max_abs_diff != r.max_abs_diff else f" max |diff| {r.max_abs_diff:.3g}"
         rel = "" if r.max_rel_error != r.max_rel_error else f" (rel {r.max_rel_error:.2g})"
         why = f" — {' '.join(r.error_message.split())[:300]}" if r.status != "pass" and r.error_message else ""
-        print(f"{r.hardware} {r.precision}: {r.status}{diff}{rel}{why}")
+        batch = f" batch {r.batch_size}" if r.batch_size != 1 else ""
+        print(f"{r.hardware} {r.precision}{batch}: {r.status}{diff}{rel}{why}")
     print(f"inputs: {df['input_source'].iloc[0] if len(df) else '?'}; rows in hwcov.checkpoint_results "
           f"(checkpoint = {key!r})")
 

@@ -167,12 +167,13 @@ def run_benchmark(hardware: str, config: dict) -> bool:
 
 
 def run_checkpoints(hardware: list[str], checkpoints: list[str], *, trust_remote_code: bool = False,
-                    precision: str = "", force: bool = False, workers: int = 0, timeout: float = 0.0) -> bool:
+                    precision: str = "", force: bool = False, workers: int = 0, timeout: float = 0.0,
+                    batch_size: int = 1) -> bool:
     """One checkpoint_results materialization per hardware for these checkpoints (folders or cached hub ids)."""
     route_library_warnings()
     defs, inst = definitions(workers, timeout), instance()
     config = {"checkpoints": checkpoints, "trust_remote_code": trust_remote_code, "precision": precision,
-              "force": force}
+              "force": force, "batch_size": batch_size}
     for hw in hardware:
         print(f"hwcov: checkpoints on {hw} (results stream to {paths.artifacts_dir() / 'checkpoints'})",
               file=sys.stderr)

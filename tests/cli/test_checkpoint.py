@@ -89,10 +89,13 @@ def test_a_hub_id_resolves_from_the_local_cache_and_nowhere_else(tmp_path):
     cache = tmp_path / "hub"
     into_hf_cache(save_bert(tmp_path / "src"), cache, "acme/tiny-bert")
     out = hwcov(tmp_path, "--checkpoint", "acme/tiny-bert", "--hardware", "cpu", "--precision", "fp32",
-                HF_HUB_CACHE=str(cache))
+                "--batch-size", "1,2", HF_HUB_CACHE=str(cache))
     assert out.returncode == 0, out.stderr[-3000:]
-    row = stored(tmp_path, "SELECT checkpoint, status FROM hwcov.checkpoint_results").iloc[0]
-    assert (row["checkpoint"], row["status"]) == ("acme/tiny-bert", "pass")
+    rows = stored(tmp_path, "SELECT checkpoint, batch_size, status, output_shapes FROM hwcov.checkpoint_results "
+                            "ORDER BY batch_size")
+    assert list(zip(rows["checkpoint"], rows["batch_size"], rows["status"])) == [
+        ("acme/tiny-bert", 1, "pass"), ("acme/tiny-bert", 2, "pass")]  # two sentences, padded to one length
+    assert rows["output_shapes"][1].startswith("logits:2x")
     missing = hwcov(tmp_path, "--checkpoint", "acme/not-cached", HF_HUB_CACHE=str(cache))
     assert missing.returncode == 2 and missing.stdout == ""
     assert missing.stderr.count("\n") == 1 and str(cache) in missing.stderr and "never downloads" in missing.stderr
