@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -39,16 +40,13 @@ def _gql(port: int, query: str, variables: dict | None = None) -> dict:
         return json.load(resp)["data"]
 
 
-@pytest.fixture
-def dagster_dev(tmp_path):
-    env = {**os.environ, "DAGSTER_HOME": str(tmp_path / ".dagster"), "HF_HUB_OFFLINE": "1"}
-    gen = subprocess.run([str(BIN / "hwcov"), "--generate-tests"], cwd=tmp_path, env=env, capture_output=True,
-                         text=True, timeout=600)
-    assert gen.returncode == 0, gen.stderr
+@contextmanager
+def serving(command: list[str], cwd: Path, env: dict, log: Path):
+    """Start a UI command (its own process group: webserver, daemon, code servers) on a free port, wait until it
+    answers, yield the port; stop the whole group after."""
     port = _free_port()
-    proc = subprocess.Popen([str(BIN / "dagster"), "dev", "-m", "hwcov.definitions", "-h", "127.0.0.1", "-p", str(port)],
-                            cwd=tmp_path, env=env, stdout=open(tmp_path / "dev.log", "w"), stderr=subprocess.STDOUT,
-                            start_new_session=True)  # its own process group: webserver, daemon, code servers
+    proc = subprocess.Popen([*command, str(port)], cwd=cwd, env=env, stdout=open(log, "w"), stderr=subprocess.STDOUT,
+                            start_new_session=True)
     try:
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
@@ -56,9 +54,9 @@ def dagster_dev(tmp_path):
                 urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=5)
                 break
             except OSError:
-                assert proc.poll() is None, (tmp_path / "dev.log").read_text()[-2000:]
+                assert proc.poll() is None, log.read_text()[-2000:]
                 time.sleep(1)
-        yield port, tmp_path
+        yield port
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
@@ -66,6 +64,17 @@ def dagster_dev(tmp_path):
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+
+
+@pytest.fixture
+def dagster_dev(tmp_path):
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path / ".dagster"), "HF_HUB_OFFLINE": "1"}
+    gen = subprocess.run([str(BIN / "hwcov"), "--generate-tests"], cwd=tmp_path, env=env, capture_output=True,
+                         text=True, timeout=600)
+    assert gen.returncode == 0, gen.stderr
+    command = [str(BIN / "dagster"), "dev", "-m", "hwcov.definitions", "-h", "127.0.0.1", "-p"]
+    with serving(command, tmp_path, env, tmp_path / "dev.log") as port:
+        yield port, tmp_path
 
 
 def test_launch_one_hardware_partition_from_the_ui(dagster_dev):
@@ -122,19 +131,8 @@ def test_launch_one_hardware_partition_from_the_ui(dagster_dev):
 def test_hwcov_ui_starts_in_a_fresh_folder_with_the_projects_instance_config(tmp_path):
     """Before any hwcov run (no .dagster yet): `hwcov --ui` prepares the instance and serves it with dagster.yaml's
     run queue (4 runs, one per device) in effect (issue #29: a fresh `dagster dev` failed)."""
-    port = _free_port()
     env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
-    proc = subprocess.Popen([str(BIN / "hwcov"), "--ui", "--port", str(port)], cwd=tmp_path, env=env,
-                            stdout=open(tmp_path / "ui.log", "w"), stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=5)
-                break
-            except OSError:
-                assert proc.poll() is None, (tmp_path / "ui.log").read_text()[-2000:]
-                time.sleep(1)
+    with serving([str(BIN / "hwcov"), "--ui", "--port"], tmp_path, env, tmp_path / "ui.log") as port:
         queue = _gql(port, "{ instance { runQueueConfig { maxConcurrentRuns tagConcurrencyLimitsYaml } } }")
         config = queue["instance"]["runQueueConfig"]
         assert config["maxConcurrentRuns"] == 4 and "dagster/partition" in config["tagConcurrencyLimitsYaml"]
@@ -159,10 +157,3 @@ def test_hwcov_ui_starts_in_a_fresh_folder_with_the_projects_instance_config(tmp
         with duckdb.connect(str(tmp_path / "benchmark_db.duckdb"), read_only=True) as con:
             rows = con.execute("SELECT checkpoint, hardware, precision, status FROM hwcov.checkpoint_results").fetchall()
         assert rows == [(str(folder), "cpu", "fp32", "pass")]
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
