@@ -71,6 +71,8 @@ def locate(spec: str) -> tuple[str, Path, str]:
         return str(folder.resolve()), folder.resolve(), "folder"
     if folder.exists():
         raise CheckpointError(f"checkpoint {text!r} is a file; give the folder that holds config.json")
+    if text.startswith(("/", ".", "~")) or text.count("/") > 1:  # a path: say which folder is missing
+        raise CheckpointError(f"checkpoint {text[:200]!r}: no such folder ({folder.resolve()})")
     if not HUB_ID.match(text) or ".." in text:
         raise CheckpointError(f"checkpoint {text[:200]!r} is neither a folder nor a hub id (owner/name)")
     from huggingface_hub import constants, snapshot_download

@@ -109,3 +109,8 @@ def test_the_memory_gate_speaks_in_numbers():
     reason = checkpoints.memory_gate({"params": 10_000_000}, "fp16", [(0, ""), (50.0, "MemAvailable")])
     assert "~57 MiB at fp16" in reason and "10,000,000 parameters" in reason and "MemAvailable leaves 50 MiB" in reason
     assert checkpoints.memory_gate({"params": 10_000_000}, "fp16", [(4096.0, "MemAvailable"), (0, "")]) == ""
+
+
+def test_a_missing_folder_is_named_as_one(tmp_path):
+    with pytest.raises(CheckpointError, match=r"no such folder \(.*/gone\)"):
+        checkpoints.resolve(str(tmp_path / "gone"))
