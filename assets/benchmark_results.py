@@ -6,7 +6,7 @@ import pandas as pd
 from dagster import AllPartitionMapping, AssetExecutionContext, AssetIn, Config, Failure, MetadataValue, asset
 
 from hwcov.assets.guards import non_empty
-from hwcov.assets.partitions import hardware_partitions, single_run
+from hwcov.assets.partitions import hardware_partitions, per_hardware
 from hwcov.bench import cells as benchmark
 from hwcov.core.schema import conform
 from hwcov.run import sweep
@@ -68,7 +68,7 @@ def plan(passing: pd.DataFrame, hardware: str, config: BenchmarkConfig, measured
     return tasks
 
 
-@asset(partitions_def=hardware_partitions, backfill_policy=single_run, key_prefix="hwcov",
+@asset(partitions_def=hardware_partitions, backfill_policy=per_hardware, key_prefix="hwcov",
        metadata={"partition_expr": "hardware"}, group_name="results", required_resource_keys={"settings"},
        ins={"run_results": AssetIn(key_prefix="hwcov"),
             "generated_tests": AssetIn(key_prefix="hwcov", partition_mapping=AllPartitionMapping())},

@@ -8,7 +8,7 @@ from dagster import AssetExecutionContext, AssetKey, Config, Failure, MetadataVa
 from pydantic import Field
 
 from hwcov.assets.guards import non_empty
-from hwcov.assets.partitions import hardware_partitions, single_run
+from hwcov.assets.partitions import hardware_partitions, per_hardware
 from hwcov.bench import checkpoint_cells
 from hwcov.core.errors import UsageError
 from hwcov.core.schema import BENCH_COLUMNS, conform
@@ -24,7 +24,7 @@ class CheckpointBenchmarkConfig(Config):
     min_duration_s: float = Field(default=1.0, description="seconds each cell is timed at least")
 
 
-@asset(partitions_def=hardware_partitions, backfill_policy=single_run, key_prefix="hwcov",
+@asset(partitions_def=hardware_partitions, backfill_policy=per_hardware, key_prefix="hwcov",
        metadata={"partition_expr": "hardware"}, group_name="checkpoints",
        deps=[AssetKey(["hwcov", "checkpoint_results"])],
        description="Latency percentiles, throughput, peak memory and parity cost of your checkpoints' passing "

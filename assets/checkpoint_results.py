@@ -22,7 +22,7 @@ from dagster import (
 from pydantic import Field
 
 from hwcov.assets.guards import non_empty
-from hwcov.assets.partitions import hardware_partitions, single_run
+from hwcov.assets.partitions import hardware_partitions, per_hardware
 from hwcov.core.errors import UsageError
 from hwcov.core.schema import conform
 from hwcov.reports import report
@@ -47,7 +47,7 @@ CHECKS = {
 }
 
 
-@asset(partitions_def=hardware_partitions, backfill_policy=single_run, key_prefix="hwcov",
+@asset(partitions_def=hardware_partitions, backfill_policy=per_hardware, key_prefix="hwcov",
        metadata={"partition_expr": "hardware"}, group_name="checkpoints",
        required_resource_keys={"settings", *RESOURCE_KEYS.values()},
        check_specs=[AssetCheckSpec(name, asset=AssetKey(["hwcov", "checkpoint_results"]), description=doc)

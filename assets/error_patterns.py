@@ -2,13 +2,13 @@
 import pandas as pd
 from dagster import AssetExecutionContext, AssetIn, asset
 
-from hwcov.assets.partitions import hardware_partitions, single_run
+from hwcov.assets.partitions import hardware_partitions, per_hardware
 from hwcov.run import patterns
 
 COLUMNS = ["hardware", "pattern", "count", "category", "explanation", "suggested_fix", "model_types", "example"]
 
 
-@asset(partitions_def=hardware_partitions, backfill_policy=single_run, key_prefix="hwcov",
+@asset(partitions_def=hardware_partitions, backfill_policy=per_hardware, key_prefix="hwcov",
        metadata={"partition_expr": "hardware"}, group_name="results",
        ins={"run_results": AssetIn(key_prefix="hwcov")},
        description="Failure counts per error pattern with explanation and suggested template fix.")

@@ -20,7 +20,7 @@ from dagster import (
 )
 
 from hwcov.assets.guards import non_empty
-from hwcov.assets.partitions import hardware_partitions, single_run
+from hwcov.assets.partitions import hardware_partitions, per_hardware
 from hwcov.backends.hardware import HARDWARE_TABLE
 from hwcov.core.schema import conform
 from hwcov.resources.backends import RESOURCE_KEYS, resource_key
@@ -44,14 +44,16 @@ class RunResultsConfig(Config):
 BROWSER = tuple(h.key for h in HARDWARE_TABLE if h.device == "browser")
 
 
-def browser_guard(partition_keys: list[str], allowed: bool) -> str:
-    """'' unless a run over several partitions would sweep browser ones without being asked to: then why not."""
+def browser_guard(partition_keys: list[str], allowed: bool, backfill: bool = False) -> str:
+    """'' unless a run over several partitions, or one run of a backfill ("Materialize all" is one), would sweep a
+    browser partition without being asked to: then why not."""
     slow = [k for k in partition_keys if k in BROWSER]
-    if allowed or len(partition_keys) < 2 or not slow:
+    if allowed or not slow or (len(partition_keys) < 2 and not backfill):
         return ""
-    return (f"this run covers {len(partition_keys)} hardware partitions, {', '.join(slow)} among them: a browser sweep "
-            "of every architecture takes hours on a CPU machine (README: wasm 111 min). Materialize a browser "
-            "partition on its own, or set include_browser_partitions: true in the run config")
+    what = "a backfill" if backfill else f"this run covers {len(partition_keys)} hardware partitions and"
+    return (f"{what} includes {', '.join(slow)}: a browser sweep of every architecture takes hours on a CPU machine "
+            "(README: wasm 111 min). Materialize a browser partition on its own, or set "
+            "include_browser_partitions: true in the run config")
 
 
 CHECKS = {
@@ -117,7 +119,7 @@ def select_tests(tests: pd.DataFrame, models: list[str], categories: list[str], 
     return tests
 
 
-@asset(partitions_def=hardware_partitions, backfill_policy=single_run, key_prefix="hwcov",
+@asset(partitions_def=hardware_partitions, backfill_policy=per_hardware, key_prefix="hwcov",
        metadata={"partition_expr": "hardware"}, group_name="results",
        required_resource_keys={"settings", *RESOURCE_KEYS.values()},
        ins={"generated_tests": AssetIn(key_prefix="hwcov", partition_mapping=AllPartitionMapping())},
@@ -126,7 +128,8 @@ def select_tests(tests: pd.DataFrame, models: list[str], categories: list[str], 
        description="One row per (architecture, hardware, precision, batch) with status and evidence.")
 def run_results(context: AssetExecutionContext, config: RunResultsConfig,
                 generated_tests: pd.DataFrame):
-    refused = browser_guard(list(context.partition_keys), config.include_browser_partitions)
+    refused = browser_guard(list(context.partition_keys), config.include_browser_partitions,
+                            backfill="dagster/backfill" in context.run.tags)
     if refused:
         raise Failure(refused)
     tests = select_tests(generated_tests, config.models, config.categories, config.max_priority)

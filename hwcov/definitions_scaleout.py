@@ -6,8 +6,8 @@ Differences from the local profile, and why:
   everything else on the orchestrator host's `dagster` queue (the one DuckDB writer);
 - io_manager: HandoffIOManager (resources/handoff.py): device outputs reach DuckDB as Parquet on shared
   storage, loaded exactly once by the writer;
-- hardware-partitioned assets back-fill one run per partition (locally a back-fill is one run): a run is
-  routed to one hardware's worker, and hardware on different hosts runs in parallel;
+- (as locally) hardware-partitioned assets back-fill one run per partition: here a run is routed to one hardware's
+  worker, and hardware on different hosts runs in parallel;
 - handoff_ingest_job + handoff_ingest_sensor: device outputs that no writer step consumes (benchmark_job)
   still reach DuckDB.
 
@@ -19,7 +19,6 @@ import time
 from pathlib import Path
 
 from dagster import (
-    BackfillPolicy,
     DefaultSensorStatus,
     Definitions,
     OpExecutionContext,
@@ -30,7 +29,6 @@ from dagster import (
     sensor,
 )
 
-from hwcov.assets.partitions import hardware_partitions
 from hwcov.core import paths
 from hwcov.definitions import build_defs
 from hwcov.orchestration.routing import hardware_celery_executor
@@ -69,13 +67,10 @@ def handoff_ingest_sensor(context):
 def build_scaleout_defs() -> Definitions:
     shared = shared_dir()
     base = build_defs(str(paths.db_path()), str(shared / "generated_tests"), str(shared / "artifacts"))
-    per_partition = BackfillPolicy.multi_run(max_partitions_per_run=1)
-    assets = [a.with_attributes(backfill_policy=per_partition) if a.partitions_def == hardware_partitions else a
-              for a in base.assets]
     resources = {**base.resources,
                  "io_manager": HandoffIOManager(database=str(paths.db_path()), schema="hwcov", shared_dir=str(shared))}
     broker = {"broker": {"env": BROKER_ENV}, "backend": {"env": BACKEND_ENV}}
-    return Definitions(assets=assets, resources=resources, jobs=[*base.jobs, handoff_ingest_job],
+    return Definitions(assets=base.assets, resources=resources, jobs=[*base.jobs, handoff_ingest_job],
                        schedules=base.schedules, sensors=[*base.sensors, handoff_ingest_sensor],
                        executor=hardware_celery_executor.configured(broker))
 

@@ -158,11 +158,13 @@ def test_materialize_all_leaves_browser_partitions_out_unless_asked(pipeline):
     assert set(BROWSER) == {"webnn", "webgpu", "wasm"}
     assert browser_guard(["wasm"], False) == "" and browser_guard(["cpu", "openvino"], False) == ""
     assert browser_guard(["cpu", "wasm"], True) == "" and "wasm" in browser_guard(["cpu", "wasm"], False)
+    assert "a backfill includes wasm" in browser_guard(["wasm"], False, backfill=True)  # one run per partition
+    assert browser_guard(["cpu"], False, backfill=True) == ""
 
 
 def test_each_partition_of_a_multi_partition_run_describes_itself(pipeline):
-    """A backfill over cuda..mps is one run (single_run policy); each partition's materialization says that
-    partition's rows and pass rates, not the run's (issue #29)."""
+    """A run over cuda..mps (in process, as the CLI or a script may launch one); each partition's materialization says
+    that partition's rows and pass rates, not the run's (issue #29)."""
     defs, instance, db = pipeline
     result = _run(defs, instance, ["hwcov/run_results"], run_config=_models(["bert", "gpt2"]),
                   tags={ASSET_PARTITION_RANGE_START_TAG: "cuda", ASSET_PARTITION_RANGE_END_TAG: "mps"})

@@ -28,6 +28,11 @@ def test_asset_graph_snapshot():
         "hwcov/checkpoint_results": (HARDWARE, []),
         "hwcov/checkpoint_benchmarks": (HARDWARE, ["hwcov/checkpoint_results"]),
     }
+    # backfills: one run per hardware partition (the per-device limit holds), one run over all categories
+    policies = {k.to_user_string(): graph.get(k).backfill_policy for k in graph.get_all_asset_keys()}
+    assert {k for k, p in policies.items() if p and p.max_partitions_per_run == 1} == {
+        k for k, (parts, _) in snapshot.items() if parts == HARDWARE}
+    assert policies["hwcov/model_inventory"].max_partitions_per_run is None
     assert {j.name for j in defs.jobs} == {"inventory_job", "hardware_job", "report_job", "patterns_job",
                                            "benchmark_job", "checkpoint_job"}
     assert {s.name for s in defs.schedules} == {"daily_tests", "weekly_tests", "monthly_tests"}

@@ -30,6 +30,8 @@ def _free_port() -> int:
 LAUNCH = """mutation($p: ExecutionParams!) { launchRun(executionParams: $p) {
   __typename ... on LaunchRunSuccess { run { runId } } ... on PythonError { message } } }"""
 RUN_STATUS = """query($id: ID!) { runOrError(runId: $id) { ... on Run { status } } }"""
+BACKFILL = """mutation($p: LaunchBackfillParams!) { launchPartitionBackfill(backfillParams: $p) {
+  __typename ... on LaunchBackfillSuccess { backfillId } ... on PythonError { message } } }"""
 
 
 def _gql(port: int, query: str, variables: dict | None = None) -> dict:
@@ -126,6 +128,33 @@ def test_launch_one_hardware_partition_from_the_ui(dagster_dev):
     schedules = _gql(port, f"{{ schedulesOrError{repo} {{ ... on Schedules {{ results {{ name description }} }} }} }}")
     described = sensors["sensorsOrError"]["results"] + schedules["schedulesOrError"]["results"]
     assert len(described) >= 10 and all(len(d["description"] or "") > 40 for d in described), described
+
+    # A backfill over three hardware partitions, as the asset page's dialog launches it: one run per device, each
+    # tagged dagster/partition (dagster.yaml's one-run-per-device key), each materialization its partition's own.
+    wanted = ["rocm", "mps", "qualcomm"]
+    backfill = _gql(port, BACKFILL, {"p": {"assetSelection": [{"path": ["hwcov", "run_results"]}],
+                                           "partitionNames": wanted}})["launchPartitionBackfill"]
+    assert backfill["__typename"] == "LaunchBackfillSuccess", backfill
+    mine = {"key": "dagster/backfill", "value": backfill["backfillId"]}
+    deadline, ended = time.monotonic() + 420, []
+    while time.monotonic() < deadline and len(ended) < len(wanted):
+        time.sleep(2)
+        runs = [r for r in _gql(port, query)["runsOrError"]["results"] if mine in r["tags"]]
+        ended = [r for r in runs if r["status"] in ("SUCCESS", "FAILURE", "CANCELED")]
+    assert len(runs) == len(wanted) and {r["status"] for r in runs} == {"SUCCESS"}, (cwd / "dev.log").read_text()[-3000:]
+    tags = [{t["key"]: t["value"] for t in r["tags"]} for r in runs]  # one partition each, as a range of one
+    assert sorted(t["dagster/asset_partition_range_start"] for t in tags) == sorted(wanted)
+    assert all(t["dagster/asset_partition_range_end"] == t["dagster/asset_partition_range_start"] for t in tags)
+    limited = _gql(port, "{ instance { runQueueConfig { tagConcurrencyLimitsYaml } } }")
+    assert "dagster/asset_partition_range_start" in limited["instance"]["runQueueConfig"]["tagConcurrencyLimitsYaml"]
+    node = _gql(port, '{ assetNodeOrError(assetKey: {path: ["hwcov", "run_results"]}) { ... on AssetNode { '
+                      "assetMaterializations(limit: 4) { partition metadataEntries { label "
+                      "... on IntMetadataEntry { intValue } } } } } }")["assetNodeOrError"]
+    with duckdb.connect(str(cwd / "benchmark_db.duckdb"), read_only=True) as con:
+        counts = dict(con.execute("SELECT hardware, count(*) FROM hwcov.run_results GROUP BY hardware").fetchall())
+    for event in node["assetMaterializations"]:
+        rows = next(e["intValue"] for e in event["metadataEntries"] if e["label"] == "rows")
+        assert rows == counts[event["partition"]]
 
 
 def test_hwcov_ui_starts_in_a_fresh_folder_with_the_projects_instance_config(tmp_path):
