@@ -2,6 +2,7 @@
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -161,6 +162,7 @@ def test_hwcov_ui_starts_in_a_fresh_folder_with_the_projects_instance_config(tmp
     """Before any hwcov run (no .dagster yet): `hwcov --ui` prepares the instance and serves it with dagster.yaml's
     run queue (4 runs, one per device) in effect (issue #29: a fresh `dagster dev` failed)."""
     env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
+    shutil.copy(ROOT / "dagster.yaml", tmp_path / "dagster.yaml")  # as in a clone: the project's copy beside it
     with serving([str(BIN / "hwcov"), "--ui", "--port"], tmp_path, env, tmp_path / "ui.log") as port:
         queue = _gql(port, "{ instance { runQueueConfig { maxConcurrentRuns tagConcurrencyLimitsYaml } } }")
         config = queue["instance"]["runQueueConfig"]
@@ -168,6 +170,7 @@ def test_hwcov_ui_starts_in_a_fresh_folder_with_the_projects_instance_config(tmp
         assert (tmp_path / ".dagster" / "dagster.yaml").read_text() == (ROOT / "dagster.yaml").read_text()
         log = (tmp_path / "ui.log").read_text()
         assert "is not a directory" not in log and f"http://127.0.0.1:{port}" in log
+        assert "will not be used" not in log and "SupersessionWarning" not in log  # no warning on a clean start
         # the UI's way in for a user's checkpoint: checkpoint_job on a hardware partition, run config `checkpoints`
         from tests.models.checkpoint_factory import save_bert
 
