@@ -13,6 +13,9 @@ from __future__ import annotations
 import json
 
 from dagster import (
+    AssetKey,
+    AssetSelection,
+    AutomationConditionSensorDefinition,
     DagsterRunStatus,
     DefaultSensorStatus,
     RunRequest,
@@ -223,5 +226,12 @@ def notify_failure_sensor(context):
     return _notify(context, "failed")
 
 
+# On by default, unlike the sensors above (which launch sweeps): error_patterns only reads stored rows.
+patterns_automation_sensor = AutomationConditionSensorDefinition(
+    "patterns_automation_sensor", target=AssetSelection.assets(AssetKey(["hwcov", "error_patterns"])),
+    default_status=DefaultSensorStatus.RUNNING, minimum_interval_seconds=15,
+    description="Keeps error_patterns current: every 15 s it evaluates error_patterns' eager condition and launches "
+                "it for each hardware partition whose run_results changed since (a run from the asset page, a "
+                "backfill, a schedule); a run that materialized both already is not repeated.")
 SENSORS = [notify_success_sensor, notify_failure_sensor, inventory_change_sensor, rerun_changed_tests_sensor,
-           generator_update_sensor, report_after_run_sensor, patterns_after_failure_sensor]
+           generator_update_sensor, report_after_run_sensor, patterns_after_failure_sensor, patterns_automation_sensor]

@@ -39,7 +39,7 @@ def test_asset_graph_snapshot():
     assert {s.name for s in defs.sensors} == {"inventory_change_sensor", "rerun_changed_tests_sensor",
                                               "generator_update_sensor", "report_after_run_sensor",
                                               "patterns_after_failure_sensor", "notify_success_sensor",
-                                              "notify_failure_sensor"}
+                                              "notify_failure_sensor", "patterns_automation_sensor"}
 
 
 def test_definitions_import_without_torch_or_transformers():

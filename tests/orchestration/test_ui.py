@@ -114,6 +114,18 @@ def test_launch_one_hardware_partition_from_the_ui(dagster_dev):
     with duckdb.connect(str(cwd / "benchmark_db.duckdb"), read_only=True) as con:
         statuses = con.execute("SELECT DISTINCT status FROM hwcov.run_results WHERE hardware = 'cuda'").fetchall()
     assert statuses == [("unavailable",)]  # truthful rows, cheaply, for absent hardware
+    # the asset page launched run_results alone: patterns_automation_sensor (on by default) brings error_patterns
+    # of that partition up to date without anyone asking (issue #29)
+    patterns_query = ('{ assetNodeOrError(assetKey: {path: ["hwcov", "error_patterns"]}) '
+                      "{ ... on AssetNode { partitionStats { numMaterialized } } } }")
+    deadline, done = time.monotonic() + 180, 0
+    while time.monotonic() < deadline and not done:
+        time.sleep(3)
+        done = _gql(port, patterns_query)["assetNodeOrError"]["partitionStats"]["numMaterialized"]
+    assert done == 1, (cwd / "dev.log").read_text()[-3000:]
+    with duckdb.connect(str(cwd / "benchmark_db.duckdb"), read_only=True) as con:
+        patterns = con.execute("SELECT hardware, pattern FROM hwcov.error_patterns").fetchall()
+    assert patterns == [("cuda", "hardware_unavailable")]
     # what the UI shows beside it (issue #29): the pass rate as a float the Plots tab draws, checks, sensors and
     # schedules that say what they do
     node = _gql(port, '{ assetNodeOrError(assetKey: {path: ["hwcov", "run_results"]}) { ... on AssetNode { '
