@@ -50,8 +50,8 @@ CHECKS = {
 @asset(partitions_def=hardware_partitions, backfill_policy=per_hardware, key_prefix="hwcov",
        metadata={"partition_expr": "hardware"}, group_name="checkpoints",
        required_resource_keys={"settings", *RESOURCE_KEYS.values()},
-       check_specs=[AssetCheckSpec(name, asset=AssetKey(["hwcov", "checkpoint_results"]), description=doc)
-                    for name, doc in CHECKS.items()],
+       check_specs=[AssetCheckSpec(name, asset=AssetKey(["hwcov", "checkpoint_results"]), description=doc,
+                                   partitions_def=hardware_partitions) for name, doc in CHECKS.items()],
        description="Your own checkpoints with their trained weights and their own tokenizer/processor: one row per "
                    "(checkpoint, hardware, precision, batch), the weights' sha256 and the inputs' source in each. "
                    "Read from a folder or the local HF cache only; remote code only when allowed.")

@@ -123,8 +123,9 @@ def select_tests(tests: pd.DataFrame, models: list[str], categories: list[str], 
        metadata={"partition_expr": "hardware"}, group_name="results",
        required_resource_keys={"settings", *RESOURCE_KEYS.values()},
        ins={"generated_tests": AssetIn(key_prefix="hwcov", partition_mapping=AllPartitionMapping())},
-       check_specs=[AssetCheckSpec(name, asset=AssetKey(["hwcov", "run_results"]), description=doc)
-                    for name, doc in CHECKS.items()],
+       # partitioned checks: each evaluation names the hardware partition its run made (one per run, backfills too)
+       check_specs=[AssetCheckSpec(name, asset=AssetKey(["hwcov", "run_results"]), description=doc,
+                                   partitions_def=hardware_partitions) for name, doc in CHECKS.items()],
        description="One row per (architecture, hardware, precision, batch) with status and evidence.")
 def run_results(context: AssetExecutionContext, config: RunResultsConfig,
                 generated_tests: pd.DataFrame):

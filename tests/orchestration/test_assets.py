@@ -51,6 +51,7 @@ def test_cpu_partition_results_patterns_and_report(pipeline):
     first = _run(defs, instance, ["hwcov/run_results", "hwcov/error_patterns"], partition_key="cpu",
                  run_config=_models(SAMPLE + ["llava"]))
     evaluations = {e.check_name: e.passed for e in first.get_asset_check_evaluations()}
+    assert {e.partition for e in first.get_asset_check_evaluations()} == {"cpu"}  # each check names its partition
     assert evaluations == {"no_duplicate_rows": True, "pass_has_evidence": True, "pass_rate_not_dropping": True,
                            "selection_complete": True, "inventory_complete": False}  # only 7 of the inventory ran: the check says so
     res = _sql(db, "SELECT * FROM hwcov.run_results")
