@@ -31,7 +31,7 @@ from hwcov.core.errors import ConfigError
 from hwcov.core.limits import DEFAULT_TIMEOUT_S
 from hwcov.core.schema import PRECISIONS
 
-KEY_RE = re.compile(r"^[a-z][a-z0-9_]{1,31}$")
+KEY_RE = re.compile(r"^[a-z][a-z0-9_]{1,31}\Z")
 # backend_type -> the built-in hardware key whose backend serves the platform
 BACKEND_TYPES = {"torch": "cpu", "onnxruntime": "onnxruntime", "openvino": "openvino"}
 IGNORED_CODE_FIELDS = ("import_statements", "device_initialization", "device_setup", "device_flag")

@@ -20,7 +20,7 @@ from hwcov.core.errors import ConfigError
 SCHEDULE_ENV = "HWCOV_SCHEDULE_CONFIG"
 DEFAULT_FILE = "schedule.json"
 WEEKDAYS = ("sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday")
-NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
+NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,40}\Z")
 
 DEFAULT_CONFIG = {
     "daily_tests": {"model_subset": "high_priority", "hardware_platforms": ["cpu", "cuda"], "run_time": "01:00",

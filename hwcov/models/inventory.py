@@ -16,7 +16,7 @@ CATEGORIES = (
     "multimodal", "video", "speech-text", "time-series", "other",
 )
 CACHE_FORMAT = 2  # bump when Architecture's fields change
-NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.\-]*$")  # model types like kosmos-2.5
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.\-]*\Z")  # model types like kosmos-2.5
 
 
 @dataclass(frozen=True)

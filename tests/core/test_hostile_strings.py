@@ -136,3 +136,32 @@ def test_dashboard_pages_stay_inside_the_output_folder_and_escape_markup(tmp_pat
         assert f"<script>{MARK}" not in text, page
         scripts = re.findall(r"<script[^>]*>", text)
         assert all(t == "<script>" or "src=" in t or 'type="text/javascript"' in t for t in scripts), scripts
+
+
+def test_no_name_pattern_lets_a_trailing_newline_through():
+    """The class behind 'cpu\\n' passing as a hardware key: `$` also matches before a final newline, so a pattern
+    anchored with ^...$ and used with .match accepts a name that then splits a generated line or a file name. No
+    pattern in the package ends in a bare `$` (\\Z ends the string); each name validator refuses 'name\\n'."""
+    from pathlib import Path
+
+    import hwcov
+    from hwcov.backends.platforms import KEY_RE
+    from hwcov.core.schedule_config import NAME_RE as SCHEDULE_NAME_RE
+    from hwcov.models.checkpoints import HUB_ID
+    from hwcov.resources.lease import lock_path
+
+    offenders = []
+    for path in Path(hwcov.__file__).parent.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (isinstance(node, ast.Call) and getattr(node.func, "attr", "") in ("compile", "match", "search")
+                    and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)
+                    and node.args[0].value.endswith("$") and len(node.args) < 2 + (node.func.attr != "compile")):
+                offenders.append(f"{path.name}:{node.lineno} {node.args[0].value}")
+    assert not offenders, offenders
+    for pattern, name in ((NAME_RE, "bert"), (KEY_RE, "cpu_small"), (SCHEDULE_NAME_RE, "nightly"),
+                          (HUB_ID, "org/model")):
+        assert pattern.match(name) and not pattern.match(name + "\n"), pattern.pattern
+    for refuse in (lambda: generate.filename("bert\n"), lambda: generate.checkpoint_test_path(Path("/tmp"), "x\n"),
+                   lambda: lock_path(Path("/tmp"), "cpu\n")):
+        with pytest.raises(ValueError):
+            refuse()
