@@ -59,7 +59,10 @@ checkpoint_job = define_asset_job(
     "checkpoint_job", selection=["hwcov/checkpoint_results"],
     description="Your own checkpoints on one hardware partition: set run config `checkpoints` (folders or hub ids in "
                 "the local Hugging Face cache; empty = every one run here before).")
-JOBS = [inventory_job, hardware_job, report_job, patterns_job, benchmark_job, checkpoint_job]
+checkpoint_benchmark_job = define_asset_job(
+    "checkpoint_benchmark_job", selection=["hwcov/checkpoint_benchmarks"],
+    description="Time your checkpoints' passing precisions on one hardware partition (after checkpoint_job).")
+JOBS = [inventory_job, hardware_job, report_job, patterns_job, benchmark_job, checkpoint_job, checkpoint_benchmark_job]
 
 
 def _run_config(models=(), categories=(), max_priority=0) -> dict:

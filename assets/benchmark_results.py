@@ -5,7 +5,7 @@ fidelity). Each cell is journaled as it ends; the table holds the latest measure
 import pandas as pd
 from dagster import AllPartitionMapping, AssetExecutionContext, AssetIn, Config, Failure, MetadataValue, asset
 
-from hwcov.assets.guards import non_empty
+from hwcov.assets.guards import device, non_empty
 from hwcov.assets.partitions import hardware_partitions, per_hardware
 from hwcov.bench import cells as benchmark
 from hwcov.core.schema import conform
@@ -112,9 +112,10 @@ def benchmark_results(context: AssetExecutionContext, config: BenchmarkConfig, r
         preload()
         # One worker with the cores to itself: concurrent cases would time each other. No address-space cap:
         # Chromium (wasm, webgpu) can't start under one.
-        run_isolated(plan(passing, hardware, config, journal.latest_by_cell(planned=True)), run_one, on_result,
-                     Limits(workers=1, timeout_s=600, memory_mb=0, torch_threads=1,
-                            log_path=str(artifacts / "logs" / f"benchmark-{hardware}.log")))
+        with device(context, hardware):
+            run_isolated(plan(passing, hardware, config, journal.latest_by_cell(planned=True)), run_one, on_result,
+                         Limits(workers=1, timeout_s=600, memory_mb=0, torch_threads=1,
+                                log_path=str(artifacts / "logs" / f"benchmark-{hardware}.log")))
         fresh = {tuple(r.get(k, "") for k in benchmark.CELL) for r in rows}
         kept = [r for k, r in journal.latest_by_cell().items()
                 if k not in fresh and r["model_type"] in set(generated_tests["model_type"])]

@@ -7,7 +7,7 @@ import pandas as pd
 from dagster import AssetExecutionContext, AssetKey, Config, Failure, MetadataValue, asset
 from pydantic import Field
 
-from hwcov.assets.guards import non_empty
+from hwcov.assets.guards import device, non_empty
 from hwcov.assets.partitions import hardware_partitions, per_hardware
 from hwcov.bench import checkpoint_cells
 from hwcov.core.errors import UsageError
@@ -35,8 +35,10 @@ def checkpoint_benchmarks(context: AssetExecutionContext, settings: HwcovSetting
     frames = []
     try:
         for hardware in context.partition_keys:
-            checkpoint_cells.measure(artifacts, generated, hardware, config.checkpoints, config.batch_sizes,
-                                     config.seq_lens, config.precisions, config.min_duration_s, log=context.log.info)
+            with device(context, hardware):
+                checkpoint_cells.measure(artifacts, generated, hardware, config.checkpoints, config.batch_sizes,
+                                         config.seq_lens, config.precisions, config.min_duration_s,
+                                         log=context.log.info)
             frames.append(conform(checkpoint_cells.stored(artifacts, hardware), BENCH_COLUMNS))
     except UsageError as exc:
         raise Failure(str(exc)) from exc

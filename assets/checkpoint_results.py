@@ -21,7 +21,7 @@ from dagster import (
 )
 from pydantic import Field
 
-from hwcov.assets.guards import non_empty
+from hwcov.assets.guards import device, non_empty
 from hwcov.assets.partitions import hardware_partitions, per_hardware
 from hwcov.core.errors import UsageError
 from hwcov.core.schema import conform
@@ -67,9 +67,10 @@ def checkpoint_results(context: AssetExecutionContext, config: CheckpointConfig)
                       "hub ids in the local Hugging Face cache)")
     for hardware in context.partition_keys:
         backend = getattr(context.resources, resource_key(hardware))
-        checkpoint_sweep.run(chosen, hardware, artifacts, settings.generated_path(),
-                             precision=config.precision or None, batch=config.batch_size, force=config.force,
-                             limits=backend.limits(hardware), log=context.log.info)
+        with device(context, hardware):
+            checkpoint_sweep.run(chosen, hardware, artifacts, settings.generated_path(),
+                                 precision=config.precision or None, batch=config.batch_size, force=config.force,
+                                 limits=backend.limits(hardware), log=context.log.info)
     lock = ResultJournal(checkpoint_sweep.root(artifacts), "checkpoints")
     with lock.publishing():  # until the IO manager has written the partitions (it runs at the yield)
         frames = [conform(checkpoint_sweep.rows(artifacts, hw)) for hw in context.partition_keys]

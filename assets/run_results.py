@@ -19,7 +19,7 @@ from dagster import (
     asset,
 )
 
-from hwcov.assets.guards import non_empty
+from hwcov.assets.guards import device, non_empty
 from hwcov.assets.partitions import hardware_partitions, per_hardware
 from hwcov.backends.hardware import HARDWARE_TABLE
 from hwcov.core.schema import conform
@@ -139,9 +139,11 @@ def run_results(context: AssetExecutionContext, config: RunResultsConfig,
     swept = {}
     for hardware in context.partition_keys:
         backend = getattr(context.resources, resource_key(hardware))
-        swept[hardware] = sweep.sweep(tests.to_dict("records"), hardware, artifacts,
-                                      precision=config.precision or None, batch=config.batch_size, force=config.force,
-                                      resume=config.resume, limits=backend.limits(hardware), log=context.log.info)
+        with device(context, hardware):
+            swept[hardware] = sweep.sweep(tests.to_dict("records"), hardware, artifacts,
+                                          precision=config.precision or None, batch=config.batch_size,
+                                          force=config.force, resume=config.resume, limits=backend.limits(hardware),
+                                          log=context.log.info)
     with ExitStack() as publishing:  # until the IO manager has written the partitions (it runs at the yield)
         journals = {hw: publishing.enter_context(ResultJournal(artifacts, hw).publishing()) for hw in sorted(swept)}
         frames = []

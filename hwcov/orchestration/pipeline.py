@@ -1,5 +1,6 @@
-"""The cli's runs as Dagster materializations on the local instance: inventory and test generation, one
-run_results + error_patterns run per hardware and batch size, the coverage report; benchmark runs.
+"""The cli's runs as runs of the named jobs (hwcov.assets.automation.JOBS) on the local instance: inventory and test
+generation, one hardware_job run (run_results + error_patterns) per hardware and batch size, the coverage report;
+benchmark and checkpoint runs. The UI lists them under the same jobs as its own launches.
 
 Why here: this is where a cli request becomes Dagster runs. The paths chosen for this process
 (hwcov.core.paths) reach the runs as values, through build_defs(db_path=..., ...) and its HwcovSettings resource.
@@ -18,9 +19,6 @@ QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 # notes) would print around the progress bar: they go to the artifacts' logs/libraries.log instead.
 LIBRARY_LOGGERS = ("kernels", "transformers", "huggingface_hub")
 _library_log: dict = {}  # the handler this process routes them to, replaced when the artifacts folder changes
-INVENTORY = ["hwcov/model_inventory", "hwcov/generated_tests"]
-HARDWARE_RUN = ["hwcov/run_results", "hwcov/error_patterns"]
-CHECKPOINT_RUN = ["hwcov/checkpoint_results"]
 
 
 def route_library_warnings() -> None:
@@ -57,16 +55,14 @@ def definitions(workers: int = 0, timeout: float = 0.0):
                       artifacts_dir=str(paths.artifacts_dir()), workers=workers, timeout_s=timeout)
 
 
-def materialize(defs, inst, selection, **kwargs) -> bool:
-    """Materialize `selection` in process; each failed step is named on stderr with its last error line, each
-    failed asset check with its description. False when a step failed or an ERROR-severity check did (a WARN
-    check is named and does not fail the run)."""
-    from dagster import materialize as dagster_materialize
-
+def materialize(defs, inst, job: str, **kwargs) -> bool:
+    """Run the named job of `defs` (hwcov.assets.automation.JOBS) in process: the UI lists the cli's runs under the
+    jobs it also launches, not as ad-hoc materializations. Each failed step is named on stderr with its last error
+    line, each failed asset check with its description. False when a step failed or an ERROR-severity check did
+    (a WARN check is named and does not fail the run)."""
     # a run this process leaves unended is found; the UI's runs list says which command launched it
     kwargs["tags"] = {**kwargs.get("tags", {}), **process_tag(), **command_tag()}
-    result = dagster_materialize(list(defs.assets), instance=inst, resources=defs.resources, selection=selection,
-                                 raise_on_error=False, **kwargs)
+    result = defs.resolve_job_def(job).execute_in_process(instance=inst, raise_on_error=False, **kwargs)
     if not result.success:
         for event in result.all_events:
             if event.is_step_failure:
@@ -132,7 +128,7 @@ def generate(defs, inst, regenerate: bool = False) -> bool:
         return True
     print(f"hwcov: inventory and test generation -> {paths.generated_dir()}", file=sys.stderr)
     # All categories in one run (a single-run backfill): generation is incremental and cheap.
-    return materialize(defs, inst, INVENTORY, run_config=QUIET,
+    return materialize(defs, inst, "inventory_job", run_config=QUIET,
                        tags={ASSET_PARTITION_RANGE_START_TAG: CATEGORIES[0],
                              ASSET_PARTITION_RANGE_END_TAG: CATEGORIES[-1], FINGERPRINT_TAG: current})
 
@@ -153,16 +149,16 @@ def run_pipeline(hardware: list[str], models: list[str], category: str | None, *
             print(f"hwcov: running on {hw}{f' at batch {batch}' if batch != 1 else ''} (results stream to "
                   f"{paths.artifacts_dir() / 'results'})", file=sys.stderr)
             run_config = {**QUIET, "ops": {"hwcov__run_results": {"config": {**config, "batch_size": batch}}}}
-            if not materialize(defs, inst, HARDWARE_RUN, partition_key=hw, run_config=run_config):
+            if not materialize(defs, inst, "hardware_job", partition_key=hw, run_config=run_config):
                 return False
-    return not hardware or materialize(defs, inst, ["hwcov/coverage_report"], run_config=QUIET)
+    return not hardware or materialize(defs, inst, "report_job", run_config=QUIET)
 
 
 def run_benchmark(hardware: str, config: dict) -> bool:
     """One benchmark_results materialization of a hardware partition with the benchmark op's config."""
     route_library_warnings()
     run_config = {**QUIET, "ops": {"hwcov__benchmark_results": {"config": config}}}
-    return materialize(definitions(), instance(), ["hwcov/benchmark_results"], partition_key=hardware,
+    return materialize(definitions(), instance(), "benchmark_job", partition_key=hardware,
                        run_config=run_config)
 
 
@@ -178,7 +174,7 @@ def run_checkpoints(hardware: list[str], checkpoints: list[str], *, trust_remote
         print(f"hwcov: checkpoints on {hw} (results stream to {paths.artifacts_dir() / 'checkpoints'})",
               file=sys.stderr)
         run_config = {**QUIET, "ops": {"hwcov__checkpoint_results": {"config": config}}}
-        if not materialize(defs, inst, CHECKPOINT_RUN, partition_key=hw, run_config=run_config):
+        if not materialize(defs, inst, "checkpoint_job", partition_key=hw, run_config=run_config):
             return False
     return True
 
@@ -190,6 +186,6 @@ def run_checkpoint_benchmarks(hardware: list[str], checkpoints: list[str], confi
     for hw in hardware:
         run_config = {**QUIET, "ops": {"hwcov__checkpoint_benchmarks": {"config": {**config,
                                                                                     "checkpoints": checkpoints}}}}
-        if not materialize(defs, inst, ["hwcov/checkpoint_benchmarks"], partition_key=hw, run_config=run_config):
+        if not materialize(defs, inst, "checkpoint_benchmark_job", partition_key=hw, run_config=run_config):
             return False
     return True

@@ -208,6 +208,7 @@ def test_a_failed_error_check_fails_the_cli_run_and_a_warning_only_prints(capsys
         Output,
         StaticPartitionsDefinition,
         asset,
+        define_asset_job,
     )
 
     from hwcov.orchestration import pipeline
@@ -222,12 +223,12 @@ def test_a_failed_error_check_fails_the_cli_run_and_a_warning_only_prints(capsys
             yield AssetCheckResult(check_name="trend", passed=False, severity=AssetCheckSeverity.WARN,
                                    description="pass rate fell")
 
-        return Definitions(assets=[run_results])
+        return Definitions(assets=[run_results], jobs=[define_asset_job("results_job", selection=["run_results"])])
 
-    assert pipeline.materialize(defs(False), DagsterInstance.ephemeral(), ["run_results"], partition_key="cpu") is False
+    assert pipeline.materialize(defs(False), DagsterInstance.ephemeral(), "results_job", partition_key="cpu") is False
     err = capsys.readouterr().err
     assert "hwcov: check rows_ok failed on run_results[cpu]: 3 rows missing" in err
     assert "hwcov: check trend failed (warning) on run_results[cpu]: pass rate fell" in err
-    assert pipeline.materialize(defs(True), DagsterInstance.ephemeral(), ["run_results"], partition_key="cpu") is True
+    assert pipeline.materialize(defs(True), DagsterInstance.ephemeral(), "results_job", partition_key="cpu") is True
     err = capsys.readouterr().err
     assert "hwcov: check rows_ok" not in err and "hwcov: check trend failed (warning) on run_results[cpu]" in err

@@ -139,3 +139,93 @@ def test_four_hwcov_runs_started_together_in_a_fresh_folder_all_succeed(tmp_path
 @pytest.mark.slow
 def test_four_hwcov_runs_started_together_ten_times(tmp_path):
     _concurrent_rounds(tmp_path, 10)
+
+
+# A process that takes a device lease, says so, and holds it until its stdin closes (or it is killed).
+HOLD_LEASE = textwrap.dedent("""
+    import sys
+    from pathlib import Path
+    from hwcov.resources.lease import device_lease
+    with device_lease(Path(sys.argv[1]), sys.argv[2], "the holding test process"):
+        print("held", flush=True)
+        sys.stdin.read()
+""")
+
+
+def _hold(lock_dir: Path, hardware: str) -> subprocess.Popen:
+    proc = subprocess.Popen([sys.executable, "-c", HOLD_LEASE, str(lock_dir), hardware], cwd=ROOT,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "held"
+    return proc
+
+
+def _lease_in_thread(lock_dir: Path, hardware: str, said: list):
+    import threading
+
+    from hwcov.resources.lease import device_lease
+
+    got = threading.Event()
+
+    def take():
+        with device_lease(lock_dir, hardware, "the waiting thread", log=said.append, poll_s=0.05):
+            got.set()
+
+    thread = threading.Thread(target=take, daemon=True)
+    thread.start()
+    return got, thread
+
+
+def test_a_device_lease_waits_for_its_holder_names_it_and_is_freed_when_the_holder_dies(tmp_path):
+    holder = _hold(tmp_path, "cpu")
+    other_device = _lease_in_thread(tmp_path, "onnxruntime", [])[0]
+    said: list[str] = []
+    got, thread = _lease_in_thread(tmp_path, "cpu", said)
+    assert other_device.wait(10)  # another device is not held up
+    assert not got.wait(1.0)  # the same device waits ...
+    assert said and said[0].startswith("waiting for cpu: held by the holding test process (pid ")
+    holder.kill()  # ... until its holder is gone, however it ends
+    holder.wait()
+    assert got.wait(10)
+    thread.join(10)
+    assert said[-1].startswith("cpu is free after")
+
+
+def test_a_lease_key_is_a_hardware_key_never_a_path(tmp_path):
+    from hwcov.resources.lease import lock_path
+
+    assert lock_path(tmp_path, "cpu_small") == tmp_path / "cpu_small.lock"
+    for bad in ("../cpu", "cpu/x", "", "CPU", "cpu\n", ".lock"):
+        with pytest.raises(ValueError, match="not a hardware key"):
+            lock_path(tmp_path, bad)
+
+
+def test_a_cli_run_waits_while_another_run_measures_on_its_device(tmp_path):
+    """Whoever launched the other run (the UI, a backfill, another hwcov), the cli's hardware_job takes the
+    instance's cpu lease before its sweep: nothing is measured while it is held, and the run's log says by whom."""
+    from dagster import DagsterInstance
+
+    home = tmp_path / ".dagster"
+    env = _env(home, HWCOV_GENERATED_DIR=str(tmp_path / "generated"), HWCOV_ARTIFACTS_DIR=str(tmp_path / "art"))
+    holder = _hold(home / "locks", "cpu")
+    proc = subprocess.Popen([HWCOV, "--model", "bert", "--hardware", "cpu", "--workers", "1"], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    while "STARTED" not in _run_statuses(home).values() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    inst = DagsterInstance.from_config(str(home))
+
+    def waiting_runs():
+        return [r for r in inst.get_runs() if r.job_name == "hardware_job" and any(
+            "waiting for cpu: held by the holding test process" in (e.user_message or "")
+            for e in inst.all_logs(r.run_id))]
+
+    while not waiting_runs() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    assert waiting_runs() and proc.poll() is None
+    time.sleep(2)
+    assert not (tmp_path / "art" / "results" / "cpu.jsonl").exists()  # nothing measured while the device is held
+    holder.stdin.close()
+    holder.wait(10)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err[-2000:]
+    assert "cpu fp32: 1/1 pass" in out
