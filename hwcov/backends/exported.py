@@ -159,6 +159,8 @@ class ExportBackend(Backend):
                 if failures:
                     row["error_message"] = "passed via " + route + " after " + "; ".join(
                         f["error_message"][:300] for f in failures)
+                if precision == "fp32" and batch == 1:
+                    row.update(self._dynamic(case, export_dir, route))
                 return row
             failures.append(row)
         worst = min(failures, key=lambda f: _RANK.get(f["status"], 3))
@@ -167,6 +169,16 @@ class ExportBackend(Backend):
             message = (f"every route's export gives the same outputs (max |diff| {worst['max_abs_diff']:.3g} from the "
                        f"reference): the exporters agree with each other, not with the eager forward | ") + message
         return dict(worst, error_message=message[:4000])
+
+    def _dynamic(self, case, export_dir, route: str) -> dict:
+        """The dynamic-shape columns of a passing fp32 forward (hwcov.backends.dynamic); its own failure, whatever
+        it is, is that mode's row, never the forward's."""
+        from hwcov.backends import dynamic
+
+        try:
+            return dynamic.check(self, case, export_dir, route)
+        except Exception as exc:  # noqa: BLE001
+            return {"dynamic_status": "fail_to_run", "dynamic_message": f"{type(exc).__name__}: {str(exc)[:1500]}"}
 
     def _export(self, built, case, batch, route, export_dir) -> tuple[dict, object, dict | None]:
         """(row fields naming the route, the export or None, the failure row or None)."""

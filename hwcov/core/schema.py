@@ -19,6 +19,10 @@ RESULT_COLUMNS: dict[str, str] = {
     # a user's checkpoint (empty for random weights): its key, its weight files' sha256, what made its inputs, and
     # whether its own code was allowed to run
     "checkpoint": "str", "checkpoint_sha256": "str", "input_source": "str", "remote_code": "str",
+    # the `dynamic` mode of an exported runtime's passing fp32 forward (hwcov.backends.dynamic): its verdict, the
+    # shapes checked with each one's outcome, the graph, the worst max |diff| over the shapes, why not a pass
+    "dynamic_status": "str", "dynamic_shapes": "str", "dynamic_route": "str", "dynamic_max_abs_diff": "float",
+    "dynamic_message": "str",
 }
 
 

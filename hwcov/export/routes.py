@@ -33,6 +33,9 @@ EXPORTER = {
     "hf-openvino": "transformers.exporters.OpenVINOExporter",
     "ov-from-onnx": "openvino.convert_model(onnx)",
     "ov-from-torch": "openvino.convert_model(torch.nn.Module)",
+    # symbolic batch and sequence (torch.export's Dim.AUTO): hwcov.export.dynamic, the `dynamic` mode's graphs
+    "hf-onnx-dynamic": "transformers.exporters.OnnxExporter(dynamic=True)",
+    "hf-openvino-dynamic": "transformers.exporters.OpenVINOExporter(dynamic=True)",
 }
 MANIFEST = "hwcov.json"
 FEED = "feed.pt"
@@ -253,11 +256,11 @@ def _root_message(exc: BaseException) -> str:
     return " <- ".join(parts)
 
 
-def _hf(exporter_cls: str, config_cls: str):
+def _hf(exporter_cls: str, config_cls: str, dynamic: bool = False):
     def run(built, case, batch, feed, staging: Path, export_dir) -> dict:
         import transformers.exporters as hx
 
-        exported = getattr(hx, exporter_cls)().export(built.model, feed, getattr(hx, config_cls)())
+        exported = getattr(hx, exporter_cls)().export(built.model, feed, getattr(hx, config_cls)(dynamic=dynamic))
         exported.save_pretrained(staging)
         return {"format": "transformers"}
     return run
@@ -373,4 +376,6 @@ ROUTE_EXPORTERS = {
     "hf-openvino": _hf("OpenVINOExporter", "OpenVINOConfig"),
     "ov-from-onnx": _ov_from_onnx,
     "ov-from-torch": _ov_from_torch,
+    "hf-onnx-dynamic": _hf("OnnxExporter", "OnnxConfig", dynamic=True),
+    "hf-openvino-dynamic": _hf("OpenVINOExporter", "OpenVINOConfig", dynamic=True),
 }

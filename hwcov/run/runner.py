@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import wait
 from typing import Callable, Iterable
 
-from hwcov.core.limits import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_S
+from hwcov.core.limits import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_S, start_case
 from hwcov.core.offline import no_telemetry
 from hwcov.core.system import status_kb
 
@@ -55,6 +55,7 @@ def _redirect_output(path: str) -> None:
 
 
 def _child(conn, fn, task, limits: Limits) -> None:
+    start_case(limits.timeout_s)
     try:
         if limits.log_path:
             _redirect_output(limits.log_path)

@@ -34,7 +34,7 @@ def test_asset_graph_snapshot():
         k for k, (parts, _) in snapshot.items() if parts == HARDWARE}
     assert policies["hwcov/model_inventory"].max_partitions_per_run is None
     assert {j.name for j in defs.jobs} == {"inventory_job", "hardware_job", "report_job", "patterns_job",
-                                           "benchmark_job", "checkpoint_job"}
+                                           "benchmark_job", "checkpoint_job", "checkpoint_benchmark_job"}
     assert {s.name for s in defs.schedules} == {"daily_tests", "weekly_tests", "monthly_tests"}
     assert {s.name for s in defs.sensors} == {"inventory_change_sensor", "rerun_changed_tests_sensor",
                                               "generator_update_sensor", "report_after_run_sensor",

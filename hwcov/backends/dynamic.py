@@ -1,0 +1,94 @@
+"""The `dynamic` mode of an exported runtime: after the fp32 forward passed, does a graph with symbolic axes run,
+and match, at shapes other than the one it was exported with? (issue #25)
+
+The verdict goes into the forward's row as its dynamic_* columns, never into its status: the forward's pass stands
+on its own. Outcomes (dynamic_status):
+  pass            the dynamic graph matched the torch model's fp32 outputs at every shape checked
+  static_only     the graph fixes an input axis at its export size (the exporter specialized it, or the dynamic
+                  export failed and only the static graph exists): it can't be fed another shape
+  shape_mismatch  it ran at another shape but an output's shape differs from the model's there
+  fail_accuracy   it ran at another shape, outside the runtime's fp32 tolerance
+  fail_to_run     the runtime raised at another shape (or at its export shape)
+  skipped         the forward used most of the case's time budget: the check would risk turning it into a timeout
+Every row says which shapes were checked and what each gave (dynamic_shapes), and which graph (dynamic_route).
+"""
+from __future__ import annotations
+
+from hwcov.backends import validate
+from hwcov.core.limits import case_time_left
+from hwcov.export import dynamic
+from hwcov.export import routes as export
+
+ORDER = ("static_only", "shape_mismatch", "fail_to_run", "fail_accuracy")  # the row's status: the first found
+MIN_BUDGET_LEFT = 0.6  # of the case's timeout, still unspent when the forward passed
+
+
+def _fields(status: str, route: str, shapes: list[tuple], message: str) -> dict:
+    diffs = [d for _, _, d, _ in shapes if d == d and d != float("inf")]
+    return {"dynamic_status": status, "dynamic_route": route,
+            "dynamic_shapes": "; ".join(f"{label} {st}" for label, st, _, _ in shapes),
+            "dynamic_max_abs_diff": max(diffs) if diffs else float("nan"), "dynamic_message": message[:2000]}
+
+
+def _graph(backend, case, export_dir, static_route: str):
+    """(built case, export, the shapes to check, '' or why the static graph stands in) for the backend's family."""
+    from hwcov.models.build import build_case
+
+    built = build_case(case, dynamic.EXPORT_BATCH)
+    try:
+        exported = export.export(built, case, dynamic.EXPORT_BATCH, dynamic.ROUTE[backend.family], export_dir)
+        return built, exported, dynamic.plan(case.input_spec), ""
+    except export.ExportError as exc:
+        built = build_case(case, 1)  # the graph the forward passed with: what a user of this model is left with
+        exported = export.export(built, case, 1, static_route, export_dir)
+        note = f"dynamic export failed ({exc.message[:400]}); checked the static {static_route} graph instead"
+        return built, exported, dynamic.plan(case.input_spec, export_batch=1), note
+
+
+def check(backend, case, export_dir, static_route: str) -> dict:
+    """The dynamic_* fields of a case whose fp32 forward passed on `backend` via `static_route`."""
+    from hwcov.models.build import Built
+    from hwcov.models.signal import reference_of
+
+    left, budget = case_time_left()
+    if left < MIN_BUDGET_LEFT * budget:
+        return _fields("skipped", "", [], f"the forward used {budget - left:.0f} s of the case's {budget:.0f} s: "
+                                          "no room for another export")
+    if backend.family not in dynamic.ROUTE:
+        return {}
+    built, exported, shapes, note = _graph(backend, case, export_dir, static_route)
+    route = exported.route + (" (static fallback)" if note else "")
+    declared = dynamic.declared_shapes(exported)
+    transformers_format = exported.manifest.get("format") == "transformers"
+    infer, _ = backend.load_graph(exported, "fp32")
+    tol = validate.tolerance(backend.hardware, "fp32", case.model_type)
+    done = []  # (shape checked, status, max |diff|, message)
+    for shape in shapes:
+        if shape.export:
+            raw, fed = built.feed, exported.feed
+        else:
+            raw = dynamic.feed_at(built, case.input_spec, shape, False)
+            fed = dynamic.feed_at(built, case.input_spec, shape, True) if transformers_format else raw
+        label = dynamic.describe(raw) + (" (export)" if shape.export else "")
+        conflict = dynamic.fixed_axis_conflict(declared, fed)
+        if conflict:
+            done.append((label, "static_only", float("nan"), conflict))
+            continue
+        reference = reference_of(Built(built.config, built.model, raw), case, shape.batch)
+        try:
+            result = infer(fed)
+        except Exception as exc:  # noqa: BLE001 - the runtime's error at this shape is the verdict
+            done.append((label, "fail_to_run", float("nan"), f"{type(exc).__name__}: {str(exc)[:400]}"))
+            continue
+        mismatch = [f"'{k}' {tuple(result[k].shape)} vs {tuple(reference[k].shape)}" for k in sorted(reference)
+                    if k in result and tuple(result[k].shape) != tuple(reference[k].shape)]
+        if mismatch:
+            done.append((label, "shape_mismatch", float("inf"), "output shape " + ", ".join(mismatch[:3])))
+            continue
+        verdict = validate.compare(reference, result, tol)
+        done.append((label, verdict.status, verdict.max_abs_diff, verdict.message))
+    failed = [d for d in done if d[1] != "pass"]
+    if not failed:
+        return _fields("pass", route, done, note)
+    worst = min(failed, key=lambda d: ORDER.index(d[1]) if d[1] in ORDER else len(ORDER))
+    return _fields(worst[1], route, done, "; ".join(filter(None, [note, f"at {worst[0]}: {worst[3]}"])))

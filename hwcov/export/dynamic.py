@@ -1,0 +1,108 @@
+"""The `dynamic` mode's shapes and graphs: one export with symbolic axes, fed at its export shape and at others.
+
+A user of an exported model feeds other batch sizes and sequence lengths than the one it was exported with. The
+graph for that is exported with torch.export's Dim.AUTO on every input axis (transformers.exporters, dynamic=True)
+at batch 2: torch.export specializes an axis of size 1 (its 0/1 rule), so a graph exported at batch 1 is static in
+its batch whatever was asked. It is checked at that shape and at two others (batch 1, and batch 3 with a sequence
+2.5x as long), each against the torch model's own fp32 outputs at that shape. What the graph declares (a fixed or
+a symbolic size per input axis) is read from the file, so a graph that can only run at its export shape is named
+`static_only` before it runs, never counted dynamic.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+EXPORT_BATCH = 2
+ROUTE = {"onnxruntime": "hf-onnx-dynamic", "openvino": "hf-openvino-dynamic"}  # backend family -> its route
+SEQ_SCALE = 2.5
+# forward flags the transformers exporter takes out of the feed before tracing (its _OUTPUT_FLAGS): not graph inputs
+OUTPUT_FLAGS = ("use_cache", "output_attentions", "output_hidden_states", "return_dict", "return_loss")
+
+
+@dataclass(frozen=True)
+class Shape:
+    batch: int
+    seq_len: int | None  # None: the case has no sequence length (images, audio at their model's size)
+    export: bool = False
+
+
+def plan(input_spec: dict, export_batch: int = EXPORT_BATCH) -> list[Shape]:
+    """The export shape first, then another batch (1, or 2 for a graph exported at 1) and batch 3 at a sequence
+    SEQ_SCALE times as long (where the case has one)."""
+    seq = input_spec.get("seq_len")
+    longer = math.ceil(seq * SEQ_SCALE) if seq else None
+    return [Shape(export_batch, seq, export=True), Shape(1 if export_batch != 1 else 2, seq), Shape(3, longer)]
+
+
+MAIN_INPUTS = ("input_ids", "pixel_values", "input_features", "input_values", "past_values", "inputs_embeds")
+
+
+def describe(feed: dict) -> str:
+    """The shape a feed was checked at, as its main input has it ('input_ids 3x20', 'pixel_values 1x3x64x64')."""
+    import torch
+
+    tensors = {k: v for k, v in feed.items() if torch.is_tensor(v)}
+    name = next((k for k in MAIN_INPUTS if k in tensors), min(tensors, default=""))
+    return f"{name} {'x'.join(map(str, tensors[name].shape))}" if name else "no tensor input"
+
+
+def spec_at(input_spec: dict, shape: Shape) -> dict:
+    return {**input_spec, "seq_len": shape.seq_len} if shape.seq_len else dict(input_spec)
+
+
+def feed_at(built, input_spec: dict, shape: Shape, for_transformers_export: bool) -> dict:
+    """The case's inputs synthesized at `shape` for the same model; for a transformers export, completed as its
+    exporter completed the export's feed (the data-dependent vision and audio helpers it precomputes)."""
+    import torch
+
+    from hwcov.models import inputs
+
+    feed = inputs.synthesize(built.model, built.config, spec_at(input_spec, shape), batch=shape.batch)
+    if for_transformers_export:
+        from transformers.exporters.utils import precompute_export_inputs
+
+        feed = {k: v for k, v in feed.items() if k not in OUTPUT_FLAGS}
+        with torch.no_grad():
+            precompute_export_inputs(built.model, feed)
+    return feed
+
+
+def declared_shapes(exported) -> dict[str, list]:
+    """{graph input: [int size, or a name for a symbolic axis]} as the graph file declares them."""
+    directory = exported.directory
+    onnx_file = directory / "model.onnx"
+    if onnx_file.exists():
+        import onnx
+
+        def size(d):
+            return d.dim_param if d.dim_param else d.dim_value if d.HasField("dim_value") else "?"
+
+        graph = onnx.load(str(onnx_file), load_external_data=False).graph
+        return {i.name: [size(d) for d in i.type.tensor_type.shape.dim] for i in graph.input}
+    xml = next(iter(sorted(directory.glob("*.xml"))), None)
+    if xml is None:
+        return {}
+    import openvino as ov
+
+    shapes = {}
+    for port in ov.Core().read_model(str(xml)).inputs:
+        dims = [d.get_length() if d.is_static else "?" for d in port.get_partial_shape()]
+        for name in port.get_names():
+            shapes[name] = dims
+    return shapes
+
+
+def fixed_axis_conflict(declared: dict[str, list], feed: dict) -> str:
+    """'' when every fed tensor fits the graph's declared sizes, else the first input axis the graph fixes at
+    another size than the feed has ('input_ids axis 0 is fixed at 2, fed 3')."""
+    import torch
+
+    for name, value in sorted(feed.items()):
+        dims = declared.get(name)
+        if not torch.is_tensor(value) or dims is None or len(dims) != value.dim():
+            continue
+        for axis, (want, got) in enumerate(zip(dims, value.shape)):
+            if isinstance(want, int) and want != int(got):
+                return f"{name} axis {axis} is fixed at {want}, fed {int(got)}"
+    return ""

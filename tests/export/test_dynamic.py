@@ -1,0 +1,74 @@
+"""The `dynamic` mode (issue #25): a graph with symbolic axes is checked at its export shape and at two others against
+the torch model at each; a graph that can only run at its export shape is `static_only`, never a pass."""
+import pytest
+
+from hwcov.backends.registry import get_backend
+from hwcov.cases import generate
+from hwcov.export import routes
+
+
+def _run(archs, hardware: str, model_type: str, export_dir) -> dict:
+    backend = get_backend(hardware)
+    backend.export_dir = export_dir
+    return backend.run(generate.case_for(archs[model_type]), "fp32", 1)
+
+
+@pytest.mark.parametrize("hardware", ["onnxruntime", "openvino"])
+def test_a_dynamic_export_passes_at_three_shapes_each_against_the_model_there(archs, tmp_path, hardware):
+    row = _run(archs, hardware, "gpt2", tmp_path)
+    assert row["status"] == "pass"
+    assert row["dynamic_status"] == "pass", row["dynamic_message"]
+    assert row["dynamic_route"] == {"onnxruntime": "hf-onnx-dynamic", "openvino": "hf-openvino-dynamic"}[hardware]
+    assert row["dynamic_shapes"] == "input_ids 2x8 (export) pass; input_ids 1x8 pass; input_ids 3x20 pass"
+    assert 0 < row["dynamic_max_abs_diff"] < 1e-4
+
+
+def test_a_static_only_export_is_recorded_static_only_not_pass(archs, tmp_path, monkeypatch):
+    """The 'dynamic' route replaced by a static trace (torch.onnx without dynamic axes, at batch 2): the graph runs
+    at its export shape and fixes every axis, so another shape is refused before it runs."""
+    monkeypatch.setitem(routes.ROUTE_EXPORTERS, "hf-onnx-dynamic", routes.ROUTE_EXPORTERS["torch-onnx-legacy"])
+    row = _run(archs, "onnxruntime", "bert", tmp_path)
+    assert row["status"] == "pass"  # the forward's own verdict stands
+    assert row["dynamic_status"] == "static_only"
+    assert row["dynamic_shapes"] == ("input_ids 2x8 (export) pass; input_ids 1x8 static_only; "
+                                     "input_ids 3x20 static_only")
+    assert row["dynamic_message"] == "at input_ids 1x8: attention_mask axis 0 is fixed at 2, fed 1"
+
+
+def test_a_failed_dynamic_export_falls_back_to_the_static_graph_and_says_so(archs, tmp_path, monkeypatch):
+    def refuse(*_):
+        raise RuntimeError("Constraints violated (batch)! the model specializes this axis")
+
+    monkeypatch.setitem(routes.ROUTE_EXPORTERS, "hf-onnx-dynamic", refuse)
+    row = _run(archs, "onnxruntime", "bert", tmp_path)
+    assert row["status"] == "pass"
+    assert (row["dynamic_status"], row["dynamic_route"]) == ("static_only", "hf-onnx (static fallback)")
+    assert row["dynamic_message"].startswith("dynamic export failed (RuntimeError: Constraints "
+                                             "violated (batch)!")
+    assert "input_ids 1x8 (export) pass; input_ids 2x8 static_only" in row["dynamic_shapes"]
+
+
+def test_a_graph_wrong_at_another_shape_fails_there(archs, tmp_path, monkeypatch):
+    """A dynamic graph right at its export shape only (its outputs drift when the batch differs): the check catches it
+    at the other shapes, where each is compared with the model's own outputs, and names the first."""
+    from hwcov.backends.onnxruntime import OnnxRuntimeBackend
+
+    real = OnnxRuntimeBackend.load_graph
+
+    def drifting(self, exported, precision):
+        infer, device = real(self, exported, precision)
+        if exported.route != "hf-onnx-dynamic":
+            return infer, device
+
+        def wrong_off_shape(feed):
+            out = infer(feed)
+            return {k: v + (feed["input_ids"].shape[0] != 2) for k, v in out.items()}
+        return wrong_off_shape, device
+
+    monkeypatch.setattr(OnnxRuntimeBackend, "load_graph", drifting)
+    row = _run(archs, "onnxruntime", "bert", tmp_path)
+    assert row["status"] == "pass"
+    assert row["dynamic_status"] == "fail_accuracy"
+    assert row["dynamic_shapes"] == ("input_ids 2x8 (export) pass; input_ids 1x8 fail_accuracy; "
+                                     "input_ids 3x20 fail_accuracy")
+    assert row["dynamic_message"].startswith("at input_ids 1x8: ")
