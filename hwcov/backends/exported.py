@@ -45,18 +45,24 @@ def reference_outputs(built, case, batch: int, reference_dir) -> tuple[dict, str
     return reference_of(built, case, batch), ""
 
 
-def hf_metadata(exported: export.Exported):
-    """The transformers exporter's record of the graph (its output structure), for its runners."""
+def hf_metadata(exported: export.Exported, component: str = "model"):
+    """The transformers exporter's record of a graph (its input and output structure), for its runners."""
+    return hf_component(exported, component)[0]
+
+
+def hf_component(exported: export.Exported, component: str):
+    """(metadata, graph file) of one component of a transformers export ('model', or 'prefill' / 'decode')."""
     import json
 
     from transformers.exporters.metadata import ExportMetadata, register_treespec_types
 
     manifest = json.loads((exported.directory / "export.json").read_text())
-    meta = ExportMetadata.from_dict(manifest["components"]["model"]["metadata"])
+    entry = manifest["components"][component]
+    meta = ExportMetadata.from_dict(entry["metadata"])
     for spec in (meta.in_spec, meta.out_spec):
         if spec:
             register_treespec_types(spec)
-    return meta
+    return meta, exported.directory / entry["file"]
 
 
 def named_outputs(raw) -> dict:
@@ -159,8 +165,9 @@ class ExportBackend(Backend):
                 if failures:
                     row["error_message"] = "passed via " + route + " after " + "; ".join(
                         f["error_message"][:300] for f in failures)
-                if precision == "fp32" and batch == 1:
+                if precision == "fp32" and batch == 1 and not case.checkpoint:  # modes: random-weight cases
                     row.update(self._dynamic(case, export_dir, route))
+                    row.update(self._generate(case, export_dir))
                 return row
             failures.append(row)
         worst = min(failures, key=lambda f: _RANK.get(f["status"], 3))
@@ -179,6 +186,15 @@ class ExportBackend(Backend):
             return dynamic.check(self, case, export_dir, route)
         except Exception as exc:  # noqa: BLE001
             return {"dynamic_status": "fail_to_run", "dynamic_message": f"{type(exc).__name__}: {str(exc)[:1500]}"}
+
+    def _generate(self, case, export_dir) -> dict:
+        """The generate-mode columns of a passing fp32 forward (hwcov.backends.generation), never its verdict."""
+        from hwcov.backends import generation
+
+        try:
+            return generation.check(self, case, export_dir)
+        except Exception as exc:  # noqa: BLE001
+            return {"generate_status": "fail_to_run", "generate_message": f"{type(exc).__name__}: {str(exc)[:1500]}"}
 
     def _export(self, built, case, batch, route, export_dir) -> tuple[dict, object, dict | None]:
         """(row fields naming the route, the export or None, the failure row or None)."""

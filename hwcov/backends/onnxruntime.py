@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from hwcov.backends.base import Loaded, Probe
-from hwcov.backends.exported import ExportBackend, hf_metadata, name_by_graph, named_outputs
+from hwcov.backends.exported import ExportBackend, hf_component, hf_metadata, name_by_graph, named_outputs
 from hwcov.core.system import cpu_name
 from hwcov.export import routes as export
 
@@ -111,6 +111,19 @@ class OnnxRuntimeBackend(ExportBackend):
             raise RuntimeError(f"session runs on {providers}, not {want}")
         device = f"onnxruntime {providers[0]} (session providers: {', '.join(providers)}) | cpu: {cpu_name()}"
         return session_infer(exported, session), device
+
+    def component_runner(self, exported: export.Exported, component: str):
+        """One graph of a multi-graph transformers export (a generation's 'prefill' or 'decode') in an fp32 session:
+        transformers' runner, kwargs in (a KV cache object too) -> its ModelOutput out."""
+        import torch
+        from transformers.exporters.runners.runner_onnx import OnnxModelRunner
+
+        ort = runtime()
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = max(1, torch.get_num_threads())
+        options.log_severity_level = 3
+        meta, graph = hf_component(exported, component)
+        return OnnxModelRunner(meta, ort.InferenceSession(str(graph), options, providers=[PROVIDER[self.hardware]]))
 
     # -- benchmarks and profiles ----------------------------------------------------------------
     def load(self, built, case, batch: int, precision: str, variant: str, export_dir=None, route: str = "",

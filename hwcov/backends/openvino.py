@@ -12,7 +12,7 @@ import math
 import time
 
 from hwcov.backends.base import Loaded, NotApplicable, Probe
-from hwcov.backends.exported import ExportBackend, hf_metadata, name_by_graph, named_outputs
+from hwcov.backends.exported import ExportBackend, hf_component, hf_metadata, name_by_graph, named_outputs
 from hwcov.export import routes as export
 
 
@@ -95,11 +95,11 @@ class OpenVinoBackend(ExportBackend):
             except ImportError as exc:
                 raise NotApplicable(f"int8 needs NNCF weight compression: {exc}") from exc
 
-    def compile(self, exported: export.Exported, precision: str):
+    def compile(self, exported: export.Exported, precision: str, graph: str = "openvino_model.xml"):
         import openvino
 
         core = openvino.Core()
-        model = core.read_model(str(exported.directory / "openvino_model.xml"))
+        model = core.read_model(str(exported.directory / graph))
         if precision == "int8":
             import nncf
 
@@ -136,6 +136,15 @@ class OpenVinoBackend(ExportBackend):
                 result = request.infer({k: v.numpy() for k, v in feed.items() if k in names})
                 return {name: result[compiled.output(name)].copy() for name in manifest["outputs"]}
         return infer, device
+
+    def component_runner(self, exported: export.Exported, component: str):
+        """One graph of a multi-graph transformers export (a generation's 'prefill' or 'decode') compiled at fp32:
+        transformers' runner, kwargs in (a KV cache object too) -> its ModelOutput out."""
+        from transformers.exporters.runners.runner_openvino import OpenVINOModelRunner
+
+        meta, graph = hf_component(exported, component)
+        compiled, _ = self.compile(exported, "fp32", graph.name)
+        return OpenVINOModelRunner(compiled, meta)
 
     # -- benchmarks and profiles ----------------------------------------------------------------
     def load(self, built, case, batch: int, precision: str, variant: str, export_dir=None, route: str = "",

@@ -24,6 +24,7 @@ import jinja2
 from hwcov.backends.registry import HARDWARE, get_backend, precisions
 from hwcov.cases.case import ArchCase
 from hwcov.core.paths import templates_dir
+from hwcov.export import generation
 from hwcov.models import inputs, tiny
 from hwcov.models.checkpoints import Checkpoint
 from hwcov.models.inventory import NAME_RE, Architecture
@@ -133,10 +134,18 @@ def render(arch: Architecture, env: jinja2.Environment | None = None, case: Arch
     stem = stem.title().replace(" ", "")
     content = template.render(
         arch={**asdict(case), "class_stem": stem}, hardware=HARDWARE, filename=name or filename(arch.model_type),
-        precisions=declared, template_chain=chain,
+        precisions=declared, template_chain=chain, modes=modes(case),
         modality_template=env.select_template([c for c in (modality, "base.py.j2") if c]),
     )
     return content, chain
+
+
+def modes(case: ArchCase) -> tuple[str, ...]:
+    """What the generated test checks on an exported runtime beyond one forward (issue #25): other shapes for every
+    architecture, greedy generation with a KV cache where it has a causal-LM head. A checkpoint's case: its forward."""
+    if case.checkpoint:
+        return ("forward",)
+    return ("forward", "dynamic") + (("generate",) if generation.lm_class(case.model_type) else ())
 
 
 def content_hash(content: str) -> str:

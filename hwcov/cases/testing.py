@@ -18,6 +18,8 @@ class ArchCaseTests:
     required_any_inputs: tuple = ()
     family_required_inputs: tuple = ()
     batch_size = 1
+    modes: tuple = ("forward",)  # the template adds "dynamic" and, for a causal-LM head, "generate"
+    _fp32_rows: dict = {}  # (test class, hardware) -> the fp32 row test_forward made: the modes read their columns
 
     @classmethod
     def input_problem(cls, fed: set, accepted: set) -> str:
@@ -53,5 +55,33 @@ class ArchCaseTests:
                 pytest.skip(f"known skip: {row['error_message']}")
             if row["status"] in ("unavailable", "not_applicable"):
                 pytest.skip(f"{row['status']} on {hwcov_hardware}: {row['error_message']}")
+            if precision == "fp32":
+                ArchCaseTests._fp32_rows[(type(self), hwcov_hardware)] = row
             assert row["status"] == "pass", f"{precision}: {row['status']}: {row['error_message']}"
             assert row["device_name"] and row["runtime_version"] and row["output_checksum"]
+
+    def mode_row(self, mode: str, hardware: str, tmp_path) -> dict:
+        """The fp32 row whose `mode` columns a mode test reads (test_forward's, else made now); skips what can't
+        be judged: a mode this architecture lacks, a runtime that doesn't measure it, a forward that failed."""
+        if mode not in self.modes:
+            pytest.skip(f"no {mode} mode for {self.case.model_type} (modes: {', '.join(self.modes)})")
+        row = ArchCaseTests._fp32_rows.get((type(self), hardware)) or self.evaluate(hardware, "fp32",
+                                                                                    reference_dir=tmp_path)
+        if row["status"] != "pass":
+            pytest.skip(f"the fp32 forward is {row['status']} on {hardware}: no {mode} check without it")
+        status = row.get(f"{mode}_status") or ""
+        if not status:
+            pytest.skip(f"{hardware} does not measure the {mode} mode (the exported runtimes do: onnxruntime, "
+                        "openvino)")
+        if status in ("skipped", "not_applicable"):
+            pytest.skip(f"{mode} {status}: {row.get(f'{mode}_message', '')}")
+        return row
+
+    def test_dynamic_shapes(self, hwcov_hardware, tmp_path):
+        row = self.mode_row("dynamic", hwcov_hardware, tmp_path)
+        assert row["dynamic_status"] == "pass", \
+            f"{row['dynamic_status']} ({row['dynamic_route']}: {row['dynamic_shapes']}): {row['dynamic_message']}"
+
+    def test_generate(self, hwcov_hardware, tmp_path):
+        row = self.mode_row("generate", hwcov_hardware, tmp_path)
+        assert row["generate_status"] == "pass", f"{row['generate_status']}: {row['generate_message']}"

@@ -40,6 +40,13 @@ def print_summary(hardware: list[str], models: list[str], category: str | None) 
         detail = ", ".join(f"{s} {n}" for s, n in zip(part["status"], part["n"]))
         label = f"{hw} {precision}" + (f" batch {batch}" if batch != 1 else "")
         print(f"{label}: {passed}/{total} pass ({100 * passed / max(1, total):.1f}%) — {detail}")
+    dynamic = output.read(f"SELECT hardware, dynamic_status, count(*) AS n FROM hwcov.run_results WHERE "
+                          f"{' AND '.join(where)} AND precision = 'fp32' AND status = 'pass' AND batch_size = 1 "
+                          f"AND dynamic_status <> '' GROUP BY ALL ORDER BY hardware, n DESC")
+    for hw, part in dynamic.groupby("hardware"):  # the exported runtimes' graphs at other shapes (issue #25)
+        passed, total = int(part.loc[part["dynamic_status"] == "pass", "n"].sum()), int(part["n"].sum())
+        detail = ", ".join(f"{s} {n}" for s, n in zip(part["dynamic_status"], part["n"]))
+        print(f"{hw} dynamic shapes: {passed}/{total} of its fp32 passes ({100 * passed / total:.1f}%) — {detail}")
     print(f"database: {paths.db_path()}\nreport:   {paths.artifacts_dir() / 'coverage_report.md'}")
 
 

@@ -23,6 +23,11 @@ RESULT_COLUMNS: dict[str, str] = {
     # shapes checked with each one's outcome, the graph, the worst max |diff| over the shapes, why not a pass
     "dynamic_status": "str", "dynamic_shapes": "str", "dynamic_route": "str", "dynamic_max_abs_diff": "float",
     "dynamic_message": "str",
+    # the `generate` mode (hwcov.backends.generation): greedy decoding with the KV cache carried by the runtime, vs
+    # torch's: verdict, steps, the runtime's tokens, the first divergent step (NaN: none), worst step logits |diff|
+    "generate_status": "str", "generate_steps": "float", "generate_tokens": "str",
+    "generate_first_divergence": "float", "generate_max_abs_diff": "float", "generate_message": "str",
+    "generate_route": "str",
 }
 
 

@@ -36,6 +36,10 @@ EXPORTER = {
     # symbolic batch and sequence (torch.export's Dim.AUTO): hwcov.export.dynamic, the `dynamic` mode's graphs
     "hf-onnx-dynamic": "transformers.exporters.OnnxExporter(dynamic=True)",
     "hf-openvino-dynamic": "transformers.exporters.OpenVINOExporter(dynamic=True)",
+    # prefill + decode graphs of the causal-LM head, the cache as explicit inputs: hwcov.export.generation
+    "hf-onnx-generate": "transformers.exporters.OnnxExporter.export_for_generation(dynamic=True)",
+    "hf-openvino-generate": "transformers.exporters.OpenVINOExporter.export_for_generation(dynamic=True, "
+                            "stateful=False)",
 }
 MANIFEST = "hwcov.json"
 FEED = "feed.pt"
@@ -266,6 +270,16 @@ def _hf(exporter_cls: str, config_cls: str, dynamic: bool = False):
     return run
 
 
+def _hf_generate(exporter_cls: str, config_cls: str, **options):
+    def run(built, case, batch, feed, staging: Path, export_dir) -> dict:
+        import transformers.exporters as hx
+
+        config = getattr(hx, config_cls)(dynamic=True, **options)
+        getattr(hx, exporter_cls)().export_for_generation(built.model, dict(feed), config).save_pretrained(staging)
+        return {"format": "transformers-generation"}
+    return run
+
+
 FLAT_ROUTES = ("torch-onnx-legacy", "ov-from-torch")  # the model traced as positional tensors (_flat)
 _PLAIN = (bool, int, float, str, type(None))
 
@@ -378,4 +392,6 @@ ROUTE_EXPORTERS = {
     "ov-from-torch": _ov_from_torch,
     "hf-onnx-dynamic": _hf("OnnxExporter", "OnnxConfig", dynamic=True),
     "hf-openvino-dynamic": _hf("OpenVINOExporter", "OpenVINOConfig", dynamic=True),
+    "hf-onnx-generate": _hf_generate("OnnxExporter", "OnnxConfig"),
+    "hf-openvino-generate": _hf_generate("OpenVINOExporter", "OpenVINOConfig", stateful=False),
 }

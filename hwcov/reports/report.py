@@ -46,6 +46,28 @@ def discrimination(results: pd.DataFrame) -> dict:
             "passes_judged_on_part_of_their_outputs": len(partial)}
 
 
+def stages(results: pd.DataFrame) -> pd.DataFrame:
+    """Where each runtime loses architectures, per hardware: of the CPU fp32 passes, how many it reached, ran (a
+    verdict on outputs), matched at the export shape (the fp32 forward), had their graph checked at other shapes
+    (the `dynamic` mode) and matched there, or could only run at the export shape (static_only)."""
+    if results.empty or "dynamic_status" not in results:
+        return pd.DataFrame()
+    cpu = set(results[(results["hardware"] == "cpu") & (results["precision"] == "fp32")
+                      & (results["status"] == "pass")]["model_type"])
+    fp32 = results[(results["precision"] == "fp32") & (results["batch_size"] == 1)
+                   & results["model_type"].isin(cpu) & (results["hardware"] != "cpu")]
+    rows = []
+    for hardware, part in fp32.groupby("hardware"):
+        dyn = part["dynamic_status"].fillna("")
+        rows.append({"hardware": hardware, "cpu_fp32_passes": len(cpu), "reached": part["model_type"].nunique(),
+                     "ran": int(part["status"].isin(["pass", "fail_accuracy"]).sum()),
+                     "match_export_shape": int((part["status"] == "pass").sum()),
+                     "other_shapes_checked": int(dyn.isin(["pass", "static_only", "shape_mismatch", "fail_accuracy",
+                                                           "fail_to_run"]).sum()),
+                     "match_other_shapes": int((dyn == "pass").sum()), "static_only": int((dyn == "static_only").sum())})
+    return pd.DataFrame(rows)
+
+
 def cell(value) -> str:
     """A stored value as markdown table text: data, never markup (a folder name may hold `|`, `<` or a newline)."""
     text = " ".join(str(value).split())
@@ -93,6 +115,8 @@ def markdown(inventory: pd.DataFrame, results: pd.DataFrame, checkpoints: pd.Dat
         "## Pass rate by category\n", table(pass_rates(cells, ["hardware", "category"])),
         "## Pass rate by family\n", table(pass_rates(cells, ["hardware", "family"])),
         "## Failures by error pattern\n", table(patterns),
+        "## Stages per runtime (of the CPU fp32 passes; other shapes: the dynamic mode of exported runtimes)\n",
+        table(stages(results)),
         "## What a pass proves (CPU fp32 references)\n",
         table(pd.DataFrame([{k: (", ".join(v) if isinstance(v, list) else v)
                              for k, v in discrimination(results).items()}])),

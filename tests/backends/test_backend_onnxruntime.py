@@ -75,6 +75,9 @@ def test_fp32_matches_the_reference_with_evidence(archs, export_dir, model_type)
     assert "CPUExecutionProvider" in row["device_name"] and "onnxruntime 1." in row["runtime_version"]
     assert row["export_route"] in export.ONNX_ROUTES and row["export_route"] in row["runtime_version"]
     assert len(row["output_checksum"]) == 16 and row["output_shapes"] and row["inputs"]
+    # the dynamic mode (issue #25): the same architecture's graph with symbolic axes, at three shapes
+    assert row["dynamic_status"] == "pass", row["dynamic_message"]
+    assert row["dynamic_shapes"].count(" pass") == 3 and "(export) pass" in row["dynamic_shapes"]
 
 
 def test_probe_reports_the_providers():

@@ -33,6 +33,9 @@ def test_fp32_matches_the_reference_with_evidence(archs, export_dir, model_type)
     assert row["device_name"].startswith("openvino CPU: ") and "inference precision f32" in row["device_name"]
     assert row["export_route"] in export.OPENVINO_ROUTES and "openvino 20" in row["runtime_version"]
     assert len(row["output_checksum"]) == 16 and row["output_shapes"]
+    # the dynamic mode (issue #25): the same architecture's graph with symbolic axes, at three shapes
+    assert row["dynamic_status"] == "pass", row["dynamic_message"]
+    assert row["dynamic_shapes"].count(" pass") == 3 and "(export) pass" in row["dynamic_shapes"]
 
 
 @pytest.mark.parametrize("route", ["ov-from-onnx", "ov-from-torch"])

@@ -1,0 +1,76 @@
+"""The `generate` mode of an exported runtime: after the fp32 forward passed, does the architecture's causal-LM head,
+exported as prefill + decode graphs, generate what torch generates when the runtime carries the KV cache? (#25)
+
+The verdict goes into the forward's row as its generate_* columns, never into its status. Outcomes (generate_status):
+  pass            every step's token equal to torch's greedy choice and every step's logits within the runtime's fp32
+                  tolerance
+  fail_accuracy   a token or a step's logits differ: generate_first_divergence names the first such step
+  unsupported_op / fail_to_run   the generation export, or a graph at some step, failed (the message says which)
+  not_applicable  the export split the model in more than a prefill and a decode (a multimodal generative model:
+                  not run yet), or it has no vocabulary to prompt
+  skipped         the forward used most of the case's time budget
+Architectures without a causal-LM head get no generate columns at all.
+"""
+from __future__ import annotations
+
+from hwcov.backends import validate
+from hwcov.core.limits import case_time_left
+from hwcov.export import generation
+from hwcov.export import routes as export
+
+MIN_BUDGET_LEFT = 0.5  # of the case's timeout, still unspent when the check starts
+
+
+def _judge(hardware: str, model_type: str):
+    tol = validate.tolerance(hardware, "fp32", model_type)
+
+    def judge(reference, result) -> tuple[bool, float]:
+        verdict = validate.compare({"logits": reference}, {"logits": result}, tol)
+        return verdict.status == "pass", verdict.max_abs_diff
+    return judge
+
+
+def check(backend, case, export_dir, carry=lambda cache: cache) -> dict:
+    """The generate_* fields of a case whose fp32 forward passed on `backend` (carry: what the loop does to the cache
+    between steps; a test breaks it)."""
+    if backend.family not in generation.ROUTE or not generation.lm_class(case.model_type):
+        return {}
+    route = generation.ROUTE[backend.family]
+    left, budget = case_time_left()
+    if left < MIN_BUDGET_LEFT * budget:
+        return {"generate_status": "skipped", "generate_route": route,
+                "generate_message": f"the earlier stages used {budget - left:.0f} s of the case's {budget:.0f} s"}
+    try:
+        lm = generation.build(case)
+    except ValueError as exc:
+        return {"generate_status": "not_applicable", "generate_route": route, "generate_message": str(exc)}
+    prefill_kwargs, decode_kwargs = generation.stage_inputs(lm)
+    if not generation.uses_cache(lm, prefill_kwargs, decode_kwargs):
+        return {"generate_status": "not_applicable", "generate_route": route,
+                "generate_message": f"{generation.lm_class(case.model_type)} generates without a KV cache in this "
+                                    "config (its forward returns none): each step recomputes the prefix"}
+    ref = generation.reference(lm)
+    try:
+        exported = export.export(lm, case, 1, route, export_dir)
+    except export.ExportError as exc:
+        op = f" [unsupported operator {exc.op}]" if exc.op else ""
+        return {"generate_status": "unsupported_op" if exc.op else "fail_to_run", "generate_route": route,
+                "generate_message": f"export {exc}{op}"[:2000]}
+    components = sorted(_components(exported))
+    if components != ["decode", "prefill"]:
+        return {"generate_status": "not_applicable", "generate_route": route,
+                "generate_message": f"exported as {', '.join(components)}: a multimodal generation, not run yet"}
+    try:
+        got = generation.greedy(backend.component_runner(exported, "prefill"),
+                                backend.component_runner(exported, "decode"), prefill_kwargs, decode_kwargs,
+                                carry=carry)
+    except Exception as exc:  # noqa: BLE001 - the runtime's error at some step is the verdict
+        return {"generate_status": "fail_to_run", "generate_route": route,
+                "generate_message": f"{type(exc).__name__}: {str(exc)[:1500]}"}
+    return {**generation.compare(ref, got, _judge(backend.hardware, case.model_type)), "generate_route": route}
+
+
+def _components(exported) -> list[str]:
+    import json
+
+    return list(json.loads((exported.directory / "export.json").read_text())["components"])

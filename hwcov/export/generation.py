@@ -1,0 +1,157 @@
+"""The `generate` mode's model, reference and loop: greedy decoding with a KV cache, in torch and on an exported graph.
+
+What a user of an exported decoder runs is not one forward but a prefill and then one decode step per new token, the
+KV cache carried from each step to the next. The architecture's causal-LM head class is built from the case's tiny
+config (same seed, same redraws as the forward's model); its torch greedy generation of STEPS tokens, with its own
+cache, is the reference: the token ids and each step's logits. The export is transformers.exporters'
+export_for_generation (prefill and decode graphs, symbolic axes so the cache can grow; OpenVINO's cache kept as
+explicit inputs, not internal state, so the loop carries it as on every runtime). The loop below feeds each graph the
+runtime's own previous token and the cache the runtime's previous step returned: a decode graph that ignores or
+corrupts its cache moves the logits even where a random model's argmax would not.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+STEPS = 8
+PROMPT_LEN = 8
+ROUTE = {"onnxruntime": "hf-onnx-generate", "openvino": "hf-openvino-generate"}  # backend family -> its route
+FLAGS = ("use_cache", "return_dict", "output_attentions", "output_hidden_states")  # not graph inputs
+
+
+def lm_class(model_type: str) -> str:
+    """The architecture's causal-LM head class ('' when it has none: no generate mode)."""
+    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+
+    found = MODEL_FOR_CAUSAL_LM_MAPPING_NAMES.get(model_type, "")
+    return found if isinstance(found, str) else (found[0] if found else "")
+
+
+@dataclass
+class LmCase:
+    """The causal-LM model and its prompt, shaped like a built case (config, model, feed) so the export cache takes it."""
+    config: object
+    model: object
+    feed: dict = field(default_factory=dict)
+
+
+def build(case) -> LmCase:
+    import torch
+
+    from hwcov.models import tiny
+
+    torch.manual_seed(0)
+    config = tiny.tiny_config(case.model_type, case.config_overrides)
+    model = tiny.build_model(lm_class(case.model_type), config)
+    tiny.redraw(model, (case.config_overrides or {}).get(tiny.REDRAW))
+    model.eval()
+    gen = torch.Generator().manual_seed(0)
+    vocab = int(getattr(config.get_text_config(), "vocab_size", 0) or 0)
+    if vocab < 8:
+        raise ValueError(f"{case.model_type}: no vocab_size in its text config: can't make a prompt")
+    ids = torch.randint(3, vocab, (1, PROMPT_LEN), generator=gen)
+    return LmCase(config, model, {"input_ids": ids, "attention_mask": torch.ones_like(ids)})
+
+
+@dataclass
+class Generated:
+    tokens: list[int]
+    logits: list  # per step: the last position's logits (numpy, vocab)
+
+
+def reference(lm: LmCase, steps: int = STEPS) -> Generated:
+    """torch's greedy generation with its own KV cache: the reference tokens and per-step logits."""
+    import torch
+
+    with torch.no_grad():
+        out = lm.model.generate(**lm.feed, max_new_tokens=steps, min_new_tokens=steps, do_sample=False,
+                                output_logits=True, return_dict_in_generate=True)
+    prompt = lm.feed["input_ids"].shape[1]
+    return Generated(out.sequences[0, prompt:].tolist(), [step[0].float().numpy() for step in out.logits])
+
+
+def stage_inputs(lm: LmCase) -> tuple[dict, dict]:
+    """The prefill's and the first decode step's forward kwargs, as generate() makes them (transformers captures
+    them from a real generate call), output flags removed."""
+    from transformers.exporters.utils import decompose_prefill_decode
+
+    stages = decompose_prefill_decode(lm.model, dict(lm.feed))
+    return tuple({k: v for k, v in stages[name][1].items() if k not in FLAGS} for name in ("prefill", "decode"))
+
+
+def uses_cache(lm: LmCase, prefill_kwargs: dict, decode_kwargs: dict) -> bool:
+    """generate() hands the decode step a KV cache and the model's prefill returns one (BERT-like LM heads outside
+    decoder mode take the cache and return none: each step recomputes the prefix)."""
+    import copy
+
+    import torch
+    from transformers.cache_utils import Cache
+
+    if not any(isinstance(v, Cache) for v in decode_kwargs.values()):
+        return False
+    with torch.no_grad():
+        out = lm.model(**copy.deepcopy(prefill_kwargs))
+    return any(isinstance(out[k], Cache) for k in out.keys())
+
+
+def cache_key(mapping) -> str:
+    """The key holding the KV cache (a transformers Cache) in a forward's kwargs or outputs."""
+    from transformers.cache_utils import Cache
+
+    found = [k for k in mapping.keys() if isinstance(mapping[k], Cache)]
+    if len(found) != 1:
+        raise ValueError(f"expected one KV cache among {list(mapping.keys())}, found {found}")
+    return found[0]
+
+
+def advance(kwargs: dict, steps: int) -> dict:
+    """The first decode step's kwargs moved on by `steps` tokens: positions count on, the attention mask grows."""
+    import torch
+
+    out = dict(kwargs)
+    for key in ("position_ids", "cache_position"):
+        if torch.is_tensor(out.get(key)):
+            out[key] = out[key] + steps
+    mask = out.get("attention_mask")
+    if torch.is_tensor(mask) and steps:
+        out["attention_mask"] = torch.cat([mask, mask.new_ones(mask.shape[0], steps)], dim=1)
+    return out
+
+
+def greedy(prefill, decode, prefill_kwargs: dict, decode_kwargs: dict, steps: int = STEPS,
+           carry=lambda cache: cache) -> Generated:
+    """Greedy decoding through two runners (kwargs -> a ModelOutput with logits and the cache): the prefill, then one
+    decode per further token fed the runtime's own token and `carry` of the cache its previous step returned."""
+    out = prefill(**prefill_kwargs)
+    tokens, logits = [], []
+    key = cache_key(decode_kwargs)
+    for step in range(steps):
+        last = out["logits"][:, -1]
+        logits.append(last[0].float().numpy())
+        tokens.append(int(last.argmax(-1)[0]))
+        if step == steps - 1:
+            break
+        kwargs = advance(decode_kwargs, step)
+        kwargs["input_ids"] = last.argmax(-1, keepdim=True).to(decode_kwargs["input_ids"].dtype)
+        kwargs[key] = carry(out[cache_key(out)])
+        out = decode(**kwargs)
+    return Generated(tokens, logits)
+
+
+def compare(ref: Generated, got: Generated, judge) -> dict:
+    """The generate_* fields: token ids compared exactly, each step's logits by `judge(reference, result) ->
+    (within tolerance, max |diff|)` (the runtime's fp32 bound); the first step where either differs."""
+    judged = [judge(a, b) if a.shape == b.shape else (False, float("inf")) for a, b in zip(ref.logits, got.logits)]
+    diffs = [d for _, d in judged]
+    first_token = next((i for i, (a, b) in enumerate(zip(ref.tokens, got.tokens)) if a != b), -1)
+    first_logits = next((i for i, (ok, _) in enumerate(judged) if not ok), -1)
+    fields = {"generate_tokens": " ".join(map(str, got.tokens)), "generate_steps": len(ref.tokens),
+              "generate_max_abs_diff": max(diffs) if diffs else float("nan")}
+    if first_token < 0 and first_logits < 0:
+        return {**fields, "generate_status": "pass", "generate_message": "",
+                "generate_first_divergence": float("nan")}
+    first = min(i for i in (first_token, first_logits) if i >= 0)
+    what = (f"token {got.tokens[first]} where torch chose {ref.tokens[first]}" if first == first_token
+            else f"logits {diffs[first]:.3g} off, outside the runtime's fp32 tolerance (tokens still equal)")
+    return {**fields, "generate_status": "fail_accuracy", "generate_first_divergence": first,
+            "generate_message": f"diverges at step {first}: {what}; torch chose {' '.join(map(str, ref.tokens))}"}

@@ -1,0 +1,73 @@
+"""The `generate` mode (issue #25): greedy decoding through exported prefill + decode graphs, the KV cache carried by
+the runtime, against torch's own greedy generation; a decode whose cache is broken fails, and says at which step."""
+import numpy as np
+import pytest
+
+from hwcov.backends import generation as generation_check
+from hwcov.backends.registry import get_backend
+from hwcov.cases import generate
+from hwcov.export import generation
+
+
+def _check(archs, hardware: str, model_type: str, export_dir, **kwargs) -> dict:
+    backend = get_backend(hardware)
+    return generation_check.check(backend, generate.case_for(archs[model_type]), export_dir, **kwargs)
+
+
+@pytest.mark.parametrize("hardware", ["onnxruntime", "openvino"])
+def test_a_decoder_generates_what_torch_generates_with_the_runtime_carrying_its_cache(archs, tmp_path, hardware):
+    row = _check(archs, hardware, "llama", tmp_path)
+    assert row["generate_status"] == "pass", row["generate_message"]
+    assert row["generate_route"] == generation.ROUTE[hardware] and row["generate_steps"] == generation.STEPS
+    tokens = row["generate_tokens"].split()
+    assert len(tokens) == generation.STEPS and len(set(tokens)) > 1  # llama's tiny model does not repeat one token
+    assert 0 < row["generate_max_abs_diff"] < 1e-4
+
+
+def test_a_decode_whose_cache_is_not_fed_back_fails_generation(archs, tmp_path):
+    """The prefill's cache handed to every decode step (the runtime's own updates dropped): step 1 is still right
+    (that is the cache it needs), step 2 on sees a cache one token short and must diverge."""
+    first = []
+
+    def stale(cache):
+        first.append(cache)
+        return first[0]
+
+    row = _check(archs, "onnxruntime", "llama", tmp_path, carry=stale)
+    assert row["generate_status"] == "fail_accuracy"
+    assert row["generate_first_divergence"] == 2
+    assert row["generate_message"].startswith("diverges at step 2: ")
+
+
+def test_a_decode_fed_a_zeroed_cache_fails_at_its_first_step(archs, tmp_path):
+    def zeroed(cache):
+        for layer in cache.layers:
+            layer.keys, layer.values = layer.keys * 0, layer.values * 0
+        return cache
+
+    row = _check(archs, "onnxruntime", "gpt2", tmp_path, carry=zeroed)
+    assert (row["generate_status"], row["generate_first_divergence"]) == ("fail_accuracy", 1)
+
+
+def test_a_model_that_returns_no_cache_is_not_judged_as_a_kv_cache_generation(archs, tmp_path):
+    row = _check(archs, "onnxruntime", "bert", tmp_path)
+    assert row["generate_status"] == "not_applicable"
+    assert "BertLMHeadModel generates without a KV cache" in row["generate_message"]
+    assert _check(archs, "onnxruntime", "vit", tmp_path) == {}  # no causal-LM head: no generate columns
+
+
+def test_compare_names_the_first_step_that_differs_in_tokens_or_logits():
+    ref = generation.Generated([5, 6, 7], [np.zeros(4), np.zeros(4), np.zeros(4)])
+
+    def judge(a, b):
+        d = float(np.max(np.abs(a - b)))
+        return d <= 1e-4, d
+
+    same = generation.compare(ref, generation.Generated([5, 6, 7], [np.zeros(4)] * 3), judge)
+    assert same["generate_status"] == "pass" and np.isnan(same["generate_first_divergence"])
+    drift = generation.compare(ref, generation.Generated([5, 6, 7], [np.zeros(4), np.full(4, 0.1), np.zeros(4)]),
+                               judge)
+    assert (drift["generate_status"], drift["generate_first_divergence"]) == ("fail_accuracy", 1)
+    assert "tokens still equal" in drift["generate_message"]
+    other = generation.compare(ref, generation.Generated([5, 9, 7], [np.zeros(4)] * 3), judge)
+    assert other["generate_message"].startswith("diverges at step 1: token 9 where torch chose 6")
