@@ -122,7 +122,7 @@ class Dashboard:
 
     def overview(self) -> None:
         tested = self.cells[~self.cells["status"].isin(["untested", "unavailable"])]
-        fig, bars = coverage_figures(self.cells)
+        fig, bars = coverage_figures(self.cells, report.mode_cells(self.inv, self.res))
         worst = report.pass_rates(self.cells, ["hardware"]).sort_values("pass_rate")
         cards = [("architectures", self.inv["model_type"].nunique()), ("hardware with results",
                  self.res["hardware"].nunique()), ("cases run", len(tested)),
@@ -176,6 +176,9 @@ class Dashboard:
             body += _figure(px.box(ok, x="hardware", y="memory_usage_mb", color="hardware",
                                    title="Peak memory growth per case (MB)"))
         body += _table(report.pass_rates(self.cells, ["hardware"]))
+        stages = report.stages(self.res)
+        if len(stages):
+            body += "<h2>Stages per runtime (of the CPU fp32 passes)</h2>" + _table(stages)
         self.page("hardware.html", "Hardware", body)
 
     def benchmarks(self) -> None:
@@ -250,14 +253,18 @@ class Dashboard:
         self.page("checkpoints.html", "Checkpoints", body)
 
 
-def coverage_figures(cells: pd.DataFrame):
-    """The pass-rate heatmap (category x hardware) and the status bars of a coverage matrix."""
+def coverage_figures(cells: pd.DataFrame, modes: pd.DataFrame | None = None):
+    """The pass-rate heatmap (category x hardware, and a column per mode a runtime measured: report.mode_cells) and
+    the status bars of a coverage matrix."""
     import plotly.express as px
 
-    rates = report.pass_rates(cells, ["hardware", "category"])
+    both = cells if modes is None or modes.empty else pd.concat([cells, modes], ignore_index=True)
+    rates = report.pass_rates(both, ["hardware", "category"])
     heat = rates.pivot(index="category", columns="hardware", values="pass_rate")
+    title = "Pass rate by category and hardware" + (
+        " (a '· dynamic' or '· generate' column: of that runtime's fp32 passes)" if both is not cells else "")
     fig = px.imshow(heat, text_auto=".0%", color_continuous_scale="RdYlGn", zmin=0, zmax=1, aspect="auto",
-                    title="Pass rate by category and hardware")
+                    title=title)
     counts = cells.groupby(["hardware", "status"]).size().reset_index(name="architectures")
     bars = px.bar(counts, x="hardware", y="architectures", color="status", color_discrete_map=STATUS_COLORS,
                   title="Status per hardware")

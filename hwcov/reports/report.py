@@ -46,6 +46,28 @@ def discrimination(results: pd.DataFrame) -> dict:
             "passes_judged_on_part_of_their_outputs": len(partial)}
 
 
+MODES = ("dynamic", "generate")  # the exported runtimes' modes beyond one forward (hwcov.backends.dynamic, .generation)
+
+
+def mode_cells(inventory: pd.DataFrame, results: pd.DataFrame) -> pd.DataFrame:
+    """Cells like coverage_matrix's for each mode a runtime measured: hardware '<hw> · <mode>', status the mode's
+    verdict, one per architecture whose fp32 forward passed there (a mode is judged only after one)."""
+    frames = []
+    fp32 = results[(results["precision"] == "fp32") & (results["batch_size"] == 1)] if len(results) else results
+    for mode in MODES:
+        column = f"{mode}_status"
+        if column not in fp32:
+            continue
+        part = fp32[fp32[column].fillna("") != ""].sort_values("test_timestamp") \
+            .drop_duplicates(["model_type", "hardware"], keep="last")
+        frames.append(pd.DataFrame({"model_type": part["model_type"], "hardware": part["hardware"] + f" · {mode}",
+                                    "status": part[column]}))
+    if not frames:
+        return pd.DataFrame(columns=["model_type", "category", "family", "priority", "hardware", "status"])
+    cells = pd.concat(frames, ignore_index=True)
+    return inventory[["model_type", "category", "family", "priority"]].merge(cells, on="model_type")
+
+
 def stages(results: pd.DataFrame) -> pd.DataFrame:
     """Where each runtime loses architectures, per hardware: of the CPU fp32 passes, how many it reached, ran (a
     verdict on outputs), matched at the export shape (the fp32 forward), had their graph checked at other shapes

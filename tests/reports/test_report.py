@@ -25,3 +25,27 @@ def test_kill_rate_and_degenerate_counts():
                               "family": ["f"] * 4, "priority": [1] * 4})
     text = report.markdown(inventory, rows)
     assert "## What a pass proves" in text and "| 0.5 |" in text
+
+
+def test_stages_and_mode_cells_count_each_runtime_from_the_cpu_passes():
+    """Where a runtime loses architectures: the stages table counts, of the CPU fp32 passes, what it reached, ran,
+    matched at the export shape and at other shapes; mode cells give the heat-map a column per measured mode."""
+    def row(model_type, hardware, status, dynamic="", generate=""):
+        return {"model_type": model_type, "hardware": hardware, "precision": "fp32", "batch_size": 1,
+                "status": status, "dynamic_status": dynamic, "generate_status": generate,
+                "test_timestamp": "2026-12-04 10:00:00"}
+
+    rows = conform([row("bert", "cpu", "pass"), row("gpt2", "cpu", "pass"), row("vit", "cpu", "pass"),
+                    row("bad", "cpu", "fail_to_run"),
+                    row("bert", "onnxruntime", "pass", "pass"), row("gpt2", "onnxruntime", "pass", "static_only", "pass"),
+                    row("vit", "onnxruntime", "fail_accuracy"), row("bad", "onnxruntime", "pass", "pass")])
+    stages = report.stages(rows).set_index("hardware").loc["onnxruntime"].to_dict()
+    assert stages == {"cpu_fp32_passes": 3, "reached": 3, "ran": 3, "match_export_shape": 2,
+                      "other_shapes_checked": 2, "match_other_shapes": 1, "static_only": 1}  # 'bad' is no CPU pass
+    inventory = pd.DataFrame({"model_type": ["bert", "gpt2", "vit", "bad"], "category": ["text"] * 4,
+                              "family": ["f"] * 4, "priority": [1] * 4})
+    cells = report.mode_cells(inventory, rows)
+    assert sorted(zip(cells["model_type"], cells["hardware"], cells["status"])) == [
+        ("bad", "onnxruntime · dynamic", "pass"), ("bert", "onnxruntime · dynamic", "pass"),
+        ("gpt2", "onnxruntime · dynamic", "static_only"), ("gpt2", "onnxruntime · generate", "pass")]
+    assert "| onnxruntime | 3 | 3 | 3 | 2 | 2 | 1 | 1 |" in report.markdown(inventory, rows)
