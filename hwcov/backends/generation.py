@@ -49,7 +49,7 @@ def check(backend, case, export_dir, carry=lambda cache: cache) -> dict:
         return {"generate_status": "not_applicable", "generate_route": route,
                 "generate_message": f"{generation.lm_class(case.model_type)} generates without a KV cache in this "
                                     "config (its forward returns none): each step recomputes the prefix"}
-    ref = generation.reference(lm)
+    ref = generation.reference(lm, prefill_kwargs, decode_kwargs)
     try:
         exported = export.export(lm, case, 1, route, export_dir)
     except export.ExportError as exc:

@@ -2,7 +2,7 @@
 
 What a user of an exported decoder runs is not one forward but a prefill and then one decode step per new token, the
 KV cache carried from each step to the next. The architecture's causal-LM head class is built from the case's tiny
-config (same seed, same redraws as the forward's model); its torch greedy generation of STEPS tokens, with its own
+config (same seed, same redraws as the forward's model); its torch greedy decoding of STEPS tokens, with its own
 cache, is the reference: the token ids and each step's logits. The export is transformers.exporters'
 export_for_generation (prefill and decode graphs, symbolic axes so the cache can grow; OpenVINO's cache kept as
 explicit inputs, not internal state, so the loop carries it as on every runtime). The loop below feeds each graph the
@@ -59,15 +59,19 @@ class Generated:
     logits: list  # per step: the last position's logits (numpy, vocab)
 
 
-def reference(lm: LmCase, steps: int = STEPS) -> Generated:
-    """torch's greedy generation with its own KV cache: the reference tokens and per-step logits."""
+def reference(lm: LmCase, prefill_kwargs: dict, decode_kwargs: dict, steps: int = STEPS) -> Generated:
+    """torch's greedy generation with its own KV cache, through the same loop the runtimes take: plain argmax,
+    without generate()'s logits processors (a config's forced_eos_token_id would force EOS at the last step of
+    torch's generate() alone). Run on copies: torch fills the cache objects it is handed."""
+    import copy
+
     import torch
 
-    with torch.no_grad():
-        out = lm.model.generate(**lm.feed, max_new_tokens=steps, min_new_tokens=steps, do_sample=False,
-                                output_logits=True, return_dict_in_generate=True)
-    prompt = lm.feed["input_ids"].shape[1]
-    return Generated(out.sequences[0, prompt:].tolist(), [step[0].float().numpy() for step in out.logits])
+    def forward(**kwargs):
+        with torch.no_grad():
+            return lm.model(**kwargs)
+
+    return greedy(forward, forward, copy.deepcopy(prefill_kwargs), copy.deepcopy(decode_kwargs), steps)
 
 
 def stage_inputs(lm: LmCase) -> tuple[dict, dict]:

@@ -24,6 +24,13 @@ def test_a_decoder_generates_what_torch_generates_with_the_runtime_carrying_its_
     assert 0 < row["generate_max_abs_diff"] < 1e-4
 
 
+def test_the_reference_is_plain_greedy_decoding_not_generates_forced_eos(archs, tmp_path):
+    """bart's causal-LM config forces EOS at generate()'s last step (forced_eos_token_id): a reference taken from
+    generate() had every runtime 'diverge' at step 7. The reference is argmax decoding, as the runtimes do."""
+    row = _check(archs, "onnxruntime", "bart", tmp_path)
+    assert row["generate_status"] == "pass", row["generate_message"]
+
+
 def test_a_decode_whose_cache_is_not_fed_back_fails_generation(archs, tmp_path):
     """The prefill's cache handed to every decode step (the runtime's own updates dropped): step 1 is still right
     (that is the cache it needs), step 2 on sees a cache one token short and must diverge."""
