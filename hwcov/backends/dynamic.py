@@ -41,7 +41,7 @@ def _graph(backend, case, export_dir, static_route: str):
     except export.ExportError as exc:
         built = build_case(case, 1)  # the graph the forward passed with: what a user of this model is left with
         exported = export.export(built, case, 1, static_route, export_dir)
-        note = f"dynamic export failed ({exc.message[:400]}); checked the static {static_route} graph instead"
+        note = dynamic.fallback_note(exc.message[:400], static_route)
         return built, exported, dynamic.plan(case.input_spec, export_batch=1), note
 
 

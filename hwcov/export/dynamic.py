@@ -20,6 +20,21 @@ SEQ_SCALE = 2.5
 OUTPUT_FLAGS = ("use_cache", "output_attentions", "output_hidden_states", "return_dict", "return_loss")
 
 
+FALLBACK_PREFIX, FALLBACK_SUFFIX = "dynamic export failed (", "); checked the static "
+
+
+def fallback_note(cause: str, static_route: str) -> str:
+    """What a row says when the static graph stood in for a dynamic export that failed (fallback_cause reads it)."""
+    return f"{FALLBACK_PREFIX}{cause}{FALLBACK_SUFFIX}{static_route} graph instead"
+
+
+def fallback_cause(message: str) -> str:
+    """The failed dynamic export's own words in a row's message, '' when the message is no fallback's."""
+    if message.startswith(FALLBACK_PREFIX) and FALLBACK_SUFFIX in message:
+        return message[len(FALLBACK_PREFIX):message.index(FALLBACK_SUFFIX)]
+    return ""
+
+
 @dataclass(frozen=True)
 class Shape:
     batch: int

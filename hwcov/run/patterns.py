@@ -39,18 +39,46 @@ def classify(status: str, message: str) -> str:
     return UNCLASSIFIED
 
 
+MODES = ("dynamic", "generate")  # an exported runtime's modes beyond one forward: <mode>_status, <mode>_message
+MODE_NOT_FAILURES = NOT_FAILURES + ("skipped", "")
+
+
+def mode_failures(row: dict) -> list[tuple[str, dict]]:
+    """('<mode>: <pattern>', the row with that mode's status and message) for each mode that failed in this row."""
+    out = []
+    for mode in MODES:
+        status = row.get(f"{mode}_status") or ""
+        if isinstance(status, str) and status not in MODE_NOT_FAILURES:
+            message = row.get(f"{mode}_message") or ""
+            out.append((f"{mode}: {mode_pattern(status, message)}", {**row, "status": status, "error_message": message}))
+    return out
+
+
+def mode_pattern(status: str, message: str) -> str:
+    """A mode's pattern: where its dynamic export failed and the static graph stood in
+    (hwcov.export.dynamic.fallback_note), the cause's pattern first."""
+    from hwcov.export.dynamic import fallback_cause
+
+    cause = fallback_cause(message)
+    found = classify(status, cause) if cause else UNCLASSIFIED
+    return found if found != UNCLASSIFIED else classify(status, message)
+
+
 def summarize(rows: list[dict]) -> list[dict]:
-    """Counts per (hardware, pattern) with the catalog's explanation, fix and examples."""
+    """Counts per (hardware, pattern) with the catalog's explanation, fix and examples; a mode's failures (a passing
+    forward whose dynamic or generate check failed) as '<mode>: <pattern>'."""
     info = {p["name"]: p for p in catalog()}
     groups: dict[tuple, list[dict]] = {}
     for r in rows:
+        for name, failed in mode_failures(r):
+            groups.setdefault((r["hardware"], name), []).append(failed)
         if r.get("status") in NOT_FAILURES:
             continue
         name = r.get("error_pattern") or classify(r["status"], r.get("error_message", ""))
         groups.setdefault((r["hardware"], name), []).append(r)
     out = []
     for (hardware, name), members in sorted(groups.items(), key=lambda kv: (kv[0][0], -len(kv[1]))):
-        p = info.get(name, {})
+        p = info.get(name.split(": ", 1)[-1], {})
         out.append({
             "hardware": hardware, "pattern": name, "count": len(members),
             "category": p.get("category", UNCLASSIFIED),

@@ -44,3 +44,23 @@ def test_a_hardware_without_failures_says_why_not_none():
     if not probe.available:
         assert out["cuda"]["pattern"] == "hardware_unavailable" and out["cuda"]["count"] == 2
         assert out["cuda"]["example"] == probe.error[:300] and probe.error
+
+
+def test_a_modes_failures_are_classified_apart_from_the_forward():
+    """A passing forward whose dynamic or generate check failed is counted as '<mode>: <pattern>' with the catalog's
+    explanation and fix; a mode skipped for time or not applicable is no failure."""
+    rows = [{"model_type": "encodec", "hardware": "onnxruntime", "status": "pass", "dynamic_status": "static_only",
+             "dynamic_message": "dynamic export failed (GuardOnDataDependentSymNode: Could not guard on data-dependent "
+                                "expression Eq(u0, 1)); checked the static hf-onnx graph instead; at input_values "
+                                "2x16000: input_values axis 0 is fixed at 1, fed 2"},
+            {"model_type": "llava", "hardware": "onnxruntime", "status": "pass", "dynamic_status": "static_only",
+             "dynamic_message": "at input_ids 1x8: attention_mask axis 0 is fixed at 2, fed 1"},
+            {"model_type": "gpt2", "hardware": "onnxruntime", "status": "pass", "dynamic_status": "pass",
+             "generate_status": "fail_accuracy", "generate_message": "diverges at step 2: logits 0.3 off"},
+            {"model_type": "opt", "hardware": "onnxruntime", "status": "pass", "dynamic_status": "skipped",
+             "generate_status": "not_applicable", "generate_message": "no KV cache"}]
+    found = {r["pattern"]: r for r in patterns.summarize(rows)}
+    assert set(found) == {"dynamic: data_dependent_export", "dynamic: static_graph_only",
+                          "generate: generation_divergence"}
+    assert found["dynamic: static_graph_only"]["model_types"] == "llava"
+    assert found["generate: generation_divergence"]["suggested_fix"].startswith("Compare the decode graph's cache")
