@@ -48,11 +48,13 @@ def test_a_generated_file_runs_under_plain_pytest(archs, tmp_path):
     generate.generate([archs["bert"]], tmp_path)
     path = tmp_path / "test_hf_bert.py"
     ok = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(path),
-                         "--hardware", "cpu"], capture_output=True, text=True, cwd=tmp_path)
-    assert ok.returncode == 0 and "1 passed" in ok.stdout, ok.stdout + ok.stderr
+                         "--hardware", "cpu", "-rs"], capture_output=True, text=True, cwd=tmp_path)
+    # the forward; the dynamic and generate modes are the exported runtimes' (bert's LM head: both declared)
+    assert ok.returncode == 0 and "1 passed, 2 skipped" in ok.stdout, ok.stdout + ok.stderr
+    assert ok.stdout.count("cpu does not measure the") == 2
     absent = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(path),
                              "--hardware", "cuda", "-rs"], capture_output=True, text=True, cwd=tmp_path)
-    assert absent.returncode == 0 and "1 skipped" in absent.stdout and "unavailable" in absent.stdout
+    assert absent.returncode == 0 and "3 skipped" in absent.stdout and "unavailable" in absent.stdout
 
 
 def test_modality_checks_require_what_the_model_accepts():
