@@ -166,8 +166,7 @@ class ExportBackend(Backend):
                     row["error_message"] = "passed via " + route + " after " + "; ".join(
                         f["error_message"][:300] for f in failures)
                 if precision == "fp32" and batch == 1 and not case.checkpoint:  # modes: random-weight cases
-                    row.update(self._dynamic(case, export_dir, route))
-                    row.update(self._generate(case, export_dir))
+                    row.update(self._modes(case, export_dir, route))
                 return row
             failures.append(row)
         worst = min(failures, key=lambda f: _RANK.get(f["status"], 3))
@@ -177,24 +176,19 @@ class ExportBackend(Backend):
                        f"reference): the exporters agree with each other, not with the eager forward | ") + message
         return dict(worst, error_message=message[:4000])
 
-    def _dynamic(self, case, export_dir, route: str) -> dict:
-        """The dynamic-shape columns of a passing fp32 forward (hwcov.backends.dynamic); its own failure, whatever
-        it is, is that mode's row, never the forward's."""
-        from hwcov.backends import dynamic
+    def _modes(self, case, export_dir, route: str) -> dict:
+        """The dynamic_* and generate_* columns of a passing fp32 forward (hwcov.backends.dynamic, .generation): a
+        mode's own failure, whatever it is, is that mode's verdict, never the forward's."""
+        from hwcov.backends import dynamic, generation
 
-        try:
-            return dynamic.check(self, case, export_dir, route)
-        except Exception as exc:  # noqa: BLE001
-            return {"dynamic_status": "fail_to_run", "dynamic_message": f"{type(exc).__name__}: {str(exc)[:1500]}"}
-
-    def _generate(self, case, export_dir) -> dict:
-        """The generate-mode columns of a passing fp32 forward (hwcov.backends.generation), never its verdict."""
-        from hwcov.backends import generation
-
-        try:
-            return generation.check(self, case, export_dir)
-        except Exception as exc:  # noqa: BLE001
-            return {"generate_status": "fail_to_run", "generate_message": f"{type(exc).__name__}: {str(exc)[:1500]}"}
+        fields = {}
+        for mode, check, args in (("dynamic", dynamic.check, (route,)), ("generate", generation.check, ())):
+            try:
+                fields.update(check(self, case, export_dir, *args))
+            except Exception as exc:  # noqa: BLE001
+                fields.update({f"{mode}_status": "fail_to_run",
+                               f"{mode}_message": f"{type(exc).__name__}: {str(exc)[:1500]}"})
+        return fields
 
     def _export(self, built, case, batch, route, export_dir) -> tuple[dict, object, dict | None]:
         """(row fields naming the route, the export or None, the failure row or None)."""

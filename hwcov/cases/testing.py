@@ -71,8 +71,10 @@ class ArchCaseTests:
             pytest.skip(f"the fp32 forward is {row['status']} on {hardware}: no {mode} check without it")
         status = row.get(f"{mode}_status") or ""
         if not status:
-            pytest.skip(f"{hardware} does not measure the {mode} mode (the exported runtimes do: onnxruntime, "
-                        "openvino)")
+            from hwcov.export.dynamic import ROUTE
+
+            pytest.skip(f"{hardware} does not measure the {mode} mode (the exported runtimes do: "
+                        f"{', '.join(sorted(ROUTE))})")
         if status in ("skipped", "not_applicable"):
             pytest.skip(f"{mode} {status}: {row.get(f'{mode}_message', '')}")
         return row
