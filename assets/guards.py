@@ -19,4 +19,5 @@ def device(context: AssetExecutionContext, hardware: str) -> AbstractContextMana
     """The device lease of `hardware` on this run's instance (hwcov.resources.lease): the with-block waits while
     another run of the instance measures on it, whichever launcher started that run."""
     holder = f"run {context.run.run_id} ({context.run.job_name})"
-    return device_lease(Path(context.instance.root_directory) / "locks", hardware, holder, log=context.log.info)
+    # a warning: the cli's console shows warnings only, and a run that waits must say why its progress stands still
+    return device_lease(Path(context.instance.root_directory) / "locks", hardware, holder, log=context.log.warning)

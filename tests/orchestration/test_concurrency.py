@@ -229,3 +229,4 @@ def test_a_cli_run_waits_while_another_run_measures_on_its_device(tmp_path):
     out, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err[-2000:]
     assert "cpu fp32: 1/1 pass" in out
+    assert "waiting for cpu: held by the holding test process" in err  # the terminal says why nothing moved
