@@ -67,8 +67,7 @@ def check(backend, case, export_dir, static_route: str) -> dict:
         if shape.export:
             raw, fed = built.feed, exported.feed
         else:
-            raw = dynamic.feed_at(built, case.input_spec, shape, False)
-            fed = dynamic.feed_at(built, case.input_spec, shape, True) if transformers_format else raw
+            raw, fed = dynamic.feed_at(built, case.input_spec, shape, transformers_format)
         label = dynamic.describe(raw) + (" (export)" if shape.export else "")
         conflict = dynamic.fixed_axis_conflict(declared, fed)
         if conflict:

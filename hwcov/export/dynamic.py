@@ -66,21 +66,23 @@ def spec_at(input_spec: dict, shape: Shape) -> dict:
     return {**input_spec, "seq_len": shape.seq_len} if shape.seq_len else dict(input_spec)
 
 
-def feed_at(built, input_spec: dict, shape: Shape, for_transformers_export: bool) -> dict:
-    """The case's inputs synthesized at `shape` for the same model; for a transformers export, completed as its
-    exporter completed the export's feed (the data-dependent vision and audio helpers it precomputes)."""
+def feed_at(built, input_spec: dict, shape: Shape, for_transformers_export: bool) -> tuple[dict, dict]:
+    """(the model's inputs synthesized at `shape`, what the graph is fed): for a transformers export the latter is
+    completed as its exporter completed the export's feed (the data-dependent vision and audio helpers it
+    precomputes), else it is the same dict."""
     import torch
 
     from hwcov.models import inputs
 
-    feed = inputs.synthesize(built.model, built.config, spec_at(input_spec, shape), batch=shape.batch)
-    if for_transformers_export:
-        from transformers.exporters.utils import precompute_export_inputs
+    raw = inputs.synthesize(built.model, built.config, spec_at(input_spec, shape), batch=shape.batch)
+    if not for_transformers_export:
+        return raw, raw
+    from transformers.exporters.utils import precompute_export_inputs
 
-        feed = {k: v for k, v in feed.items() if k not in OUTPUT_FLAGS}
-        with torch.no_grad():
-            precompute_export_inputs(built.model, feed)
-    return feed
+    fed = {k: v for k, v in raw.items() if k not in OUTPUT_FLAGS}
+    with torch.no_grad():
+        precompute_export_inputs(built.model, fed)
+    return raw, fed
 
 
 def declared_shapes(exported) -> dict[str, list]:
