@@ -6,6 +6,14 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+def needs_browser():
+    """The skip mark of a test that runs onnxruntime-web in Chromium, saying what is missing where it is."""
+    from hwcov.backends.browser import jobs, server
+
+    return pytest.mark.skipif(not (os.path.exists(jobs.CHROMIUM) and server.ORT_DIST.is_dir()),
+                              reason=f"needs {jobs.CHROMIUM} and {server.ORT_DIST} (run .ci/setup)")
+
+
 # One architecture per major category that passes on CPU: the representative sample CI runs.
 SAMPLE = ["bert", "gpt2", "t5", "vit", "wav2vec2", "clip"]
 

@@ -90,6 +90,22 @@ def name_by_graph(runner, graph_names: list):
     return runner
 
 
+def check_modes(backend, case, export_dir, route: str) -> dict:
+    """The dynamic_* and generate_* fields of a case whose fp32 forward passed on `backend` via `route`
+    (hwcov.backends.dynamic, .generation): a mode's own failure, whatever it is, is that mode's verdict, never the
+    forward's. `backend`: what the checks ask of one (family, hardware, load_graph, component_runner)."""
+    from hwcov.backends import dynamic, generation
+
+    fields = {}
+    for mode, check, args in (("dynamic", dynamic.check, (route,)), ("generate", generation.check, ())):
+        try:
+            fields.update(check(backend, case, export_dir, *args))
+        except Exception as exc:  # noqa: BLE001
+            fields.update({f"{mode}_status": "fail_to_run",
+                           f"{mode}_message": f"{type(exc).__name__}: {str(exc)[:1500]}"})
+    return fields
+
+
 _RANK = {"fail_accuracy": 0, "unsupported_op": 1, "fail_to_run": 2}
 
 
@@ -166,7 +182,7 @@ class ExportBackend(Backend):
                     row["error_message"] = "passed via " + route + " after " + "; ".join(
                         f["error_message"][:300] for f in failures)
                 if precision == "fp32" and batch == 1 and not case.checkpoint:  # modes: random-weight cases
-                    row.update(self._modes(case, export_dir, route))
+                    row.update(self.modes(case, export_dir, route))
                 return row
             failures.append(row)
         worst = min(failures, key=lambda f: _RANK.get(f["status"], 3))
@@ -176,19 +192,9 @@ class ExportBackend(Backend):
                        f"reference): the exporters agree with each other, not with the eager forward | ") + message
         return dict(worst, error_message=message[:4000])
 
-    def _modes(self, case, export_dir, route: str) -> dict:
-        """The dynamic_* and generate_* columns of a passing fp32 forward (hwcov.backends.dynamic, .generation): a
-        mode's own failure, whatever it is, is that mode's verdict, never the forward's."""
-        from hwcov.backends import dynamic, generation
-
-        fields = {}
-        for mode, check, args in (("dynamic", dynamic.check, (route,)), ("generate", generation.check, ())):
-            try:
-                fields.update(check(self, case, export_dir, *args))
-            except Exception as exc:  # noqa: BLE001
-                fields.update({f"{mode}_status": "fail_to_run",
-                               f"{mode}_message": f"{type(exc).__name__}: {str(exc)[:1500]}"})
-        return fields
+    def modes(self, case, export_dir, route: str) -> dict:
+        """The dynamic_* and generate_* columns of a passing fp32 forward via `route` (check_modes, in process)."""
+        return check_modes(self, case, export_dir, route)
 
     def _export(self, built, case, batch, route, export_dir) -> tuple[dict, object, dict | None]:
         """(row fields naming the route, the export or None, the failure row or None)."""

@@ -73,7 +73,7 @@ class ArchCaseTests:
         if not status:
             from hwcov.export.dynamic import ROUTE
 
-            pytest.skip(f"{hardware} does not measure the {mode} mode (the exported runtimes do: "
+            pytest.skip(f"{hardware} does not measure the {mode} mode (the exported runtimes' backends do: "
                         f"{', '.join(sorted(ROUTE))})")
         if status in ("skipped", "not_applicable"):
             pytest.skip(f"{mode} {status}: {row.get(f'{mode}_message', '')}")

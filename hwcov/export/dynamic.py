@@ -14,7 +14,8 @@ import math
 from dataclasses import dataclass
 
 EXPORT_BATCH = 2
-ROUTE = {"onnxruntime": "hf-onnx-dynamic", "openvino": "hf-openvino-dynamic"}  # backend family -> its route
+# backend family -> its route (onnxruntime-web runs the ONNX graphs onnxruntime runs: one export, both)
+ROUTE = {"onnxruntime": "hf-onnx-dynamic", "openvino": "hf-openvino-dynamic", "browser": "hf-onnx-dynamic"}
 SEQ_SCALE = 2.5
 # forward flags the transformers exporter takes out of the feed before tracing (its _OUTPUT_FLAGS): not graph inputs
 OUTPUT_FLAGS = ("use_cache", "output_attentions", "output_hidden_states", "return_dict", "return_loss")

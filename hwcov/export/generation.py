@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 
 STEPS = 8
 PROMPT_LEN = 8
-ROUTE = {"onnxruntime": "hf-onnx-generate", "openvino": "hf-openvino-generate"}  # backend family -> its route
+# backend family -> its route (onnxruntime-web runs the ONNX graphs onnxruntime runs: one export, both)
+ROUTE = {"onnxruntime": "hf-onnx-generate", "openvino": "hf-openvino-generate", "browser": "hf-onnx-generate"}
 FLAGS = ("use_cache", "return_dict", "output_attentions", "output_hidden_states")  # not graph inputs
 
 

@@ -72,7 +72,8 @@ async function probeWebNN() {
   }
 }
 
-let session = null;
+// sessions by key: the sweep's one graph ('main'), or a mode's several (a generation's prefill and decode)
+const sessions = {};
 let provider = null;
 
 window.hwcov = {
@@ -84,14 +85,15 @@ window.hwcov = {
     };
   },
 
-  // spec: {model: url, externalData: [{path, data}], provider: 'wasm'|'webgpu'|'webnn', severity: 0..4}
+  // spec: {model: url, externalData: [{path, data}], provider: 'wasm'|'webgpu'|'webnn', severity: 0..4, key}
   async create(spec) {
     provider = spec.provider;
     const options = { executionProviders: [spec.provider], graphOptimizationLevel: 'all',
                       logSeverityLevel: spec.severity ?? 2 };
     if (spec.externalData && spec.externalData.length) options.externalData = spec.externalData;
     const t0 = performance.now();
-    session = await ort.InferenceSession.create(spec.model, options);
+    const session = await ort.InferenceSession.create(spec.model, options);
+    sessions[spec.key || 'main'] = session;
     const createMs = performance.now() - t0;
     const result = { createMs, inputNames: session.inputNames, outputNames: session.outputNames };
     if (spec.provider === 'webgpu') {
@@ -107,8 +109,10 @@ window.hwcov = {
   },
 
   // feeds: [{name, dtype, dims, b64}]; runs `iterations` times (stopping early, after one, once `budgetMs` is spent),
-  // returns the last outputs and every run's time
-  async run(feeds, iterations, budgetMs) {
+  // returns the last outputs and every run's time; `key` names the session (default: the last one created as 'main')
+  async run(feeds, iterations, budgetMs, key) {
+    const session = sessions[key || 'main'];
+    if (!session) throw new Error(`no session '${key || 'main'}' on this page`);
     const inputs = {};
     for (const f of feeds) {
       const data = new ARRAYS[f.dtype](fromBase64(f.b64));

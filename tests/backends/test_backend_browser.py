@@ -16,10 +16,9 @@ from hwcov.backends.exported import reference_outputs
 from hwcov.backends.registry import get_backend
 from hwcov.cases import generate
 from hwcov.models.build import build_case, reference_path
+from tests.conftest import needs_browser
 
-pytestmark = pytest.mark.skipif(
-    not (os.path.exists(jobs.CHROMIUM) and server.ORT_DIST.is_dir()),
-    reason=f"needs {jobs.CHROMIUM} and {server.ORT_DIST} (run .ci/setup)")
+pytestmark = needs_browser()
 
 
 @pytest.fixture(scope="module")
@@ -242,6 +241,8 @@ def test_sweep_runs_browser_cases_in_forked_workers(archs, tmp_path):
     assert row["status"] == "pass", row["error_message"]
     assert row["reference_path"].endswith(".npz") and row["max_abs_diff"] <= 1e-4
     assert "wasm threads 1" in row["device_name"] and "nodes on CPUExecutionProvider" in row["device_name"]
+    # the modes from a runner worker: its torch work in the worker, its graphs on a spawned page host's page
+    assert row["dynamic_status"] == "pass" and row["dynamic_route"] == "hf-onnx-dynamic", row["dynamic_message"]
     capped, = sweep.sweep(tests, "wasm", tmp_path / "art", limits=Limits(workers=1, memory_mb=8192), force=True,
                           **quiet)
     # where the process may lift the cap (CAP_SYS_RESOURCE) the job does and passes; else the row says why

@@ -4,7 +4,8 @@ import pytest
 
 from hwcov.backends.registry import get_backend
 from hwcov.cases import generate
-from hwcov.export import routes
+from hwcov.export import dynamic, routes
+from tests.conftest import needs_browser
 
 
 def _run(archs, hardware: str, model_type: str, export_dir) -> dict:
@@ -13,12 +14,13 @@ def _run(archs, hardware: str, model_type: str, export_dir) -> dict:
     return backend.run(generate.case_for(archs[model_type]), "fp32", 1)
 
 
-@pytest.mark.parametrize("hardware", ["onnxruntime", "openvino"])
+@pytest.mark.parametrize("hardware", ["onnxruntime", "openvino", pytest.param("wasm", marks=needs_browser())])
 def test_a_dynamic_export_passes_at_three_shapes_each_against_the_model_there(archs, tmp_path, hardware):
+    """wasm: the same cached hf-onnx-dynamic graph as onnxruntime's, each shape run on one page (a page host)."""
     row = _run(archs, hardware, "gpt2", tmp_path)
     assert row["status"] == "pass"
     assert row["dynamic_status"] == "pass", row["dynamic_message"]
-    assert row["dynamic_route"] == {"onnxruntime": "hf-onnx-dynamic", "openvino": "hf-openvino-dynamic"}[hardware]
+    assert row["dynamic_route"] == dynamic.ROUTE[get_backend(hardware).family]
     assert row["dynamic_shapes"] == "input_ids 2x8 (export) pass; input_ids 1x8 pass; input_ids 3x20 pass"
     assert 0 < row["dynamic_max_abs_diff"] < 1e-4
 

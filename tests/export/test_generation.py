@@ -7,18 +7,26 @@ from hwcov.backends import generation as generation_check
 from hwcov.backends.registry import get_backend
 from hwcov.cases import generate
 from hwcov.export import generation
+from tests.conftest import needs_browser
 
 
 def _check(archs, hardware: str, model_type: str, export_dir, **kwargs) -> dict:
-    backend = get_backend(hardware)
-    return generation_check.check(backend, generate.case_for(archs[model_type]), export_dir, **kwargs)
+    """The check as the backend's sweep runs it (a browser provider's graphs: sessions on one page host's page)."""
+    backend, case = get_backend(hardware), generate.case_for(archs[model_type])
+    if backend.family != "browser":
+        return generation_check.check(backend, case, export_dir, **kwargs)
+    from hwcov.backends.browser.modes import PageBackend, PageGraphs
+
+    with PageGraphs(hardware, 120) as graphs:
+        return generation_check.check(PageBackend(backend, graphs), case, export_dir, **kwargs)
 
 
-@pytest.mark.parametrize("hardware", ["onnxruntime", "openvino"])
+@pytest.mark.parametrize("hardware", ["onnxruntime", "openvino", pytest.param("wasm", marks=needs_browser())])
 def test_a_decoder_generates_what_torch_generates_with_the_runtime_carrying_its_cache(archs, tmp_path, hardware):
+    """wasm: prefill and decode are two sessions on one page; the cache crosses the page every step."""
     row = _check(archs, hardware, "llama", tmp_path)
     assert row["generate_status"] == "pass", row["generate_message"]
-    assert row["generate_route"] == generation.ROUTE[hardware] and row["generate_steps"] == generation.STEPS
+    assert row["generate_route"] == generation.ROUTE[get_backend(hardware).family] and row["generate_steps"] == generation.STEPS
     tokens = row["generate_tokens"].split()
     assert len(tokens) == generation.STEPS and len(set(tokens)) > 1  # llama's tiny model does not repeat one token
     assert 0 < row["generate_max_abs_diff"] < 1e-4
@@ -31,7 +39,8 @@ def test_the_reference_is_plain_greedy_decoding_not_generates_forced_eos(archs, 
     assert row["generate_status"] == "pass", row["generate_message"]
 
 
-def test_a_decode_whose_cache_is_not_fed_back_fails_generation(archs, tmp_path):
+@pytest.mark.parametrize("hardware", ["onnxruntime", pytest.param("wasm", marks=needs_browser())])
+def test_a_decode_whose_cache_is_not_fed_back_fails_generation(archs, tmp_path, hardware):
     """The prefill's cache handed to every decode step (the runtime's own updates dropped): step 1 is still right
     (that is the cache it needs), step 2 on sees a cache one token short and must diverge."""
     first = []
@@ -40,7 +49,7 @@ def test_a_decode_whose_cache_is_not_fed_back_fails_generation(archs, tmp_path):
         first.append(cache)
         return first[0]
 
-    row = _check(archs, "onnxruntime", "llama", tmp_path, carry=stale)
+    row = _check(archs, hardware, "llama", tmp_path, carry=stale)
     assert row["generate_status"] == "fail_accuracy"
     assert row["generate_first_divergence"] == 2
     assert row["generate_message"].startswith("diverges at step 2: ")

@@ -98,6 +98,12 @@ class BrowserBackend(ExportBackend):
     def run(self, case, precision: str, batch: int, reference_dir=None) -> dict:
         return self.gate_row(precision) or super().run(case, precision, batch, reference_dir)
 
+    def modes(self, case, export_dir, route: str) -> dict:
+        """The dynamic and generate checks on a page of this provider, in one browser job (browser.modes)."""
+        from hwcov.backends.browser.modes import run_modes
+
+        return run_modes(self, case, export_dir, route)
+
     # -- one route ---------------------------------------------------------------------------------
     def _try_route(self, built, case, batch, route, precision, reference, tol, export_dir) -> dict:
         base, exported, failed = self._export(built, case, batch, route, export_dir)

@@ -51,7 +51,7 @@ def in_fork(fn, *args, timeout_s: float = JOB_TIMEOUT_S):
         code = 0
         try:
             os.setpgid(0, 0)
-            _reap_group_when_orphaned(parent, timeout_s + 10)
+            reap_when_orphaned(parent, timeout_s + 10)
             try:
                 lift_address_space_cap()
                 value = ("ok", fn(*args))
@@ -104,7 +104,7 @@ def kill_groups(groups) -> None:
             pass
 
 
-def _reap_group_when_orphaned(parent: int, deadline_s: float) -> None:
+def reap_when_orphaned(parent: int, deadline_s: float) -> None:
     """Kill this job's process groups (the job, Playwright's driver, Chromium's) if the process that started it
     dies (a worker killed at the runner's timeout) or the job outlives its deadline: nothing is left running."""
     end = time.monotonic() + deadline_s
