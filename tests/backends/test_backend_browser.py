@@ -16,7 +16,7 @@ from hwcov.backends.exported import reference_outputs
 from hwcov.backends.registry import get_backend
 from hwcov.cases import generate
 from hwcov.models.build import build_case, reference_path
-from tests.conftest import needs_browser
+from tests.conftest import SAMPLE, needs_browser
 
 pytestmark = needs_browser()
 
@@ -199,10 +199,17 @@ def test_webgpu_fp16_needs_shader_f16(archs):
     assert get_backend("webgpu").gate_row("int8")["status"] == "not_applicable"
 
 
-@pytest.mark.parametrize("hardware,model_type", [("wasm", "bert"), ("webgpu", "bert"), ("webgpu", "vit")])
+@pytest.mark.parametrize("hardware,model_type", [("wasm", m) for m in SAMPLE] + [("webgpu", "bert"), ("webgpu", "vit")])
 def test_runs_match_the_reference_with_evidence(archs, export_dir, hardware, model_type):
+    """Over the categories (text, decoder, enc-dec, vision, audio, multimodal): the forward, then both modes (#25)
+    on the same page provider -- three shapes of the dynamic graph, and gpt2's greedy generation with its cache."""
     row = browser_backend.BrowserBackend(hardware, export_dir).run(generate.case_for(archs[model_type]), "fp32", 1)
     assert row["status"] == "pass", row["error_message"]
+    assert row["dynamic_status"] == "pass", (row["dynamic_shapes"], row["dynamic_message"])
+    assert row["dynamic_shapes"].count(" pass") == 3 and "(export) pass" in row["dynamic_shapes"]
+    # bert has an LM head that returns no cache (not_applicable); the rest have none (no generate columns)
+    generates = {"gpt2": "pass", "bert": "not_applicable"}.get(model_type, "")
+    assert row.get("generate_status", "") == generates, row.get("generate_message")
     assert row["max_abs_diff"] <= row["tolerance"] == validate.tolerance(hardware, "fp32").value
     ep = {"wasm": "CPUExecutionProvider", "webgpu": "WebGpuExecutionProvider"}[hardware]
     assert f"executionProviders=['{hardware}']" in row["device_name"] and f"nodes on {ep}" in row["device_name"]

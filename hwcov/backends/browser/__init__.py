@@ -25,6 +25,11 @@ page also reports the adapter of the device onnxruntime-web itself opened. Timin
 Precisions: fp32 everywhere; fp16 where the provider runs it (on webgpu only with the adapter's
 `shader-f16`, else not_applicable); int8 on wasm. fp16/int8 graphs are the onnxruntime backend's conversions.
 
+The dynamic and generate modes (#25) interleave torch with the page (a reference per shape, a decode step per token):
+they keep the torch work in the case's process and run the graphs on a page host, a spawned interpreter holding one
+page (torch in a fork of a process whose thread pool ran deadlocks in OpenMP), with the jobs' isolation.
+
 Modules: server (PageServer), jobs (forked process groups, Chromium launch, job statuses), pages (what runs on
-the page), placements (where the nodes ran), tensors (feeds and outputs across the page), backend (BrowserBackend).
+the page), placements (where the nodes ran), tensors (feeds and outputs across the page), host (the page host),
+modes (the dynamic and generate checks on a page host), backend (BrowserBackend).
 """
