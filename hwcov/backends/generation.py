@@ -1,5 +1,6 @@
-"""The `generate` mode of an exported runtime: after the fp32 forward passed, does the architecture's causal-LM head,
-exported as prefill + decode graphs, generate what torch generates when the runtime carries the KV cache? (#25)
+"""The `generate` mode of an exported runtime: after the fp32 forward passed, does the architecture's generative head
+(causal-LM, else seq2seq), exported as prefill + decode graphs (an encoder-decoder's encoder as a graph of its own),
+generate what torch generates when the runtime carries the KV cache? (#25)
 
 The verdict goes into the forward's row as its generate_* columns, never into its status. Outcomes (generate_status):
   pass            every step's token equal to torch's greedy choice and every step's logits within the runtime's fp32
@@ -9,13 +10,13 @@ The verdict goes into the forward's row as its generate_* columns, never into it
   not_applicable  the export split the model in more than a prefill and a decode (a multimodal generative model:
                   not run yet), or it has no vocabulary to prompt
   skipped         the forward used most of the case's time budget
-Architectures without a causal-LM head get no generate columns at all.
+Architectures without a generative head get no generate columns at all.
 """
 from __future__ import annotations
 
 from hwcov.backends import validate
 from hwcov.core.limits import case_time_left
-from hwcov.export import generation
+from hwcov.export import dynamic, generation
 from hwcov.export import routes as export
 
 MIN_BUDGET_LEFT = 0.5  # of the case's timeout, still unspent when the check starts
@@ -61,6 +62,12 @@ def check(backend, case, export_dir, carry=lambda cache: cache) -> dict:
         return {"generate_status": "not_applicable", "generate_route": route,
                 "generate_message": f"exported as {', '.join(components)}: a multimodal generation, not run yet"}
     try:
+        encoder = generation.encoder_case(lm)
+        if encoder is not None:  # the runtime's own encoder graph feeds its prefill (and decode) graphs
+            graph = export.export(encoder, case, 1, dynamic.ROUTE[backend.family], export_dir)
+            run_encoder = backend.component_runner(graph, "model")
+            prefill_kwargs, decode_kwargs = (generation.on_encoder(run_encoder, kwargs, encoder.feed)
+                                             for kwargs in (prefill_kwargs, decode_kwargs))
         got = generation.greedy(backend.component_runner(exported, "prefill"),
                                 backend.component_runner(exported, "decode"), prefill_kwargs, decode_kwargs,
                                 carry=carry)

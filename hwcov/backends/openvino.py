@@ -142,9 +142,13 @@ class OpenVinoBackend(ExportBackend):
         transformers' runner, kwargs in (a KV cache object too) -> its ModelOutput out."""
         from transformers.exporters.runners.runner_openvino import OpenVINOModelRunner
 
+        import functools
+
         meta, graph = hf_component(exported, component)
         compiled, _ = self.compile(exported, "fp32", graph.name)
-        return OpenVINOModelRunner(compiled, meta)
+        # inputs copied, not read in place: t5's decode segfaulted in infer() on shared input memory (the cache and
+        # encoder tensors handed from step to step); the copy costs microseconds on these tiny tensors
+        return functools.partial(OpenVINOModelRunner(compiled, meta), share_inputs=False)
 
     # -- benchmarks and profiles ----------------------------------------------------------------
     def load(self, built, case, batch: int, precision: str, variant: str, export_dir=None, route: str = "",

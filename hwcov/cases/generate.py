@@ -142,7 +142,8 @@ def render(arch: Architecture, env: jinja2.Environment | None = None, case: Arch
 
 def modes(case: ArchCase) -> tuple[str, ...]:
     """What the generated test checks on an exported runtime beyond one forward (issue #25): other shapes for every
-    architecture, greedy generation with a KV cache where it has a causal-LM head. A checkpoint's case: its forward."""
+    architecture, greedy generation with a KV cache where it has a
+    generative head (causal-LM, else seq2seq). A checkpoint's case: its forward."""
     if case.checkpoint:
         return ("forward",)
     return ("forward", "dynamic") + (("generate",) if generation.lm_class(case.model_type) else ())

@@ -18,7 +18,7 @@ class ArchCaseTests:
     required_any_inputs: tuple = ()
     family_required_inputs: tuple = ()
     batch_size = 1
-    modes: tuple = ("forward",)  # the template adds "dynamic" and, for a causal-LM head, "generate"
+    modes: tuple = ("forward",)  # the template adds "dynamic" and, for a generative head, "generate"
     _fp32_rows: dict = {}  # (test class, hardware) -> the fp32 row test_forward made: the modes read their columns
 
     @classmethod

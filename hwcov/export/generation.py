@@ -1,7 +1,7 @@
 """The `generate` mode's model, reference and loop: greedy decoding with a KV cache, in torch and on an exported graph.
 
 What a user of an exported decoder runs is not one forward but a prefill and then one decode step per new token, the
-KV cache carried from each step to the next. The architecture's causal-LM head class is built from the case's tiny
+KV cache carried from each step to the next. The architecture's generative head class (causal-LM, else seq2seq) is built from the case's tiny
 config (same seed, same redraws as the forward's model); its torch greedy decoding of STEPS tokens, with its own
 cache, is the reference: the token ids and each step's logits. The export is transformers.exporters'
 export_for_generation (prefill and decode graphs, symbolic axes so the cache can grow; OpenVINO's cache kept as
@@ -21,16 +21,24 @@ FLAGS = ("use_cache", "return_dict", "output_attentions", "output_hidden_states"
 
 
 def lm_class(model_type: str) -> str:
-    """The architecture's causal-LM head class ('' when it has none: no generate mode)."""
-    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+    """The architecture's generative head class: its causal-LM head, else its seq2seq head ('' when it has neither:
+    no generate mode). Where both exist (bart's decoder as BartForCausalLM) the causal head is kept, as before."""
+    from transformers.models.auto.modeling_auto import (
+        MODEL_FOR_CAUSAL_LM_MAPPING_NAMES,
+        MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES,
+    )
 
-    found = MODEL_FOR_CAUSAL_LM_MAPPING_NAMES.get(model_type, "")
-    return found if isinstance(found, str) else (found[0] if found else "")
+    for mapping in (MODEL_FOR_CAUSAL_LM_MAPPING_NAMES, MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES):
+        found = mapping.get(model_type, "")
+        found = found if isinstance(found, str) else (found[0] if found else "")
+        if found:
+            return found
+    return ""
 
 
 @dataclass
 class LmCase:
-    """The causal-LM model and its prompt, shaped like a built case (config, model, feed) so the export cache takes it."""
+    """The generative model and its prompt, shaped like a built case (config, model, feed) so the export cache takes it."""
     config: object
     model: object
     feed: dict = field(default_factory=dict)
@@ -51,7 +59,16 @@ def build(case) -> LmCase:
     if vocab < 8:
         raise ValueError(f"{case.model_type}: no vocab_size in its text config: can't make a prompt")
     ids = torch.randint(3, vocab, (1, PROMPT_LEN), generator=gen)
-    return LmCase(config, model, {"input_ids": ids, "attention_mask": torch.ones_like(ids)})
+    feed = {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
+    if getattr(config, "is_encoder_decoder", False):
+        # the decoder starts from its start token and one forced token (as whisper's task tokens are): a decode
+        # step captured on a one-token cache would have torch.export fix the cache's length at 1
+        start = model.generation_config.decoder_start_token_id
+        start = start if start is not None else getattr(config, "decoder_start_token_id", None)
+        start = start if start is not None else (config.pad_token_id or 0)
+        model.generation_config.decoder_start_token_id = start  # generate() refuses an encoder-decoder without one
+        feed["decoder_input_ids"] = torch.tensor([[start, int(ids[0, 0])]])
+    return LmCase(config, model, feed)
 
 
 @dataclass
@@ -114,13 +131,35 @@ def advance(kwargs: dict, steps: int) -> dict:
     import torch
 
     out = dict(kwargs)
-    for key in ("position_ids", "cache_position"):
+    for key in ("position_ids", "cache_position", "decoder_position_ids"):
         if torch.is_tensor(out.get(key)):
             out[key] = out[key] + steps
-    mask = out.get("attention_mask")
+    # the decoder's own mask grows; an encoder-decoder's attention_mask is the encoder's, fixed
+    name = "decoder_attention_mask" if "decoder_input_ids" in out else "attention_mask"
+    mask = out.get(name)
     if torch.is_tensor(mask) and steps:
-        out["attention_mask"] = torch.cat([mask, mask.new_ones(mask.shape[0], steps)], dim=1)
+        out[name] = torch.cat([mask, mask.new_ones(mask.shape[0], steps)], dim=1)
     return out
+
+
+def token_key(kwargs: dict) -> str:
+    """Where a decode step takes its token: the decoder's input of an encoder-decoder, else input_ids."""
+    return "decoder_input_ids" if "decoder_input_ids" in kwargs else "input_ids"
+
+
+def encoder_case(lm: LmCase) -> LmCase | None:
+    """An encoder-decoder's encoder as a case of its own (generate() runs it once, before the prefill: the prefill
+    graph takes its outputs), fed the prompt; None for a decoder-only model."""
+    if not getattr(lm.config, "is_encoder_decoder", False):
+        return None
+    return LmCase(lm.config, lm.model.get_encoder(), {k: lm.feed[k] for k in ("input_ids", "attention_mask")})
+
+
+def on_encoder(encoder, stage_kwargs: dict, prompt: dict) -> dict:
+    """A stage's kwargs with encoder_outputs replaced by what `encoder` (a runner: the runtime's encoder graph)
+    makes of the prompt: the runtime's generation starts from the runtime's encoder."""
+    return {**stage_kwargs, "encoder_outputs": encoder(**prompt)} if "encoder_outputs" in stage_kwargs \
+        else dict(stage_kwargs)
 
 
 def greedy(prefill, decode, prefill_kwargs: dict, decode_kwargs: dict, steps: int = STEPS,
@@ -137,7 +176,8 @@ def greedy(prefill, decode, prefill_kwargs: dict, decode_kwargs: dict, steps: in
         if step == steps - 1:
             break
         kwargs = advance(decode_kwargs, step)
-        kwargs["input_ids"] = last.argmax(-1, keepdim=True).to(decode_kwargs["input_ids"].dtype)
+        token = token_key(decode_kwargs)
+        kwargs[token] = last.argmax(-1, keepdim=True).to(decode_kwargs[token].dtype)
         kwargs[key] = carry(out[cache_key(out)])
         out = decode(**kwargs)
     return Generated(tokens, logits)

@@ -36,7 +36,7 @@ EXPORTER = {
     # symbolic batch and sequence (torch.export's Dim.AUTO): hwcov.export.dynamic, the `dynamic` mode's graphs
     "hf-onnx-dynamic": "transformers.exporters.OnnxExporter(dynamic=True)",
     "hf-openvino-dynamic": "transformers.exporters.OpenVINOExporter(dynamic=True)",
-    # prefill + decode graphs of the causal-LM head, the cache as explicit inputs: hwcov.export.generation
+    # prefill + decode graphs of the generative head, the cache as explicit inputs: hwcov.export.generation
     "hf-onnx-generate": "transformers.exporters.OnnxExporter.export_for_generation(dynamic=True)",
     "hf-openvino-generate": "transformers.exporters.OpenVINOExporter.export_for_generation(dynamic=True, "
                             "stateful=False)",

@@ -69,7 +69,7 @@ def test_a_model_that_returns_no_cache_is_not_judged_as_a_kv_cache_generation(ar
     row = _check(archs, "onnxruntime", "bert", tmp_path)
     assert row["generate_status"] == "not_applicable"
     assert "BertLMHeadModel generates without a KV cache" in row["generate_message"]
-    assert _check(archs, "onnxruntime", "vit", tmp_path) == {}  # no causal-LM head: no generate columns
+    assert _check(archs, "onnxruntime", "vit", tmp_path) == {}  # no generative head: no generate columns
 
 
 def test_compare_names_the_first_step_that_differs_in_tokens_or_logits():
@@ -87,3 +87,32 @@ def test_compare_names_the_first_step_that_differs_in_tokens_or_logits():
     assert "tokens still equal" in drift["generate_message"]
     other = generation.compare(ref, generation.Generated([5, 9, 7], [np.zeros(4)] * 3), judge)
     assert other["generate_message"].startswith("diverges at step 1: token 9 where torch chose 6")
+
+
+@pytest.mark.parametrize("hardware", ["onnxruntime", "openvino"])
+def test_an_encoder_decoder_generates_from_the_runtimes_own_encoder(archs, tmp_path, hardware):
+    """t5 (a seq2seq head only): the encoder exported and run on the runtime, its outputs feeding the prefill and
+    decode graphs (openvino: once a segfault in infer() on shared input memory)."""
+    row = _check(archs, hardware, "t5", tmp_path)
+    assert row["generate_status"] == "pass", row["generate_message"]
+    assert 0 < row["generate_max_abs_diff"] < 1e-4
+
+
+def test_an_encoder_decoder_whose_runtime_encoder_is_off_fails_from_its_first_step(archs, tmp_path, monkeypatch):
+    backend = get_backend("onnxruntime")
+    graph_runner = backend.component_runner
+
+    def off_encoder(exported, component):
+        runner = graph_runner(exported, component)
+        if component != "model":  # the prefill and decode graphs stay right
+            return runner
+
+        def run(**kwargs):
+            out = runner(**kwargs)
+            out["last_hidden_state"] = out["last_hidden_state"] * 0.5
+            return out
+        return run
+
+    monkeypatch.setattr(backend, "component_runner", off_encoder)
+    row = generation_check.check(backend, generate.case_for(archs["t5"]), tmp_path)
+    assert (row["generate_status"], row["generate_first_divergence"]) == ("fail_accuracy", 0), row
