@@ -50,12 +50,12 @@ def check(backend, case, export_dir, static_route: str) -> dict:
     from hwcov.models.build import Built
     from hwcov.models.signal import reference_of
 
+    if backend.family not in dynamic.ROUTE:  # a runtime without the mode gets no columns, whatever the time
+        return {}
     left, budget = case_time_left()
     if left < MIN_BUDGET_LEFT * budget:
         return _fields("skipped", "", [], f"the forward used {budget - left:.0f} s of the case's {budget:.0f} s: "
                                           "no room for another export")
-    if backend.family not in dynamic.ROUTE:
-        return {}
     built, exported, shapes, note = _graph(backend, case, export_dir, static_route)
     route = exported.route + (" (static fallback)" if note else "")
     declared = dynamic.declared_shapes(exported)

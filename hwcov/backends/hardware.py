@@ -36,6 +36,7 @@ _TORCH, _ORT, _OV = "hwcov.backends.torch:TorchBackend", "hwcov.backends.onnxrun
     "hwcov.backends.openvino:OpenVinoBackend"
 _WEB, _QNN, _COREML = "hwcov.backends.browser.backend:BrowserBackend", "hwcov.backends.qualcomm:QualcommBackend", \
     "hwcov.backends.coreml:CoreMLBackend"
+_ET = "hwcov.backends.executorch:ExecuTorchBackend"
 _ALL3 = ("fp32", "fp16", "int8")
 
 # qualcomm / qualcomm_cpu: QNN's HTP (NPU) and CPU backend libraries; apple_ane / apple_ane_all: Core ML compute
@@ -49,6 +50,7 @@ HARDWARE_TABLE: tuple[Hardware, ...] = (
     Hardware("mps", _TORCH, "gpu", ("fp32", "fp16"), "torch_backend", cpu_bound=False),
     Hardware("openvino", _OV, "cpu", _ALL3, "openvino_backend", timeout_s=300.0),  # up to three export routes
     Hardware("onnxruntime", _ORT, "cpu", _ALL3, "onnxruntime_backend", timeout_s=300.0),  # exports take time
+    Hardware("executorch", _ET, "cpu", ("fp32",), "executorch_backend", timeout_s=300.0),  # XNNPACK on this CPU
     Hardware("qualcomm", _QNN, "npu", _ALL3, "qualcomm_backend", cpu_bound=False),
     Hardware("qualcomm_cpu", _QNN, "cpu", ("fp32",), "qualcomm_backend", cpu_bound=False),
     Hardware("webnn", _WEB, "browser", ("fp32", "fp16"), "browser_backend", cpu_bound=False, timeout_s=300.0,

@@ -135,7 +135,10 @@ def visualize_coverage(args, hardware, models) -> None:
 
 
 def comparative_report(args, hardware, models) -> None:
-    """Status per model x hardware, then the measured performance of the same models where benchmarked."""
+    """Status per model x hardware (and x mode, where an exported runtime judged one), then the measured performance
+    of the same models where benchmarked."""
+    import pandas as pd
+
     from hwcov.reports import analysis, report
     from hwcov.store import database as store
 
@@ -143,6 +146,9 @@ def comparative_report(args, hardware, models) -> None:
     res = res[res["model_type"].isin(models)] if models else res
     res = res[res["hardware"].isin(hardware)] if hardware else res
     latest = res.sort_values("test_timestamp").drop_duplicates(["model_type", "hardware", "precision"], keep="last")
+    modes = report.mode_cells(output.inventory(), latest)  # '<hw> · dynamic' / '· generate' beside the forward's
+    latest = pd.concat([latest, modes.assign(precision="fp32")[["model_type", "precision", "hardware", "status"]]],
+                       ignore_index=True)
     status = latest.pivot_table(index=["model_type", "precision"], columns="hardware", values="status",
                                 aggfunc="first").fillna("-").reset_index() if len(latest) else latest
     with output.connect() as con:

@@ -6,6 +6,8 @@ Routes (tried in order by the backends; the row records the one that produced th
   hf-openvino        transformers.exporters.OpenVINOExporter (torch.export -> openvino.convert_model)
   ov-from-onnx       openvino.convert_model on this case's ONNX export (first ONNX route that exports)
   ov-from-torch      openvino.convert_model on the torch module itself (OpenVINO's TorchScript frontend)
+  hf-executorch      transformers.exporters.ExecutorchExporter (torch.export, lowered to XNNPACK: a .pte program)
+  hf-*-dynamic, hf-*-generate   the modes' graphs (hwcov.export.dynamic, .generation)
 
 An export directory holds the program, `feed.pt` (the forward kwargs as exported: HF's exporters add
 e.g. `position_ids` to the dict in place, and the graph expects them) and `hwcov.json` (route, exporter,
@@ -33,6 +35,7 @@ EXPORTER = {
     "hf-openvino": "transformers.exporters.OpenVINOExporter",
     "ov-from-onnx": "openvino.convert_model(onnx)",
     "ov-from-torch": "openvino.convert_model(torch.nn.Module)",
+    "hf-executorch": "transformers.exporters.ExecutorchExporter(backend='xnnpack')",
     # symbolic batch and sequence (torch.export's Dim.AUTO): hwcov.export.dynamic, the `dynamic` mode's graphs
     "hf-onnx-dynamic": "transformers.exporters.OnnxExporter(dynamic=True)",
     "hf-openvino-dynamic": "transformers.exporters.OpenVINOExporter(dynamic=True)",
@@ -93,11 +96,15 @@ def unsupported_op(message: str) -> str:
     return ""
 
 
-def versions() -> str:
+# packages a route's graph depends on beyond versions()'s (an executorch program is read by the executorch that wrote it)
+ROUTE_PACKAGES = {"hf-executorch": ("executorch",)}
+
+
+def versions(route: str = "") -> str:
     from importlib.metadata import PackageNotFoundError, version
 
     found = []
-    for package in ("transformers", "torch", "onnx", "onnxscript", "openvino"):
+    for package in ("transformers", "torch", "onnx", "onnxscript", "openvino") + ROUTE_PACKAGES.get(route, ()):
         try:
             found.append(f"{package} {version(package)}")
         except PackageNotFoundError:
@@ -132,7 +139,7 @@ def cache_path(export_dir, case, batch: int, route: str, built=None) -> Path:
     """<export_dir>/<model_type>/<route>-b<batch>-<input shapes>-<key>. The shapes tag keeps exports of other
     input shapes (the sweep's, a benchmark's sequence 128) side by side: only same-shape ones replace each other."""
     model = model_digest(built) if built is not None else ""
-    key = hashlib.sha256(f"{case.digest()}|{model}|{batch}|{route}|{versions()}".encode()).hexdigest()[:16]
+    key = hashlib.sha256(f"{case.digest()}|{model}|{batch}|{route}|{versions(route)}".encode()).hexdigest()[:16]
     return Path(export_dir) / case.model_type / f"{route}-b{batch}-{_shapes_tag(built)}-{key}"
 
 
@@ -169,7 +176,7 @@ def export(built, case, batch: int, route: str, export_dir) -> Exported:
         feed = dict(built.feed)
         extra = ROUTE_EXPORTERS[route](built, case, batch, feed, staging, export_dir)
         torch.save(feed, staging / FEED)
-        manifest = {"route": route, "exporter": EXPORTER[route], "versions": versions(), **extra}
+        manifest = {"route": route, "exporter": EXPORTER[route], "versions": versions(route), **extra}
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=1))
         if target.exists():  # a concurrent export won: keep its files
             shutil.rmtree(staging)
@@ -260,23 +267,16 @@ def _root_message(exc: BaseException) -> str:
     return " <- ".join(parts)
 
 
-def _hf(exporter_cls: str, config_cls: str, dynamic: bool = False):
+def _hf(exporter_cls: str, config_cls: str, generation: bool = False, **options):
+    """A transformers.exporters route: one graph, or (generation) the prefill and decode graphs of generate()."""
     def run(built, case, batch, feed, staging: Path, export_dir) -> dict:
         import transformers.exporters as hx
 
-        exported = getattr(hx, exporter_cls)().export(built.model, feed, getattr(hx, config_cls)(dynamic=dynamic))
+        exporter, config = getattr(hx, exporter_cls)(), getattr(hx, config_cls)(**options)
+        exported = exporter.export_for_generation(built.model, dict(feed), config) if generation else \
+            exporter.export(built.model, feed, config)
         exported.save_pretrained(staging)
-        return {"format": "transformers"}
-    return run
-
-
-def _hf_generate(exporter_cls: str, config_cls: str, **options):
-    def run(built, case, batch, feed, staging: Path, export_dir) -> dict:
-        import transformers.exporters as hx
-
-        config = getattr(hx, config_cls)(dynamic=True, **options)
-        getattr(hx, exporter_cls)().export_for_generation(built.model, dict(feed), config).save_pretrained(staging)
-        return {"format": "transformers-generation"}
+        return {"format": "transformers-generation" if generation else "transformers"}
     return run
 
 
@@ -390,8 +390,9 @@ ROUTE_EXPORTERS = {
     "hf-openvino": _hf("OpenVINOExporter", "OpenVINOConfig"),
     "ov-from-onnx": _ov_from_onnx,
     "ov-from-torch": _ov_from_torch,
+    "hf-executorch": _hf("ExecutorchExporter", "ExecutorchConfig"),
     "hf-onnx-dynamic": _hf("OnnxExporter", "OnnxConfig", dynamic=True),
     "hf-openvino-dynamic": _hf("OpenVINOExporter", "OpenVINOConfig", dynamic=True),
-    "hf-onnx-generate": _hf_generate("OnnxExporter", "OnnxConfig"),
-    "hf-openvino-generate": _hf_generate("OpenVINOExporter", "OpenVINOConfig", stateful=False),
+    "hf-onnx-generate": _hf("OnnxExporter", "OnnxConfig", generation=True, dynamic=True),
+    "hf-openvino-generate": _hf("OpenVINOExporter", "OpenVINOConfig", generation=True, dynamic=True, stateful=False),
 }
