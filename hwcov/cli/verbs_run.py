@@ -40,13 +40,15 @@ def print_summary(hardware: list[str], models: list[str], category: str | None) 
         detail = ", ".join(f"{s} {n}" for s, n in zip(part["status"], part["n"]))
         label = f"{hw} {precision}" + (f" batch {batch}" if batch != 1 else "")
         print(f"{label}: {passed}/{total} pass ({100 * passed / max(1, total):.1f}%) — {detail}")
-    dynamic = output.read(f"SELECT hardware, dynamic_status, count(*) AS n FROM hwcov.run_results WHERE "
-                          f"{' AND '.join(where)} AND precision = 'fp32' AND status = 'pass' AND batch_size = 1 "
-                          f"AND dynamic_status <> '' GROUP BY ALL ORDER BY hardware, n DESC")
-    for hw, part in dynamic.groupby("hardware"):  # the exported runtimes' graphs at other shapes (issue #25)
-        passed, total = int(part.loc[part["dynamic_status"] == "pass", "n"].sum()), int(part["n"].sum())
-        detail = ", ".join(f"{s} {n}" for s, n in zip(part["dynamic_status"], part["n"]))
-        print(f"{hw} dynamic shapes: {passed}/{total} of its fp32 passes ({100 * passed / total:.1f}%) — {detail}")
+    for mode, label, of in (("dynamic", "dynamic shapes", "its fp32 passes"),  # the modes of issue #25
+                            ("generate", "generate", "its fp32 passes with a generative head")):
+        found = output.read(f"SELECT hardware, {mode}_status AS verdict, count(*) AS n FROM hwcov.run_results WHERE "
+                            f"{' AND '.join(where)} AND precision = 'fp32' AND status = 'pass' AND batch_size = 1 "
+                            f"AND coalesce({mode}_status, '') <> '' GROUP BY ALL ORDER BY hardware, n DESC")
+        for hw, part in found.groupby("hardware"):
+            passed, total = int(part.loc[part["verdict"] == "pass", "n"].sum()), int(part["n"].sum())
+            detail = ", ".join(f"{s} {n}" for s, n in zip(part["verdict"], part["n"]))
+            print(f"{hw} {label}: {passed}/{total} of {of} ({100 * passed / total:.1f}%) — {detail}")
     print(f"database: {paths.db_path()}\nreport:   {paths.artifacts_dir() / 'coverage_report.md'}")
 
 

@@ -158,3 +158,18 @@ def test_paths_chosen_on_the_command_line_end_with_the_call(tmp_path, monkeypatc
     monkeypatch.chdir(tmp_path)
     assert cli.main(["--report", "--db-path", "elsewhere.duckdb"]) == 2  # no database there
     assert paths.DB_ENV not in os.environ and paths.db_path() == tmp_path / "benchmark_db.duckdb"
+
+
+def test_an_exported_runtime_summarizes_and_reports_its_modes(ran):
+    """gpt2 on onnxruntime beside the cpu rows: the summary gives each mode's figure, the comparative report a column
+    per mode beside the forward's (issue #25)."""
+    cwd, _ = ran
+    out = hwcov("--model", "gpt2", "--hardware", "onnxruntime", "--precision", "fp32", cwd=cwd)
+    assert out.returncode == 0, out.stderr
+    assert "onnxruntime dynamic shapes: 1/1 of its fp32 passes (100.0%) — pass 1" in out.stdout, out.stdout
+    assert "onnxruntime generate: 1/1 of its fp32 passes with a generative head (100.0%)" in out.stdout, out.stdout
+    report = hwcov("--comparative-report", "--models", "gpt2", "--hardware", "onnxruntime", cwd=cwd)
+    assert report.returncode == 0, report.stderr
+    header, _, row = report.stdout.split("## Status")[1].strip().splitlines()[:3]
+    cells = dict(zip([c.strip() for c in header.split("|")], [c.strip() for c in row.split("|")]))
+    assert cells["onnxruntime"] == cells["onnxruntime · dynamic"] == cells["onnxruntime · generate"] == "pass", cells
