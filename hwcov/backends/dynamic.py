@@ -45,6 +45,28 @@ def _graph(backend, case, export_dir, static_route: str):
         return built, exported, dynamic.plan(case.input_spec, export_batch=1), note
 
 
+def _at(built, case, shape, transformers_format: bool) -> tuple[dict, dict, dict, str]:
+    """(the model's inputs at `shape`, what the graph is fed, the torch model's outputs there, '' or a note): where the
+    torch model itself refuses the longer lengths (a vision-audio model with fixed frames, a positional table), the
+    shape keeps the case's lengths at its batch and says so -- the graph is not blamed for what the model can't take."""
+    import dataclasses
+
+    from hwcov.models.build import Built
+    from hwcov.models.signal import reference_of
+
+    try:
+        raw, fed = dynamic.feed_at(built, case.input_spec, shape, transformers_format)
+        return raw, fed, reference_of(Built(built.config, built.model, raw), case, shape.batch), ""
+    except Exception as exc:  # noqa: BLE001 - the model's own refusal of this length
+        if shape.scale == 1:
+            raise
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:120]
+        kept = dataclasses.replace(shape, scale=1.0)
+        raw, fed = dynamic.feed_at(built, case.input_spec, kept, transformers_format)
+        reference = reference_of(Built(built.config, built.model, raw), case, shape.batch)
+        return raw, fed, reference, f" (the model takes no other length: {type(exc).__name__}: {first})"
+
+
 def check(backend, case, export_dir, static_route: str) -> dict:
     """The dynamic_* fields of a case whose fp32 forward passed on `backend` via `static_route`."""
     from hwcov.models.build import Built
@@ -65,15 +87,16 @@ def check(backend, case, export_dir, static_route: str) -> dict:
     done = []  # (shape checked, status, max |diff|, message)
     for shape in shapes:
         if shape.export:
-            raw, fed = built.feed, exported.feed
+            raw, fed, reference, kept = built.feed, exported.feed, None, ""
         else:
-            raw, fed = dynamic.feed_at(built, case.input_spec, shape, transformers_format)
-        label = dynamic.describe(raw) + (" (export)" if shape.export else "")
+            raw, fed, reference, kept = _at(built, case, shape, transformers_format)
+        label = dynamic.describe(raw) + (" (export)" if shape.export else "") + kept
         conflict = dynamic.fixed_axis_conflict(declared, fed)
         if conflict:
             done.append((label, "static_only", float("nan"), conflict))
             continue
-        reference = reference_of(Built(built.config, built.model, raw), case, shape.batch)
+        reference = reference if reference is not None else reference_of(Built(built.config, built.model, raw), case,
+                                                                           shape.batch)
         try:
             result = infer(fed)
         except Exception as exc:  # noqa: BLE001 - the runtime's error at this shape is the verdict

@@ -3,8 +3,9 @@
 A user of an exported model feeds other batch sizes and sequence lengths than the one it was exported with. The
 graph for that is exported with torch.export's Dim.AUTO on every input axis (transformers.exporters, dynamic=True)
 at batch 2: torch.export specializes an axis of size 1 (its 0/1 rule), so a graph exported at batch 1 is static in
-its batch whatever was asked. It is checked at that shape and at two others (batch 1, and batch 3 with a sequence
-2.5x as long), each against the torch model's own fp32 outputs at that shape. What the graph declares (a fixed or
+its batch whatever was asked. It is checked at that shape and at two others (batch 1, and batch 3 with its text,
+audio samples or spectrogram frames 2.5x as long; a model that takes no other length keeps its own there), each
+against the torch model's own fp32 outputs at that shape. What the graph declares (a fixed or
 a symbolic size per input axis) is read from the file, so a graph that can only run at its export shape is named
 `static_only` before it runs, never counted dynamic.
 """
@@ -36,19 +37,23 @@ def fallback_cause(message: str) -> str:
     return ""
 
 
+# the lengths the longer shape scales: text tokens, raw audio samples, spectrogram frames (a model whose frames are
+# fixed by its positions keeps them: inputs.synthesize); an image keeps its model's size (most vision models take
+# only their configured size: position embeddings, patch grids)
+LENGTHS = ("seq_len", "audio_samples", "audio_frames")
+
+
 @dataclass(frozen=True)
 class Shape:
     batch: int
-    seq_len: int | None  # None: the case has no sequence length (images, audio at their model's size)
+    scale: float = 1.0  # of the case's lengths (LENGTHS)
     export: bool = False
 
 
 def plan(input_spec: dict, export_batch: int = EXPORT_BATCH) -> list[Shape]:
-    """The export shape first, then another batch (1, or 2 for a graph exported at 1) and batch 3 at a sequence
-    SEQ_SCALE times as long (where the case has one)."""
-    seq = input_spec.get("seq_len")
-    longer = math.ceil(seq * SEQ_SCALE) if seq else None
-    return [Shape(export_batch, seq, export=True), Shape(1 if export_batch != 1 else 2, seq), Shape(3, longer)]
+    """The export shape first, then another batch (1, or 2 for a graph exported at 1) and batch 3 with every length
+    SEQ_SCALE times as long."""
+    return [Shape(export_batch, export=True), Shape(1 if export_batch != 1 else 2), Shape(3, SEQ_SCALE)]
 
 
 MAIN_INPUTS = ("input_ids", "pixel_values", "input_features", "input_values", "past_values", "inputs_embeds")
@@ -64,7 +69,7 @@ def describe(feed: dict) -> str:
 
 
 def spec_at(input_spec: dict, shape: Shape) -> dict:
-    return {**input_spec, "seq_len": shape.seq_len} if shape.seq_len else dict(input_spec)
+    return {**input_spec, **{k: math.ceil(input_spec[k] * shape.scale) for k in LENGTHS if input_spec.get(k)}}
 
 
 def feed_at(built, input_spec: dict, shape: Shape, for_transformers_export: bool) -> tuple[dict, dict]:

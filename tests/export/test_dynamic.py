@@ -74,3 +74,24 @@ def test_a_graph_wrong_at_another_shape_fails_there(archs, tmp_path, monkeypatch
     assert row["dynamic_shapes"] == ("input_ids 2x8 (export) pass; input_ids 1x8 fail_accuracy; "
                                      "input_ids 3x20 fail_accuracy")
     assert row["dynamic_message"].startswith("at input_ids 1x8: ")
+
+
+def test_audio_is_checked_at_a_longer_length_too(archs, tmp_path):
+    row = _run(archs, "onnxruntime", "wav2vec2", tmp_path)
+    assert row["dynamic_status"] == "pass", row["dynamic_message"]
+    assert row["dynamic_shapes"].endswith("input_values 3x40000 pass")  # 16000 samples x 2.5, at batch 3
+
+
+def test_a_model_that_takes_no_longer_input_keeps_its_length_and_says_so(archs, tmp_path):
+    """bert with 16 positions can't take 20 tokens (torch itself raises): that shape keeps 8 tokens at batch 3,
+    the row saying why, and the graph is judged on what the model can take."""
+    import dataclasses
+
+    from hwcov.backends import dynamic as dynamic_check
+
+    bert = generate.case_for(archs["bert"])
+    short = dataclasses.replace(bert, config_overrides={**(bert.config_overrides or {}), "max_position_embeddings": 16})
+    row = dynamic_check.check(get_backend("onnxruntime"), short, tmp_path, "hf-onnx")
+    assert row["dynamic_status"] == "pass", row["dynamic_message"]
+    last = row["dynamic_shapes"].split("; ")[-1]
+    assert last.startswith("input_ids 3x8 (the model takes no other length: ") and last.endswith(") pass"), last
