@@ -86,3 +86,18 @@ def test_a_host_whose_caller_dies_is_reaped_with_its_browser(tmp_path):
     while _live_in_groups(launched) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not _live_in_groups(launched)
+
+
+def test_a_page_request_never_outlives_the_case(monkeypatch):
+    """Each request's limit is the page's own within what the case has left: a mode outliving the case would have
+    the runner kill the worker, and the forward's pass with it."""
+    from hwcov.backends.browser import modes
+
+    graphs = modes.PageGraphs("wasm", 150)
+    monkeypatch.setattr(modes, "case_time_left", lambda: (modes.CLOSE_MARGIN_S + 5, 300.0))
+    assert graphs.budget() == pytest.approx(5)
+    monkeypatch.setattr(modes, "case_time_left", lambda: (float("inf"), float("inf")))  # outside a runner
+    assert graphs.budget() == 150
+    monkeypatch.setattr(modes, "case_time_left", lambda: (modes.CLOSE_MARGIN_S - 1, 300.0))
+    with pytest.raises(host.PageHostError, match="time is spent"):
+        graphs.session("unused.onnx")

@@ -12,10 +12,13 @@ A page that hangs is killed at the request's deadline and the mode's verdict say
 from __future__ import annotations
 
 from hwcov.backends.browser import jobs
-from hwcov.backends.browser.host import PageHost
+from hwcov.backends.browser.host import PageHost, PageHostError
 from hwcov.backends.browser.pages import PROVIDERS
 from hwcov.backends.browser.tensors import decode, decode_outputs, encode, graph_io
 from hwcov.backends.exported import check_modes, hf_component
+from hwcov.core.limits import case_time_left
+
+CLOSE_MARGIN_S = 15.0  # of the case's time, kept for closing the page host and writing the row
 
 
 
@@ -28,6 +31,14 @@ class PageGraphs:
         self.host: PageHost | None = None
         self.created = 0
 
+    def budget(self) -> float:
+        """A request's limit: the page's own, within what the case has left (a mode that outlives the case would
+        have the runner kill the worker, and the forward's pass with it)."""
+        left = case_time_left()[0] - CLOSE_MARGIN_S
+        if left <= 0:
+            raise PageHostError("the case's time is spent: no page request started")
+        return min(self.timeout_s, left)
+
     def __enter__(self):
         return self
 
@@ -38,7 +49,8 @@ class PageGraphs:
     def session(self, model_file) -> str:
         """A session of the graph file on the hardware's provider; its key."""
         if self.host is None:
-            self.host = PageHost(self.hardware, jobs.threads(), self.timeout_s).__enter__()
+            self.host = PageHost(self.hardware, jobs.threads(), self.budget()).__enter__()
+        self.host.timeout_s = self.budget()
         _, external = graph_io(model_file)
         self.created += 1
         key = f"g{self.created}"
@@ -48,6 +60,7 @@ class PageGraphs:
 
     def run(self, key: str, fed: dict) -> list[dict]:
         """The session's outputs (graph order, encoded) for named input tensors."""
+        self.host.timeout_s = self.budget()
         return self.host.run(key, [encode(name, tensor) for name, tensor in fed.items()])["outputs"]
 
 
