@@ -23,17 +23,23 @@ FLAGS = ("use_cache", "return_dict", "output_attentions", "output_hidden_states"
 def lm_class(model_type: str) -> str:
     """The architecture's generative head class: its causal-LM head, else its seq2seq head ('' when it has neither:
     no generate mode). Where both exist (bart's decoder as BartForCausalLM) the causal head is kept, as before."""
+    return _head(model_type)[0]
+
+
+def _head(model_type: str) -> tuple[str, bool]:
+    """(the generative head class, whether it is an encoder-decoder's seq2seq head)."""
     from transformers.models.auto.modeling_auto import (
         MODEL_FOR_CAUSAL_LM_MAPPING_NAMES,
         MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES,
     )
 
-    for mapping in (MODEL_FOR_CAUSAL_LM_MAPPING_NAMES, MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES):
+    for mapping, seq2seq in ((MODEL_FOR_CAUSAL_LM_MAPPING_NAMES, False), (MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES,
+                                                                         True)):
         found = mapping.get(model_type, "")
         found = found if isinstance(found, str) else (found[0] if found else "")
         if found:
-            return found
-    return ""
+            return found, seq2seq
+    return "", False
 
 
 @dataclass
@@ -42,6 +48,7 @@ class LmCase:
     config: object
     model: object
     feed: dict = field(default_factory=dict)
+    seq2seq: bool = False  # an encoder-decoder's seq2seq head (not by its config: pegasus' causal head shares it)
 
 
 def build(case) -> LmCase:
@@ -51,7 +58,8 @@ def build(case) -> LmCase:
 
     torch.manual_seed(0)
     config = tiny.tiny_config(case.model_type, case.config_overrides)
-    model = tiny.build_model(lm_class(case.model_type), config)
+    head, seq2seq = _head(case.model_type)
+    model = tiny.build_model(head, config)
     tiny.redraw(model, (case.config_overrides or {}).get(tiny.REDRAW))
     model.eval()
     gen = torch.Generator().manual_seed(0)
@@ -60,7 +68,7 @@ def build(case) -> LmCase:
         raise ValueError(f"{case.model_type}: no vocab_size in its text config: can't make a prompt")
     ids = torch.randint(3, vocab, (1, PROMPT_LEN), generator=gen)
     feed = {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
-    if getattr(config, "is_encoder_decoder", False):
+    if seq2seq:
         # the decoder starts from its start token and one forced token (as whisper's task tokens are): a decode
         # step captured on a one-token cache would have torch.export fix the cache's length at 1
         start = model.generation_config.decoder_start_token_id
@@ -68,7 +76,7 @@ def build(case) -> LmCase:
         start = start if start is not None else (config.pad_token_id or 0)
         model.generation_config.decoder_start_token_id = start  # generate() refuses an encoder-decoder without one
         feed["decoder_input_ids"] = torch.tensor([[start, int(ids[0, 0])]])
-    return LmCase(config, model, feed)
+    return LmCase(config, model, feed, seq2seq)
 
 
 @dataclass
@@ -150,7 +158,7 @@ def token_key(kwargs: dict) -> str:
 def encoder_case(lm: LmCase) -> LmCase | None:
     """An encoder-decoder's encoder as a case of its own (generate() runs it once, before the prefill: the prefill
     graph takes its outputs), fed the prompt; None for a decoder-only model."""
-    if not getattr(lm.config, "is_encoder_decoder", False):
+    if not lm.seq2seq:
         return None
     return LmCase(lm.config, lm.model.get_encoder(), {k: lm.feed[k] for k in ("input_ids", "attention_mask")})
 

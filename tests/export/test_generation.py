@@ -116,3 +116,10 @@ def test_an_encoder_decoder_whose_runtime_encoder_is_off_fails_from_its_first_st
     monkeypatch.setattr(backend, "component_runner", off_encoder)
     row = generation_check.check(backend, generate.case_for(archs["t5"]), tmp_path)
     assert (row["generate_status"], row["generate_first_divergence"]) == ("fail_accuracy", 0), row
+
+
+def test_a_causal_head_on_an_encoder_decoder_config_generates_as_a_decoder(archs, tmp_path):
+    """PegasusForCausalLM keeps its config's is_encoder_decoder: the head's class, not the config, says whether a
+    decoder prompt and an encoder graph are wanted (given one, generate() refused it)."""
+    row = _check(archs, "onnxruntime", "pegasus", tmp_path)
+    assert row["generate_status"] == "pass", row["generate_message"]
