@@ -57,7 +57,8 @@ class ExecuTorchBackend(ExportBackend):
         registry = Runtime.get().backend_registry
         if not registry.is_available(DELEGATE):
             return Probe(False, runtime_version=versions(),
-                         error=f"this executorch build has no {DELEGATE} (registered: {registry.registered_backend_names})")
+                         error=f"this executorch build has no {DELEGATE} "
+                               f"(registered: {registry.registered_backend_names})")
         return Probe(True, f"executorch runtime, {DELEGATE} delegate | cpu: {cpu_name()}", versions())
 
     def _runner(self, exported: export.Exported):

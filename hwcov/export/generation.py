@@ -1,9 +1,9 @@
 """The `generate` mode's model, reference and loop: greedy decoding with a KV cache, in torch and on an exported graph.
 
 What a user of an exported decoder runs is not one forward but a prefill and then one decode step per new token, the
-KV cache carried from each step to the next. The architecture's generative head class (causal-LM, else seq2seq) is built from the case's tiny
-config (same seed, same redraws as the forward's model); its torch greedy decoding of STEPS tokens, with its own
-cache, is the reference: the token ids and each step's logits. The export is transformers.exporters'
+KV cache carried from each step to the next. The architecture's generative head class (causal-LM, else seq2seq) is
+built from the case's tiny config (same seed, same redraws as the forward's model); its torch greedy decoding of STEPS
+tokens, with its own cache, is the reference: the token ids and each step's logits. The export is transformers.exporters'
 export_for_generation (prefill and decode graphs, symbolic axes so the cache can grow; OpenVINO's cache kept as
 explicit inputs, not internal state, so the loop carries it as on every runtime). The loop below feeds each graph the
 runtime's own previous token and the cache the runtime's previous step returned: a decode graph that ignores or
@@ -44,7 +44,7 @@ def _head(model_type: str) -> tuple[str, bool]:
 
 @dataclass
 class LmCase:
-    """The generative model and its prompt, shaped like a built case (config, model, feed) so the export cache takes it."""
+    """The generative model and its prompt, shaped like a built case (config, model, feed) for the export cache."""
     config: object
     model: object
     feed: dict = field(default_factory=dict)

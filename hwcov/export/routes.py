@@ -96,7 +96,7 @@ def unsupported_op(message: str) -> str:
     return ""
 
 
-# packages a route's graph depends on beyond versions()'s (an executorch program is read by the executorch that wrote it)
+# packages a route's graph depends on beyond versions()'s (a .pte is read by the executorch that wrote it)
 ROUTE_PACKAGES = {"hf-executorch": ("executorch",)}
 
 

@@ -97,7 +97,7 @@ def _runner_cls():
 
 
 class PageBackend:
-    """What the mode checks ask of a backend (family, hardware, load_graph, component_runner), on the page host's page."""
+    """What the mode checks ask of a backend (family, hardware, load_graph, component_runner), on a page host."""
 
     def __init__(self, backend, graphs: PageGraphs):
         self.family, self.hardware, self.graphs = backend.family, backend.hardware, graphs
