@@ -99,6 +99,18 @@ def test_an_encoder_decoder_generates_from_the_runtimes_own_encoder(archs, tmp_p
     assert 0 < row["generate_max_abs_diff"] < 1e-4
 
 
+def test_an_encoder_that_exports_only_static_runs_as_its_static_graph(archs, tmp_path, export_calls):
+    """led's encoder guards on data (no symbolic export): the loop feeds the encoder one prompt shape, so its static
+    graph serves."""
+    def refuse(*_):
+        raise RuntimeError("GuardOnDataDependentSymNode: Could not guard on data-dependent expression Eq(u0, 1)")
+
+    export_calls.add("hf-onnx-dynamic", refuse)
+    row = _check(archs, "onnxruntime", "t5", tmp_path)
+    assert row["generate_status"] == "pass", row["generate_message"]
+    assert export_calls["hf-onnx-dynamic"] == 1 and export_calls["hf-onnx"] == 1  # tried, then the static encoder
+
+
 def test_an_encoder_decoder_whose_runtime_encoder_is_off_fails_from_its_first_step(archs, tmp_path, monkeypatch):
     backend = get_backend("onnxruntime")
     graph_runner = backend.component_runner

@@ -97,10 +97,11 @@ def _runner_cls():
 
 
 class PageBackend:
-    """What the mode checks ask of a backend (family, hardware, load_graph, component_runner), on a page host."""
+    """What the mode checks ask of a backend (family, hardware, routes, load_graph, component_runner), on a page
+    host."""
 
     def __init__(self, backend, graphs: PageGraphs):
-        self.family, self.hardware, self.graphs = backend.family, backend.hardware, graphs
+        self.family, self.hardware, self.routes, self.graphs = backend.family, backend.hardware, backend.routes, graphs
 
     def load_graph(self, exported, precision: str):
         """feed -> named outputs through a session of the export's graph (the sweep's tensors and names)."""
