@@ -202,13 +202,14 @@ def test_webgpu_fp16_needs_shader_f16(archs):
 @pytest.mark.parametrize("hardware,model_type", [("wasm", m) for m in SAMPLE] + [("webgpu", "bert"), ("webgpu", "vit")])
 def test_runs_match_the_reference_with_evidence(archs, export_dir, hardware, model_type):
     """Over the categories (text, decoder, enc-dec, vision, audio, multimodal): the forward, then both modes (#25)
-    on the same page provider -- three shapes of the dynamic graph, and gpt2's greedy generation with its cache."""
+    on the same page provider -- three shapes of the dynamic graph, and greedy generation with its cache."""
     row = browser_backend.BrowserBackend(hardware, export_dir).run(generate.case_for(archs[model_type]), "fp32", 1)
     assert row["status"] == "pass", row["error_message"]
     assert row["dynamic_status"] == "pass", (row["dynamic_shapes"], row["dynamic_message"])
     assert row["dynamic_shapes"].count(" pass") == 3 and "(export) pass" in row["dynamic_shapes"]
-    # bert has an LM head that returns no cache (not_applicable); the rest have none (no generate columns)
-    generates = {"gpt2": "pass", "bert": "not_applicable"}.get(model_type, "")
+    # gpt2 generates, t5 too (its encoder a graph on the page); bert's LM head returns no cache (not_applicable); the
+    # rest have no generative head (no generate columns)
+    generates = {"gpt2": "pass", "t5": "pass", "bert": "not_applicable"}.get(model_type, "")
     assert row.get("generate_status", "") == generates, row.get("generate_message")
     assert row["max_abs_diff"] <= row["tolerance"] == validate.tolerance(hardware, "fp32").value
     ep = {"wasm": "CPUExecutionProvider", "webgpu": "WebGpuExecutionProvider"}[hardware]
