@@ -17,7 +17,7 @@ from hwcov.orchestration.instance import instance, process_tag
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 # Libraries whose warnings (kernels' "Skipping publisher trust check" offline, transformers' per-model config
 # notes) would print around the progress bar: they go to the artifacts' logs/libraries.log instead.
-LIBRARY_LOGGERS = ("kernels", "transformers", "huggingface_hub")
+LIBRARY_LOGGERS = ("kernels", "transformers", "huggingface_hub", "torchao", "torch.utils._pytree")
 _library_log: dict = {}  # the handler this process routes them to, replaced when the artifacts folder changes
 
 

@@ -127,13 +127,15 @@ def test_help_prints_text_not_argparse_internals():
 def test_ctrl_c_during_a_run_is_one_line_and_exit_130(tmp_path):
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "DAGSTER_HOME": str(tmp_path / "dagster_home"),
            "HWCOV_ARTIFACTS_DIR": str(tmp_path / "artifacts")}
-    proc = subprocess.Popen([HWCOV, *RUN, "--db-path", str(tmp_path / "db.duckdb"), "--generated-dir",
-                             str(tmp_path / "generated")], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    while not (tmp_path / "dagster_home").exists() and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.2)
-    time.sleep(3)  # inside the run, not at its start
+    # six models: a sweep that lasts seconds, so the interrupt lands inside it (one bert case took 0.14 s under load)
+    proc = subprocess.Popen([HWCOV, "--model", "bert,gpt2,t5,vit,clip,wav2vec2", "--hardware", "cpu", "--db-path",
+                             str(tmp_path / "db.duckdb"), "--generated-dir", str(tmp_path / "generated")],
+                            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 180
+    results = tmp_path / "artifacts" / "results"  # the sweep streams its rows there (HWCOV_ARTIFACTS_DIR): under way
+    while not results.exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.1)
+    time.sleep(0.5)
     assert proc.poll() is None, "the run ended before it could be interrupted"
     proc.send_signal(signal.SIGINT)  # hwcov's own process: Dagster's helper processes are not hwcov's to quiet
     _, err = proc.communicate(timeout=120)
