@@ -198,11 +198,12 @@ def export(built, case, batch: int, route: str, export_dir) -> Exported:
 
 
 def _machine_state(exc: BaseException) -> bool:
-    """Out of memory or disk anywhere in the chain: a rerun on a healthier machine may export fine."""
+    """Out of memory or disk, or a package that doesn't import (an install, not the model: seen, executorch's exporter
+    while torchao was missing), anywhere in the chain: a rerun on a healthier machine may export fine."""
     import errno
 
-    return any(isinstance(e, MemoryError) or (isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT))
-               for e in _chain(exc))
+    return any(isinstance(e, (MemoryError, ImportError))
+               or (isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT)) for e in _chain(exc))
 
 
 def _prune_stale(target: Path) -> None:

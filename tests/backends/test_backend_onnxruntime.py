@@ -175,10 +175,11 @@ def test_a_failed_export_is_cached_with_its_operator(archs, tmp_path, monkeypatc
     assert export_calls["broken"] == 2  # a failure recorded by older export code is tried again
 
 
-def test_an_export_that_ran_out_of_disk_or_memory_is_not_cached(archs, tmp_path, monkeypatch, export_calls):
+def test_an_export_that_ran_out_of_disk_or_memory_or_missed_a_package_is_not_cached(archs, tmp_path, monkeypatch, export_calls):
     import errno
 
-    raised = iter([OSError(errno.ENOSPC, "No space left on device"), MemoryError()])
+    raised = iter([OSError(errno.ENOSPC, "No space left on device"), MemoryError(),
+                   ModuleNotFoundError("No module named 'torchao'")])  # an install, not the model
 
     def starved(built, case, batch, feed, staging, export_dir):
         try:
@@ -190,10 +191,10 @@ def test_an_export_that_ran_out_of_disk_or_memory_is_not_cached(archs, tmp_path,
     monkeypatch.setitem(export.EXPORTER, "starved", "a test exporter")
     bert = case(archs, "bert")
     built = build_case(bert, 1)
-    for _ in range(2):
+    for _ in range(3):
         with pytest.raises(RuntimeError):
             export.export(built, bert, 1, "starved", tmp_path)
-    assert export_calls["starved"] == 2  # tried again: the failure said nothing about the model
+    assert export_calls["starved"] == 3  # tried again: the failure said nothing about the model
     assert not list(tmp_path.rglob("*.failed.json"))
 
 
