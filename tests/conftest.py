@@ -14,6 +14,23 @@ def needs_browser():
                               reason=f"needs {jobs.CHROMIUM} and {server.ORT_DIST} (run .ci/setup)")
 
 
+def perturbed_reference(arch, reference_dir, delta: float = 1e-2):
+    """bert's (arch's) CPU fp32 reference stored under reference_dir with every output moved by `delta`: a run
+    judged against it must fail by that much. (the case, the stored file)"""
+    import numpy as np
+
+    from hwcov.backends.exported import reference_outputs
+    from hwcov.cases import generate
+    from hwcov.models.build import build_case, reference_path
+
+    case = generate.case_for(arch)
+    reference, _ = reference_outputs(build_case(case, 1), case, 1, None)
+    path = reference_path(reference_dir, case, 1)
+    path.parent.mkdir(parents=True)
+    np.savez(path, **{k: v + delta for k, v in reference.items()})
+    return case, path
+
+
 # One architecture per major category that passes on CPU: the representative sample CI runs.
 SAMPLE = ["bert", "gpt2", "t5", "vit", "wav2vec2", "clip"]
 

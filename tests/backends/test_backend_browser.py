@@ -6,17 +6,14 @@ import time
 import urllib.error
 import urllib.request
 
-import numpy as np
 import pytest
 
 from hwcov.backends import validate
 from hwcov.backends.browser import backend as browser_backend
 from hwcov.backends.browser import jobs, placements, server
-from hwcov.backends.exported import reference_outputs
 from hwcov.backends.registry import get_backend
 from hwcov.cases import generate
-from hwcov.models.build import build_case, reference_path
-from tests.conftest import SAMPLE, needs_browser
+from tests.conftest import SAMPLE, needs_browser, perturbed_reference
 
 pytestmark = needs_browser()
 
@@ -53,7 +50,7 @@ def test_a_hung_job_is_killed_and_fails_alone():
     assert jobs.in_fork(sum, [1, 2]) == 3
 
 
-def _live_in_groups(groups) -> list:
+def live_in_groups(groups) -> list:
     from pathlib import Path
 
     live = []
@@ -68,9 +65,6 @@ def _live_in_groups(groups) -> list:
 
 
 def test_a_job_whose_starter_dies_is_reaped_with_its_browser(tmp_path):
-    import signal
-    import time
-
     from playwright.sync_api import sync_playwright
 
     groups = tmp_path / "groups"
@@ -89,16 +83,24 @@ def test_a_job_whose_starter_dies_is_reaped_with_its_browser(tmp_path):
             jobs.in_fork(job, timeout_s=120)
         finally:
             os._exit(0)
-    deadline = time.monotonic() + 30
-    while not groups.exists() and time.monotonic() < deadline:
+    assert_reaped_with_its_browser(starter, groups)
+
+
+def assert_reaped_with_its_browser(caller: int, groups_file, timeout_s: float = 60) -> None:
+    """`caller` (a forked stand-in for a runner worker) writes the process groups it started, browser included, to
+    groups_file; once it is SIGKILLed, every process of those groups must go."""
+    import signal
+
+    deadline = time.monotonic() + timeout_s
+    while not groups_file.exists() and time.monotonic() < deadline:
         time.sleep(0.05)
-    launched = {int(g) for g in groups.read_text().split()}
-    assert len(launched) >= 2 and _live_in_groups(launched)  # the job's group and Chromium's
-    os.kill(starter, signal.SIGKILL)
-    os.waitpid(starter, 0)
-    while _live_in_groups(launched) and time.monotonic() < deadline:
+    launched = {int(g) for g in groups_file.read_text().split()}
+    assert len(launched) >= 2 and live_in_groups(launched)  # the starter's group and Chromium's
+    os.kill(caller, signal.SIGKILL)
+    os.waitpid(caller, 0)
+    while live_in_groups(launched) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not _live_in_groups(launched)
+    assert not live_in_groups(launched)
 
 
 def _kill_renderers():
@@ -223,11 +225,7 @@ def test_runs_match_the_reference_with_evidence(archs, export_dir, hardware, mod
 
 
 def test_perturbed_reference_fails_accuracy_through_the_browser(archs, export_dir, tmp_path):
-    bert = generate.case_for(archs["bert"])
-    reference, _ = reference_outputs(build_case(bert, 1), bert, 1, None)
-    path = reference_path(tmp_path, bert, 1)
-    path.parent.mkdir(parents=True)
-    np.savez(path, **{k: v + 1e-2 for k, v in reference.items()})
+    bert, path = perturbed_reference(archs["bert"], tmp_path)
     backend = browser_backend.BrowserBackend("wasm", export_dir)
     backend.routes = ("hf-onnx",)  # one route keeps the test short; the route loop is the shared one
     row = backend.run(bert, "fp32", 1, reference_dir=tmp_path)

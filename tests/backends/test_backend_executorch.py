@@ -4,14 +4,11 @@ delegate, ExecuTorch's own runtime runs the .pte on this CPU, the CPU fp32 refer
 Skipped, saying why, where executorch is not installed (.ci/setup installs it)."""
 import importlib.util
 
-import numpy as np
 import pytest
 
-from hwcov.backends.exported import reference_outputs
 from hwcov.backends.registry import get_backend
 from hwcov.cases import generate
-from hwcov.models.build import build_case, reference_path
-from tests.conftest import SAMPLE
+from tests.conftest import SAMPLE, perturbed_reference
 
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("executorch") is None,
                                 reason="executorch is not installed (see .ci/setup)")
@@ -43,11 +40,7 @@ def test_fp32_matches_the_reference_with_the_delegate_as_evidence(archs, backend
 
 
 def test_a_perturbed_reference_fails_accuracy(archs, backend, tmp_path):
-    bert = generate.case_for(archs["bert"])
-    reference, _ = reference_outputs(build_case(bert, 1), bert, 1, None)
-    path = reference_path(tmp_path, bert, 1)
-    path.parent.mkdir(parents=True)
-    np.savez(path, **{k: v + 1e-2 for k, v in reference.items()})
+    bert, _ = perturbed_reference(archs["bert"], tmp_path)
     row = backend.run(bert, "fp32", 1, reference_dir=tmp_path)
     assert row["status"] == "fail_accuracy" and row["max_abs_diff"] == pytest.approx(1e-2, rel=1e-3)
 

@@ -3,12 +3,12 @@ import numpy as np
 import pytest
 
 from hwcov.backends import validate
-from hwcov.backends.exported import reference_outputs
 from hwcov.backends.onnxruntime import OnnxRuntimeBackend
 from hwcov.backends.registry import get_backend
 from hwcov.cases import generate
 from hwcov.export import routes as export
-from hwcov.models.build import build_case, reference_path
+from hwcov.models.build import build_case
+from tests.conftest import perturbed_reference
 
 
 @pytest.fixture(scope="module")
@@ -87,12 +87,8 @@ def test_probe_reports_the_providers():
 
 
 def test_perturbed_reference_fails_accuracy_and_export_is_cached(archs, export_dir, tmp_path, export_calls):
-    bert = case(archs, "bert")
+    bert, path = perturbed_reference(archs["bert"], tmp_path)
     built = build_case(bert, 1)
-    reference, _ = reference_outputs(built, bert, 1, None)
-    path = reference_path(tmp_path, bert, 1)
-    path.parent.mkdir(parents=True)
-    np.savez(path, **{k: v + 1e-2 for k, v in reference.items()})
     backend = OnnxRuntimeBackend("onnxruntime", export_dir)
     backend.run(bert, "fp32", 1)  # exports (or finds the module's export): the test must not need another first
     onnx_file = export.cache_path(export_dir, bert, 1, "hf-onnx", built) / "model.onnx"

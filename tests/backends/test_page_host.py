@@ -2,13 +2,12 @@
 pipe. Its isolation is the browser jobs' own: a request past its deadline kills it with its Chromium and fails what
 follows at once; a host whose caller dies goes with its browser."""
 import os
-import signal
 import time
 
 import pytest
 
 from hwcov.backends.browser import host, jobs
-from tests.backends.test_backend_browser import _live_in_groups
+from tests.backends.test_backend_browser import assert_reaped_with_its_browser, live_in_groups
 from tests.conftest import needs_browser
 
 pytestmark = needs_browser()
@@ -44,8 +43,8 @@ def test_a_host_runs_sessions_by_key_and_ends_with_its_browser(tmp_path):
         with pytest.raises(host.PageHostError, match="no session 'c'"):
             page.run("c", [encode("x", torch.ones(1))])
         groups = {page.process.pid} | jobs.groups_below(page.process.pid)
-        assert len(groups) >= 2 and _live_in_groups(groups)  # the host's group and Chromium's
-    assert not _live_in_groups(groups)
+        assert len(groups) >= 2 and live_in_groups(groups)  # the host's group and Chromium's
+    assert not live_in_groups(groups)
 
 
 def test_a_request_past_its_deadline_kills_the_host_and_fails_what_follows(tmp_path):
@@ -57,7 +56,7 @@ def test_a_request_past_its_deadline_kills_the_host_and_fails_what_follows(tmp_p
         groups = {page.process.pid} | jobs.groups_below(page.process.pid)
         with pytest.raises(host.PageHostError, match="timed out"):
             page.create({"model": str(_tiny_graph(tmp_path)), "provider": "wasm", "key": "a", "externalData": []})
-        assert page.process is None and not _live_in_groups(groups)
+        assert page.process is None and not live_in_groups(groups)
         started = time.monotonic()
         with pytest.raises(host.PageHostError, match="timed out"):
             page.run("a", [encode("x", torch.ones(1))])
@@ -76,16 +75,7 @@ def test_a_host_whose_caller_dies_is_reaped_with_its_browser(tmp_path):
             time.sleep(60)
         finally:
             os._exit(0)
-    deadline = time.monotonic() + 60
-    while not groups_file.exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    launched = {int(g) for g in groups_file.read_text().split()}
-    assert len(launched) >= 2 and _live_in_groups(launched)
-    os.kill(caller, signal.SIGKILL)
-    os.waitpid(caller, 0)
-    while _live_in_groups(launched) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not _live_in_groups(launched)
+    assert_reaped_with_its_browser(caller, groups_file)
 
 
 def test_a_page_request_never_outlives_the_case(monkeypatch):
