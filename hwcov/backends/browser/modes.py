@@ -21,7 +21,6 @@ from hwcov.core.limits import case_time_left
 CLOSE_MARGIN_S = 15.0  # of the case's time, kept for closing the page host and writing the row
 
 
-
 class PageGraphs:
     """Graphs as sessions on a page host's page (by key), feeds run through them; the host starts at the first graph
     (a check skipped for time costs no Chromium)."""
