@@ -64,8 +64,9 @@ def check(backend, case, export_dir, carry=lambda cache: cache) -> dict:
     try:
         encoder = generation.encoder_case(lm)
         if encoder is not None:  # the runtime's own encoder graph feeds its prefill (and decode) graphs
-            run_encoder = backend.component_runner(_encoder_graph(backend, encoder, case, export_dir), "model")
-            prefill_kwargs, decode_kwargs = (generation.on_encoder(run_encoder, kwargs, encoder.feed)
+            encoded = backend.component_runner(_encoder_graph(backend, encoder, case, export_dir), "model")(
+                **encoder.feed)  # once: the prompt is the same for every stage
+            prefill_kwargs, decode_kwargs = (generation.on_encoder(encoded, kwargs)
                                              for kwargs in (prefill_kwargs, decode_kwargs))
         got = generation.greedy(backend.component_runner(exported, "prefill"),
                                 backend.component_runner(exported, "decode"), prefill_kwargs, decode_kwargs,

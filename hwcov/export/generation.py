@@ -163,11 +163,10 @@ def encoder_case(lm: LmCase) -> LmCase | None:
     return LmCase(lm.config, lm.model.get_encoder(), {k: lm.feed[k] for k in ("input_ids", "attention_mask")})
 
 
-def on_encoder(encoder, stage_kwargs: dict, prompt: dict) -> dict:
-    """A stage's kwargs with encoder_outputs replaced by what `encoder` (a runner: the runtime's encoder graph)
-    makes of the prompt: the runtime's generation starts from the runtime's encoder."""
-    return {**stage_kwargs, "encoder_outputs": encoder(**prompt)} if "encoder_outputs" in stage_kwargs \
-        else dict(stage_kwargs)
+def on_encoder(encoded, stage_kwargs: dict) -> dict:
+    """A stage's kwargs with encoder_outputs replaced by `encoded` (what the runtime's encoder graph made of the
+    prompt): the runtime's generation starts from the runtime's encoder."""
+    return {**stage_kwargs, "encoder_outputs": encoded} if "encoder_outputs" in stage_kwargs else dict(stage_kwargs)
 
 
 def greedy(prefill, decode, prefill_kwargs: dict, decode_kwargs: dict, steps: int = STEPS,
