@@ -48,5 +48,5 @@ class WaitingDuckDBPandasIOManager(DuckDBPandasIOManager):
 
 
 def duckdb_io_manager(db_path: str | None = None) -> DuckDBPandasIOManager:
-    # The database file is not named after the schema: `hwcov.duckdb` + schema `hwcov` is ambiguous.
-    return WaitingDuckDBPandasIOManager(database=str(db_path or paths.db_path()), schema="hwcov")
+    # Any file name works, `hwcov.duckdb` too: database.connect attaches one named like the schema under a fixed name.
+    return WaitingDuckDBPandasIOManager(database=str(db_path or paths.db_path()), schema=database.SCHEMA)

@@ -57,12 +57,40 @@ def connect(db_path: Path, read_only: bool = False, wait_s: float = 120.0, confi
     deadline, delay = time.monotonic() + wait_s, 0.05
     while True:
         try:
-            return duckdb.connect(str(db_path), read_only=read_only, config=config or {})
+            if not names_schema(db_path):
+                return duckdb.connect(str(db_path), read_only=read_only, config=config or {})
+            return _attached(db_path, read_only, config or {})
         except duckdb.IOException as exc:
             if "lock" not in str(exc).lower() or time.monotonic() > deadline:
                 raise
             time.sleep(delay * (1 + random.random()))  # jitter: concurrent waiters don't retry in step
             delay = min(delay * 2, 2.0)
+
+
+SCHEMA = "hwcov"
+ATTACHED_AS = "hwcov_results"  # a catalog name no file decides
+
+
+def names_schema(db_path: Path | str) -> bool:
+    """DuckDB names a database after its file up to the first dot (`hwcov.duckdb`, `HWCOV.old.db`: `hwcov`), and a
+    database named like the schema makes every `hwcov.<table>` ambiguous (a Binder Error on the first write)."""
+    return Path(db_path).name.split(".")[0].lower() == SCHEMA
+
+
+def _attached(db_path: Path | str, read_only: bool, config: dict):
+    """The file attached under a fixed name to an in-memory connection and made the default database: the same
+    tables, views and lock as a direct connection, whatever the file is called. The path is a quoted literal."""
+    import duckdb
+
+    con = duckdb.connect(config=config)
+    try:
+        literal = "'" + str(db_path).replace("'", "''") + "'"
+        con.execute(f"ATTACH {literal} AS {ATTACHED_AS}" + (" (READ_ONLY)" if read_only else ""))
+        con.execute(f"USE {ATTACHED_AS}")
+    except BaseException:
+        con.close()
+        raise
+    return con
 
 
 def refresh_views(con) -> None:

@@ -173,3 +173,15 @@ def test_an_exported_runtime_summarizes_and_reports_its_modes(ran):
     header, _, row = report.stdout.split("## Status")[1].strip().splitlines()[:3]
     cells = dict(zip([c.strip() for c in header.split("|")], [c.strip() for c in row.split("|")]))
     assert cells["onnxruntime"] == cells["onnxruntime · dynamic"] == cells["onnxruntime · generate"] == "pass", cells
+
+
+def test_a_database_file_named_like_the_schema_works(tmp_path):
+    """DuckDB names a database after its file up to the first dot, so `HWCOV.2026.duckdb` is catalog `HWCOV` and every
+    `hwcov.<table>` was ambiguous (the first write failed with a Binder Error); the file is attached under a fixed name."""
+    folder = tmp_path / "it's here"
+    folder.mkdir()
+    out = hwcov("--model", "bert", "--hardware", "cpu", "--db-path", "HWCOV.2026.duckdb", cwd=folder)
+    assert out.returncode == 0, out.stderr
+    assert "cpu fp32: 1/1 pass" in out.stdout
+    report = hwcov("--report", "--db-path", "HWCOV.2026.duckdb", cwd=folder)
+    assert report.returncode == 0 and "bert" in report.stdout, report.stderr
