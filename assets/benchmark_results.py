@@ -2,6 +2,8 @@
 hardware partition, for the architectures that pass there. Measured in isolated workers, one at a time (timing
 fidelity). Each cell is journaled as it ends; the table holds the latest measurement of every cell, and
 `hwcov.benchmark_history` every measurement (what --performance-trends reads)."""
+import functools
+
 import pandas as pd
 from dagster import AllPartitionMapping, AssetExecutionContext, AssetIn, Config, Failure, MetadataValue, asset
 
@@ -91,15 +93,6 @@ def benchmark_results(context: AssetExecutionContext, config: BenchmarkConfig, r
         first_seq = (config.seq_lens or benchmark.matrix(hardware)["seq_lens"])[0]
         rows = []
 
-        def run_one(task, hardware=hardware):
-            path, precision, batch, seq, variant, route = task
-            case = sweep.test_class(sweep.load_module(path)).case
-            # the first sequence length is each architecture's coverage cell: measured at the model's positions
-            # when shorter, not skipped
-            return benchmark.run_cell(case, hardware, precision, batch, seq, config.min_duration_s, variant=variant,
-                                      export_dir=artifacts / "exports", route=route,
-                                      fit_positions=seq == first_seq)
-
         def on_result(task, result, seconds, hardware=hardware, journal=journal):
             path, precision, batch, seq, variant, _ = task  # a crashed or timed-out cell still gets its row
             case = sweep.test_class(sweep.load_module(path)).case
@@ -113,6 +106,8 @@ def benchmark_results(context: AssetExecutionContext, config: BenchmarkConfig, r
         # One worker with the cores to itself: concurrent cases would time each other. No address-space cap:
         # Chromium (wasm, webgpu) can't start under one.
         with device(context, hardware):
+            run_one = functools.partial(benchmark.run_generated_cell, hardware, artifacts / "exports",
+                                        config.min_duration_s, first_seq)
             run_isolated(plan(passing, hardware, config, journal.latest_by_cell(planned=True)), run_one, on_result,
                          Limits(workers=1, timeout_s=600, memory_mb=0, torch_threads=1,
                                 log_path=str(artifacts / "logs" / f"benchmark-{hardware}.log")))

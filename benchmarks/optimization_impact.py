@@ -12,8 +12,17 @@ the CPU fp32 reference.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import statistics
+
+
+def run_variant(case, precision: str, batch: int, seq: int, min_duration: float, export_dir, task) -> dict:
+    """One round of one (hardware, variant) cell, in its worker (module level: the case fork server pickles it)."""
+    from hwcov.bench import cells as benchmark
+
+    hw, variant, _ = task
+    return benchmark.run_cell(case, hw, precision, batch, seq, min_duration, variant=variant, export_dir=export_dir)
 
 
 def main() -> None:
@@ -38,15 +47,12 @@ def main() -> None:
     tasks = [(hw, v, r) for r in range(args.repeats) for hw in hardware for v in benchmark.variants_for(hw, "all")]
     results: dict = {}
 
-    def run_one(task):
-        hw, variant, _ = task
-        return benchmark.run_cell(case, hw, args.precision, args.batch, args.seq, args.min_duration, variant=variant,
-                                  export_dir=args.export_dir)
-
     def on_result(task, row, seconds):
         results.setdefault(task[:2], []).append(row)
 
     preload()
+    run_one = functools.partial(run_variant, case, args.precision, args.batch, args.seq, args.min_duration,
+                                args.export_dir)
     run_isolated(tasks, run_one, on_result, Limits(workers=1, timeout_s=900, memory_mb=0, torch_threads=1))
     print(f"{args.model} {args.precision} batch {args.batch} seq {args.seq}; {args.repeats} interleaved rounds; "
           f"machine: {benchmark.machine()}")

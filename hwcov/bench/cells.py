@@ -21,6 +21,7 @@ from hwcov.backends.registry import BY_KEY, base_hardware, entry, get_backend
 from hwcov.core import data, paths
 from hwcov.core.schema import BENCH_COLUMNS  # noqa: F401 - the cell row's columns, read here by callers
 from hwcov.core.system import machine  # the machine every row ran on (callers read it here too)
+from hwcov.run import sweep
 from hwcov.run.journal import ResultJournal
 
 CELL = ("model_type", "hardware", "precision", "batch_size", "seq_len", "variant")
@@ -192,3 +193,13 @@ def run_cell(case, hardware: str, precision: str, batch: int, seq_len: int, min_
         return {**row, "status": "not_applicable", "error_message": str(exc)}
     row.update(loaded.fields)
     return {**row, **loaded.measure(batch, reference, min_duration_s, warmup, min_iters)}
+
+
+def run_generated_cell(hardware: str, export_dir: Path, min_duration_s: float, first_seq: int, task: tuple) -> dict:
+    """One planned cell of a generated test (path, precision, batch, seq, variant, route), in its worker: module level,
+    so the case fork server's child can be handed it. The first sequence length is each architecture's coverage
+    cell: measured at the model's positions when shorter, not skipped."""
+    path, precision, batch, seq, variant, route = task
+    case = sweep.test_class(sweep.load_module(path)).case
+    return run_cell(case, hardware, precision, batch, seq, min_duration_s, variant=variant, export_dir=export_dir,
+                    route=route, fit_positions=seq == first_seq)

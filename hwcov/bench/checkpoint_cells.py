@@ -7,6 +7,7 @@ architectures'. Only cells whose precision passed in checkpoint_results are meas
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import replace
 from pathlib import Path
 from typing import Callable
@@ -47,13 +48,6 @@ def measure(artifacts: Path, generated: Path, hardware: str, keys: list[str], ba
     log(f"{hardware}: {len(tasks)} checkpoint benchmark cells")
     rows: list[dict] = []
 
-    def run_one(task):
-        key, slug, path, precision, batch, seq = task
-        case = sweep.test_class(sweep.load_module(path)).case
-        case = replace(case, input_spec={**case.input_spec, "pad_text": True})
-        return cells.run_cell(case, hardware, precision, batch, seq, min_duration_s,
-                              export_dir=checkpoint_sweep.root(artifacts) / slug / "exports")
-
     def on_result(task, result: dict, seconds: float) -> None:
         key, slug, _, precision, batch, seq = task
         row = {"hardware": hardware, "precision": precision, "batch_size": batch, "seq_len": seq,
@@ -63,9 +57,19 @@ def measure(artifacts: Path, generated: Path, hardware: str, keys: list[str], ba
 
     if tasks:
         preload()
+        run_one = functools.partial(run_checkpoint_cell, hardware, Path(artifacts), min_duration_s)
         run_isolated(tasks, run_one, on_result, Limits(workers=1, timeout_s=600, memory_mb=0, torch_threads=1,
                                                        log_path=str(Path(artifacts) / "logs" / "checkpoint-bench.log")))
     return rows
+
+
+def run_checkpoint_cell(hardware: str, artifacts: Path, min_duration_s: float, task: tuple) -> dict:
+    """One planned cell, in its worker (module level, so the case fork server's child can be handed it)."""
+    key, slug, path, precision, batch, seq = task
+    case = sweep.test_class(sweep.load_module(path)).case
+    case = replace(case, input_spec={**case.input_spec, "pad_text": True})
+    return cells.run_cell(case, hardware, precision, batch, seq, min_duration_s,
+                          export_dir=checkpoint_sweep.root(artifacts) / slug / "exports")
 
 
 def stored(artifacts: Path, hardware: str) -> list[dict]:

@@ -124,3 +124,12 @@ def memory_profile(case, hardware: str, precision: str = "fp32", batch: int = 1,
     with _Stage(stages, "steady", cuda):
         timing.measure(loaded.run, batch=batch, sync=loaded.sync, warmup=0, min_duration_s=min_duration_s)
     return [{**row, **stage, "device_name": loaded.device_name} for stage in stages]
+
+
+def profile_rows(kind: str, case, precision: str, batch: int, seq: int, export_dir, hardware: str) -> dict:
+    """`kind` (layer_profile or memory_profile) of one case on one hardware, as a worker's result (module level, so
+    the case fork server's child can be handed it)."""
+    return {"rows": PROFILES[kind](case, hardware, precision, batch, seq, export_dir=export_dir)}
+
+
+PROFILES = {"layer_profile": layer_profile, "memory_profile": memory_profile}

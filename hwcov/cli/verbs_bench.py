@@ -8,6 +8,8 @@ an isolated worker and store the rows.
 """
 from __future__ import annotations
 
+import functools
+
 from hwcov.cli import output
 from hwcov.cli.parser import Verb
 from hwcov.cli.verbs_run import print_summary, timeout
@@ -161,13 +163,11 @@ def profile(args, hardware: list[str], models: list[str], kind: str) -> int:
     export_dir = paths.artifacts_dir() / "exports"
     results: dict = {}
 
-    def run_one(hw):
-        return {"rows": getattr(profiling, kind)(case, hw, precision, batch, seq, export_dir=export_dir)}
-
     def on_result(hw, result, seconds):
         results[hw] = result
 
     preload()
+    run_one = functools.partial(profiling.profile_rows, kind, case, precision, batch, seq, export_dir)
     run_isolated(list(hardware), run_one, on_result,
                  Limits(workers=1, timeout_s=PROFILE_TIMEOUT_S, memory_mb=0, torch_threads=1))
     failed = {hw: r.get("error_message", r.get("status")) for hw, r in results.items() if "rows" not in r}

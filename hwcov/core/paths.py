@@ -30,6 +30,11 @@ def configure(db_path: str | Path | None = None, generated_dir: str | Path | Non
             _chosen[name] = Path(value).resolve()
 
 
+def chosen() -> dict[str, Path]:
+    """The paths chosen in this process (for `configure(**chosen())` in a process that didn't inherit them)."""
+    return dict(_chosen)
+
+
 @contextlib.contextmanager
 def configured(**chosen):
     """`configure(**chosen)` for the duration of a block, then the choices that were in force before."""

@@ -11,40 +11,16 @@ from __future__ import annotations
 
 import sys
 
-from hwcov.core import paths
+from hwcov.core import library_log, paths
 from hwcov.orchestration.instance import instance, process_tag
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
-# Libraries whose warnings (kernels' "Skipping publisher trust check" offline, transformers' per-model config
-# notes) would print around the progress bar: they go to the artifacts' logs/libraries.log instead.
-LIBRARY_LOGGERS = ("kernels", "transformers", "huggingface_hub", "torchao", "torch.utils._pytree")
-_library_log: dict = {}  # the handler this process routes them to, replaced when the artifacts folder changes
 
 
 def route_library_warnings() -> None:
-    """Send LIBRARY_LOGGERS to <artifacts>/logs/libraries.log, off the terminal (transformers' own stderr handler
-    is set aside), so a run's terminal holds hwcov's progress and summary only."""
-    import logging
-
-    import transformers.utils.logging as hf_logging
-
-    path = paths.artifacts_dir() / "logs" / "libraries.log"
-    if _library_log.get("path") == path:
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handler = logging.FileHandler(path, encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s: %(message)s"))
-    hf_logging.get_logger("transformers")  # configures its library root logger (and its stderr handler) now
-    hf_logging.disable_default_handler()
-    for name in LIBRARY_LOGGERS:
-        logger = logging.getLogger(name)
-        if _library_log.get("handler") is not None:
-            logger.removeHandler(_library_log["handler"])
-        logger.addHandler(handler)
-        logger.propagate = False
-    if _library_log.get("handler") is not None:
-        _library_log["handler"].close()
-    _library_log.update(path=path, handler=handler)
+    """The libraries' warnings to <artifacts>/logs/libraries.log, so a run's terminal holds hwcov's progress and
+    summary only (hwcov.core.library_log)."""
+    library_log.route(paths.artifacts_dir() / "logs" / "libraries.log")
 
 
 def definitions(workers: int = 0, timeout: float = 0.0):

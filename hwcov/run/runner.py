@@ -1,9 +1,14 @@
-"""Run cases isolated: one forked child per case from a preloaded parent.
+"""Run cases isolated: one forked child per case, forked from a clean, preloaded fork server.
 
-The parent imports torch/transformers once, so a fork costs milliseconds instead of a
-~5 s import. Each child has a memory cap and the parent a per-case timeout; a child
-that dies, hangs or runs out of memory yields `crash`, `timeout` or `oom` for that case
-only, and the pool keeps its width. Results reach `on_result` as each case finishes.
+A fork server (multiprocessing's `forkserver`: a fresh interpreter that imports torch/transformers once, before
+any thread pool runs) forks each case, so a fork costs milliseconds instead of a ~5 s import, and no case inherits
+a lock held by a thread of the caller: the caller may be a pytest process or a Dagster code server that has run
+torch's, OpenMP's or ONNX Runtime's pools (a child forked from such a parent once hung, another aborted as SIGSEGV).
+What a case reads from its caller travels with it (hwcov.run.inherit): the environment, the working directory, the
+paths chosen in-process, where library warnings go. So `fn` and each task must pickle (a module-level function or
+a functools.partial of one). Each child has a memory cap and the parent a per-case timeout; a child that dies,
+hangs or runs out of memory yields `crash`, `timeout` or `oom` for that case only, and the pool keeps its width.
+Results reach `on_result` as each case finishes.
 """
 from __future__ import annotations
 
@@ -21,6 +26,7 @@ from typing import Callable, Iterable
 from hwcov.core.limits import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_S, start_case
 from hwcov.core.offline import no_telemetry
 from hwcov.core.system import status_kb
+from hwcov.run import inherit
 
 OOM_MARKERS = ("can't allocate memory", "out of memory", "cannot allocate memory", "MemoryError")
 
@@ -32,6 +38,13 @@ class Limits:
     memory_mb: int = DEFAULT_MEMORY_MB
     torch_threads: int = 1
     log_path: str = ""  # children's stdout/stderr go here, keeping the progress bar readable
+    # "forkserver" (every caller); "fork" forks the caller itself, for a test whose patches the cases must see
+    start: str = "forkserver"
+
+# What the fork server imports before it forks anything: the caller's main script, once (multiprocessing would
+# otherwise re-run it in every child to find functions pickled from it; a `python -m` module is never re-run), and
+# hwcov.run.preloaded (torch, transformers, the case code).
+SERVER_PRELOAD = ["__main__", "hwcov.run.preloaded"]
 
 
 def preload() -> None:
@@ -54,9 +67,17 @@ def _redirect_output(path: str) -> None:
     faulthandler.enable()  # re-aim crash dumps at the log (pytest aims them at its own copy of stderr)
 
 
-def _child(conn, fn, task, limits: Limits) -> None:
+def _context(start: str):
+    ctx = mp.get_context(start)
+    if start == "forkserver":
+        ctx.set_forkserver_preload(SERVER_PRELOAD)  # read once, when this process first starts its server
+    return ctx
+
+
+def _child(conn, fn, task, limits: Limits, caller: inherit.CallerState) -> None:
     start_case(limits.timeout_s)
     try:
+        inherit.enter(caller)
         if limits.log_path:
             _redirect_output(limits.log_path)
         if limits.memory_mb:
@@ -101,14 +122,15 @@ def run_isolated(tasks: Iterable, fn: Callable, on_result: Callable, limits: Lim
     limits = limits or Limits()
     if limits.log_path:
         os.makedirs(os.path.dirname(limits.log_path) or ".", exist_ok=True)
-    ctx = mp.get_context("fork")
+    ctx = _context(limits.start)
+    caller = inherit.capture()
     pending = list(tasks)
     running: dict = {}  # sentinel -> (proc, conn, task, start)
     while pending or running:
         while pending and len(running) < limits.workers:
             task = pending.pop(0)
             recv, send = ctx.Pipe(duplex=False)
-            proc = ctx.Process(target=_child, args=(send, fn, task, limits), daemon=True)
+            proc = ctx.Process(target=_child, args=(send, fn, task, limits, caller), daemon=True)
             proc.start()
             send.close()
             running[proc.sentinel] = (proc, recv, task, time.monotonic())

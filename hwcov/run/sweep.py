@@ -158,10 +158,6 @@ def _run_phase(cases: list[tuple[dict, str]], hardware: str, artifacts: Path, ba
     preload()
     reference_dir = Path(artifacts) / "reference"
 
-    def run_one(task):
-        test, _, precision = task
-        return test_class(load_module(test["path"])).evaluate(hardware, precision, batch, reference_dir)
-
     def on_result(task, result: dict, seconds: float) -> None:
         test, key, precision = task
         row = base_row(test_class(load_module(test["path"])).case, hardware, precision, batch)
@@ -178,11 +174,19 @@ def _run_phase(cases: list[tuple[dict, str]], hardware: str, artifacts: Path, ba
     if not limits.log_path:
         limits.log_path = str(Path(artifacts) / "logs" / f"{hardware}.log")
     try:
-        run_isolated(todo, run_one, on_result, limits, progress=bar)
+        run_isolated(todo, functools.partial(evaluate, hardware, batch, reference_dir), on_result, limits,
+                     progress=bar)
     finally:
         if bar is not None:
             bar.close()
     return rows
+
+
+def evaluate(hardware: str, batch: int, reference_dir: Path, task: tuple) -> dict:
+    """One case, in its worker: the generated test's `evaluate()` (module level, so a fork server's child can be
+    handed it)."""
+    test, _, precision = task
+    return test_class(load_module(test["path"])).evaluate(hardware, precision, batch, reference_dir)
 
 
 def assemble(rows: list[dict], journal: ResultJournal, inventory_types: set[str]) -> list[dict]:

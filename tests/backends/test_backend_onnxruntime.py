@@ -8,6 +8,8 @@ from hwcov.backends.registry import get_backend
 from hwcov.cases import generate
 from hwcov.export import routes as export
 from hwcov.models.build import build_case
+from hwcov.run import sweep
+from hwcov.run.runner import Limits
 from tests.conftest import perturbed_reference
 
 
@@ -111,29 +113,11 @@ def test_lower_precisions_run_within_their_tolerance(archs, export_dir, precisio
     assert row["max_abs_diff"] > 0 and row["tolerance_kind"] == validate.tolerance("onnxruntime", precision).kind
 
 
-SWEEP_BOTH = """
-import json, sys
-from hwcov.run import sweep
-from hwcov.run.runner import Limits
-tests, art = json.load(open(sys.argv[1])), sys.argv[2]
-quiet = {"progress": False, "log": lambda m: None, "limits": Limits(workers=2)}
-rows = {hw: sweep.sweep(tests, hw, art, **quiet) for hw in ("cpu", "onnxruntime")}
-json.dump(rows, open(sys.argv[3], "w"), default=str)
-"""
-
-
 def test_sweep_on_onnxruntime_compares_with_the_cpu_references(archs, tmp_path):
-    # Both sweeps from a fresh interpreter, as the CLI runs them: workers fork from a parent that has not run
-    # torch's or ONNX Runtime's thread pools (this test process has; a child forked from it once hung).
-    import json
-    import subprocess
-    import sys
-
+    # From this process, which has run torch's and ONNX Runtime's thread pools: cases fork from the fork server
     tests = generate.generate([archs[m] for m in ("bert", "gpt2", "vit")], tmp_path / "gen")
-    (tmp_path / "tests.json").write_text(json.dumps(tests, default=str))
-    subprocess.run([sys.executable, "-c", SWEEP_BOTH, str(tmp_path / "tests.json"), str(tmp_path / "art"),
-                    str(tmp_path / "rows.json")], check=True, timeout=900)
-    both = json.loads((tmp_path / "rows.json").read_text())
+    quiet = {"progress": False, "log": lambda m: None, "limits": Limits(workers=2)}
+    both = {hw: sweep.sweep(tests, hw, tmp_path / "art", **quiet) for hw in ("cpu", "onnxruntime")}
     assert {r["status"] for r in both["cpu"]} == {"pass"}
     rows = both["onnxruntime"]
     for r in rows:

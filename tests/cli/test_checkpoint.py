@@ -101,14 +101,18 @@ def test_a_hub_id_resolves_from_the_local_cache_and_nowhere_else(tmp_path):
     assert missing.stderr.count("\n") == 1 and str(cache) in missing.stderr and "never downloads" in missing.stderr
 
 
-def test_a_run_naming_no_checkpoint_reruns_every_registered_one(ran):
-    """The UI's way in: checkpoint_results launched with an empty `checkpoints` list."""
+def test_a_run_naming_no_checkpoint_reruns_every_registered_one(ran, monkeypatch):
+    """The UI's way in: checkpoint_results launched with an empty `checkpoints` list (from this process: its cases
+    fork from the fork server)."""
+    from hwcov.orchestration import pipeline
+
     cwd, folder, _ = ran
-    code = ("from hwcov.orchestration import pipeline; import sys; "
-            "sys.exit(0 if pipeline.run_checkpoints(['cpu'], [], precision='fp32') else 1)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=cwd, timeout=900,
-                         env={**os.environ, "HF_HUB_OFFLINE": "1"})
-    assert out.returncode == 0, out.stderr[-3000:]
+    monkeypatch.chdir(cwd)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    for name in ("HWCOV_DB_PATH", "HWCOV_ARTIFACTS_DIR", "HWCOV_GENERATED_DIR", "DAGSTER_HOME", "HWCOV_LIBRARY_LOG"):
+        monkeypatch.setenv(name, "")  # recorded, so the run's own settings end with the test
+        monkeypatch.delenv(name)  # the folder's own paths, as in the runs before
+    assert pipeline.run_checkpoints(["cpu"], [], precision="fp32")
     rows = stored(cwd, "SELECT checkpoint, hardware, precision, status FROM hwcov.checkpoint_results")
     assert set(rows["checkpoint"]) == {str(folder)}
     assert {"onnxruntime", "openvino"} <= set(rows["hardware"])  # other partitions kept as they were

@@ -141,9 +141,8 @@ def farm(tmp_path_factory):
         reset_process_caches()
 
 
-# Every line runs in a process of its own, as a user's does. In this (pytest) process torch, ONNX Runtime and
-# Dagster have started threads, and a sweep or benchmark worker forked from here can inherit a held lock and hang
-# (issue 27). The custom-platform lines also get a platforms folder of their own: a custom platform becomes a
+# Every line runs in a process of its own, as a user's does: the guide is checked as typed, exit codes and
+# terminal included. The custom-platform lines also get a platforms folder of their own: a custom platform becomes a
 # hardware partition when hwcov.definitions is imported, and the later `all`-hardware lines must not see one.
 OWN_PLATFORMS = ("--define-custom-hardware", "--use-custom-hardware")
 HWCOV = str(Path(sys.executable).with_name("hwcov"))

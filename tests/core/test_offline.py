@@ -12,6 +12,7 @@ import pytest
 
 from hwcov.cases import generate
 from hwcov.run import sweep
+from hwcov.run.runner import Limits
 
 ENGINE = Path(__file__).resolve().parents[2] / "hwcov"
 
@@ -27,9 +28,11 @@ def test_a_sweep_makes_no_network_connection(archs, tmp_path, monkeypatch):
             raise OSError(f"network access attempted: {address}")
         return real_connect(self, address)
 
-    monkeypatch.setattr(socket.socket, "connect", guarded)  # forked workers inherit the guard
+    monkeypatch.setattr(socket.socket, "connect", guarded)
     tests = generate.generate([archs["bert"], archs["vit"]], tmp_path / "gen")
-    rows = sweep.sweep(tests, "cpu", tmp_path / "art", progress=False, log=lambda m: None)
+    # cases forked from this process, not the fork server, so that they inherit the guard patched here (the test
+    # below watches the fork server's cases, and native code, with strace)
+    rows = sweep.sweep(tests, "cpu", tmp_path / "art", progress=False, log=lambda m: None, limits=Limits(start="fork"))
     assert [r["status"] for r in rows] == ["pass", "pass"], [r["error_message"] for r in rows]
     assert attempts == []
 

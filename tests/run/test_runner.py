@@ -1,10 +1,8 @@
 """Isolation: a crash, a hang, an OOM or an exception costs only its own case."""
-import json
 import os
-import subprocess
-import sys
 import time
-from pathlib import Path
+
+import numpy as np
 
 from hwcov.run.runner import Limits, run_isolated
 
@@ -34,14 +32,8 @@ def _run_faults(log_path: str) -> dict:
 
 
 def test_faults_are_results_and_the_others_survive(tmp_path):
-    # In a fresh interpreter, as the CLI runs it: after ~240 tests the pytest process carries state
-    # (thread pools, signal handlers) under which an abort in a forked child surfaced as SIGSEGV.
     started = time.monotonic()
-    out = subprocess.run([sys.executable, "-c", "import json, sys; from tests.run.test_runner import _run_faults; "
-                          "print(json.dumps(_run_faults(sys.argv[1])))", str(tmp_path / "children.log")],
-                         cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stderr[-2000:]
-    results = json.loads(out.stdout.strip().splitlines()[-1])
+    results = _run_faults(str(tmp_path / "children.log"))  # from this process, which has run tests for minutes
     tasks = TASKS
     assert set(results) == set(tasks)
     assert results["abort"]["status"] == "crash" and "SIGABRT" in results["abort"]["error_message"]
@@ -59,3 +51,93 @@ def test_pool_keeps_its_width_after_crashes(tmp_path):
     run_isolated(tasks, _task, lambda t, r, s: seen.append(r["status"]),
                  Limits(workers=2, timeout_s=30, log_path=str(tmp_path / "children.log")))
     assert seen.count("crash") == 3 and seen.count("pass") == 4
+
+
+def _threaded_work(model_path: str, task: int) -> dict:
+    """What a case does: torch's intra-op pool (OpenMP) and an ONNX Runtime session's pool, two threads each."""
+    import onnxruntime as ort
+    import torch
+
+    torch.set_num_threads(2)
+    a = torch.randn(256, 256)
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 2
+    session = ort.InferenceSession(model_path, options, providers=["CPUExecutionProvider"])
+    x = np.full((64, 64), float(task), np.float32)
+    (y,) = session.run(None, {"x": x})
+    return {"status": "pass", "torch": float((a @ a).sum()) == float((a @ a).sum()), "onnx": float(y.sum()), "pid": os.getpid(),
+            "parent": os.getppid()}
+
+
+def _matmul_model(path) -> str:
+    import onnx
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph([helper.make_node("MatMul", ["x", "x"], ["y"])], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [64, 64])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [64, 64])])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+    return str(path)
+
+
+def test_cases_run_from_a_caller_whose_thread_pools_ran(tmp_path):
+    """Issue 27: the caller (this pytest process, or a Dagster code server) has run torch's and ONNX Runtime's thread
+    pools, and may still be running them while cases start; a child forked from it could inherit a lock held by one
+    of their threads (one hung, one aborted as SIGSEGV). Cases fork from the clean fork server instead: 50 of them,
+    with the caller's pools busy in a thread of its own meanwhile, all end with their result."""
+    import functools
+    import threading
+
+    import onnxruntime as ort
+    import torch
+
+    model = _matmul_model(tmp_path / "matmul.onnx")
+    torch.set_num_threads(2)
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 2
+    session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+    busy = threading.Event()
+
+    def keep_the_pools_busy():
+        x, feed = torch.randn(512, 512), {"x": np.ones((64, 64), np.float32)}
+        while not busy.is_set():
+            x @ x
+            session.run(None, feed)
+
+    worker = threading.Thread(target=keep_the_pools_busy, daemon=True)
+    worker.start()
+    results = {}
+    try:
+        run_isolated(range(50), functools.partial(_threaded_work, model), lambda t, r, s: results.setdefault(t, r),
+                     Limits(workers=2, timeout_s=120, log_path=str(tmp_path / "children.log")))
+    finally:
+        busy.set()
+        worker.join()
+    assert sorted(results) == list(range(50))
+    assert all(r["status"] == "pass" for r in results.values()), [r for r in results.values() if r["status"] != "pass"]
+    assert all(r["onnx"] == 64 * 64 * 64 * t * t for t, r in results.items())  # each case computed its own input
+    assert len({r["pid"] for r in results.values()}) == 50
+    # forked by the fork server, which never ran a pool, not by this process
+    assert len({r["parent"] for r in results.values()}) == 1 and os.getpid() not in {r["parent"] for r in results.values()}
+
+
+def test_a_case_sees_the_callers_environment_and_paths_as_they_are_when_it_starts(tmp_path, monkeypatch):
+    """The fork server started long before (with another environment): what a case reads from its caller is
+    carried to it (hwcov.run.inherit), including a variable removed since and the paths chosen in-process."""
+    from hwcov.core import paths
+
+    run_isolated(["warm"], _task, lambda *a: None, Limits(workers=1))  # the server exists, with today's environment
+    monkeypatch.setenv("HWCOV_TEST_SETTING", "set after the server started")
+    monkeypatch.delenv("HOME", raising=False)
+    seen = {}
+    with paths.configured(db_path=tmp_path / "chosen.duckdb"):
+        run_isolated(["look"], _look_around, lambda t, r, s: seen.update(r), Limits(workers=1))
+    assert seen == {"status": "pass", "setting": "set after the server started", "home": None,
+                    "db_path": str(tmp_path / "chosen.duckdb"), "cwd": os.getcwd()}
+
+
+def _look_around(task) -> dict:
+    from hwcov.core import paths
+
+    return {"status": "pass", "setting": os.environ.get("HWCOV_TEST_SETTING"), "home": os.environ.get("HOME"),
+            "db_path": str(paths.db_path()), "cwd": os.getcwd()}

@@ -1,0 +1,46 @@
+"""Where the libraries' own warnings go: a file, off the terminal, in every process of a run.
+
+kernels' "Skipping publisher trust check" offline, transformers' per-model config notes and torchao's load
+warnings would print around the progress bar. The caller routes them once and names the file in its environment,
+so the processes it starts (the case fork server and its workers, page hosts) route theirs to the same file.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import os
+
+ENV = "HWCOV_LIBRARY_LOG"
+LIBRARY_LOGGERS = ("kernels", "transformers", "huggingface_hub", "torchao", "torch.utils._pytree")
+_routed: dict = {}  # the handler this process routes them to, replaced when the file changes
+
+
+def route(path: Path) -> None:
+    """Send LIBRARY_LOGGERS to `path` (transformers' own stderr handler set aside)."""
+    import logging
+
+    import transformers.utils.logging as hf_logging
+
+    os.environ[ENV] = str(path)
+    if _routed.get("path") == path:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s: %(message)s"))
+    hf_logging.get_logger("transformers")  # configures its library root logger (and its stderr handler) now
+    hf_logging.disable_default_handler()
+    for name in LIBRARY_LOGGERS:
+        logger = logging.getLogger(name)
+        if _routed.get("handler") is not None:
+            logger.removeHandler(_routed["handler"])
+        logger.addHandler(handler)
+        logger.propagate = False
+    if _routed.get("handler") is not None:
+        _routed["handler"].close()
+    _routed.update(path=path, handler=handler)
+
+
+def route_inherited() -> None:
+    """Route them where the process that started this one does, if it does."""
+    if os.environ.get(ENV):
+        route(Path(os.environ[ENV]))

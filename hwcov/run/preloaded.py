@@ -1,0 +1,18 @@
+"""Imported by the case fork server (hwcov.run.runner) once, before it forks any case: torch, transformers and
+hwcov's case code, so each fork starts warm. Nothing here may start a thread pool (no forward, no session)."""
+import threading
+
+import tqdm
+
+from hwcov.core import library_log
+from hwcov.run.runner import preload
+
+library_log.route_inherited()  # the libraries' import-time warnings too go where the caller's go
+preload()
+
+import hwcov.run.sweep  # noqa: E402,F401  every sweep case's entry point
+
+# tqdm's default lock is a multiprocessing semaphore made on a case's first bar (torch.export's interpreter shows
+# one); a case ends with os._exit, so each left one for the resource tracker to warn about when the caller exits.
+# A case's bars only ever print from its own process.
+tqdm.tqdm.set_lock(threading.RLock())
