@@ -21,7 +21,9 @@ SEED_VIEWS = {
         SELECT row_number() OVER (ORDER BY hardware, model_type) AS id, model_type AS model_name,
                model_class AS model_architecture, hardware AS hardware_platform, status = 'pass' AS test_success,
                execution_time_ms, memory_usage_mb, error_message, TRY_CAST(test_timestamp AS TIMESTAMP) AS test_timestamp,
-               test_hash AS patch_version, status, precision, batch_size
+               test_hash AS patch_version, status, precision, batch_size,
+               -- the modes beyond one static forward (issue #25): a column each, as in run_results
+               dynamic_status, dynamic_shapes, generate_status, generate_first_divergence
         FROM hwcov.run_results""",
     "model_architecture_coverage": """
         SELECT row_number() OVER (ORDER BY i.model_type) AS architecture_id, i.model_type AS architecture_name,

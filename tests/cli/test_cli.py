@@ -3,6 +3,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 import pytest
 
@@ -173,6 +174,16 @@ def test_an_exported_runtime_summarizes_and_reports_its_modes(ran):
     header, _, row = report.stdout.split("## Status")[1].strip().splitlines()[:3]
     cells = dict(zip([c.strip() for c in header.split("|")], [c.strip() for c in row.split("|")]))
     assert cells["onnxruntime"] == cells["onnxruntime · dynamic"] == cells["onnxruntime · generate"] == "pass", cells
+    # the export and the seed's view carry the modes beside the forward's columns
+    exported = hwcov("--export-results", "--format", "csv", "--output", "modes.csv", cwd=cwd)
+    assert exported.returncode == 0, exported.stderr
+    gpt2 = pd.read_csv(cwd / "modes.csv").set_index(["model_type", "hardware"]).loc[("gpt2", "onnxruntime")]
+    assert gpt2["dynamic_status"] == gpt2["generate_status"] == "pass" and "x" in gpt2["dynamic_shapes"]
+    with duckdb.connect(str(cwd / "benchmark_db.duckdb"), read_only=True) as con:
+        seed = con.execute("SELECT dynamic_status, generate_status, generate_first_divergence FROM "
+                           "comprehensive_test_results WHERE model_name = 'gpt2' AND hardware_platform = "
+                           "'onnxruntime'").fetchall()
+    assert seed == [("pass", "pass", None)], seed
 
 
 def test_a_database_file_named_like_the_schema_works(tmp_path):
