@@ -181,7 +181,7 @@ class ExportBackend(Backend):
                 if failures:
                     row["error_message"] = "passed via " + route + " after " + "; ".join(
                         f["error_message"][:300] for f in failures)
-                if precision == "fp32" and batch == 1 and not case.checkpoint:  # modes: random-weight cases
+                if precision == "fp32" and batch == 1:
                     row.update(self.modes(case, export_dir, route))
                 return row
             failures.append(row)

@@ -60,9 +60,11 @@ def bench_checkpoint(args, key: str, hardware: list[str]) -> int:
 
 
 def print_checkpoint(key: str, hardware: list[str]) -> None:
-    """One line per hardware and precision: status, max |diff| and relative error, the first words of a failure."""
+    """One line per hardware and precision: status, max |diff| and relative error, the first words of a failure; the
+    modes of an exported runtime's fp32 forward (dynamic shapes, generation) each on a line of its own."""
     df = output.read("SELECT hardware, precision, batch_size, status, max_abs_diff, max_rel_error, input_source, "
-                     "error_message FROM hwcov.checkpoint_results WHERE checkpoint = ?", [key])
+                     "error_message, dynamic_status, dynamic_shapes, dynamic_message, generate_status, "
+                     "generate_message FROM hwcov.checkpoint_results WHERE checkpoint = ?", [key])
     from hwcov.cli.verbs_run import PRECISION_ORDER
 
     order = {p: i for i, p in enumerate(PRECISION_ORDER)}
@@ -74,6 +76,10 @@ def print_checkpoint(key: str, hardware: list[str]) -> None:
         why = f" — {' '.join(r.error_message.split())[:300]}" if r.status != "pass" and r.error_message else ""
         batch = f" batch {r.batch_size}" if r.batch_size != 1 else ""
         print(f"{r.hardware} {r.precision}{batch}: {r.status}{diff}{rel}{why}")
+        for mode, status, detail in (("dynamic shapes", r.dynamic_status, r.dynamic_shapes or r.dynamic_message),
+                                     ("generate", r.generate_status, r.generate_message)):
+            if isinstance(status, str) and status:
+                print(f"  {mode}: {status}" + (f" — {' '.join(str(detail).split())[:300]}" if detail else ""))
     print(f"inputs: {df['input_source'].iloc[0] if len(df) else '?'}; rows in hwcov.checkpoint_results "
           f"(checkpoint = {key!r})")
 

@@ -61,6 +61,15 @@ def test_a_folder_runs_on_cpu_onnxruntime_and_openvino_with_its_own_tokenizer(ra
     passed = rows[rows["status"] == "pass"]
     assert (passed["device_name"] != "").all() and (passed["output_checksum"] != "").all()
     assert "cpu fp32: pass" in out.stdout and "inputs: tokenizer" in out.stdout
+    # the modes run on the trained weights too (issue #25): the export's batch of real sentences, then other shapes
+    for hardware in ("onnxruntime", "openvino"):
+        row = fp32.loc[hardware]
+        export_shape, *others = row["dynamic_shapes"].split("; ")
+        assert row["dynamic_status"] == "pass" and len(others) == 2, row["dynamic_shapes"]
+        assert export_shape.startswith("input_ids 2x") and "(export) pass" in export_shape and "2x8 " not in export_shape
+        assert all(o.endswith(" pass") for o in others)
+        assert row["generate_status"] == "not_applicable" and "without a KV cache" in row["generate_message"]
+    assert out.stdout.count("  dynamic shapes: pass") == 2 and out.stdout.count("  generate: not_applicable") == 2
 
 
 def test_checkpoint_rows_never_mix_with_the_architecture_matrix(ran):
