@@ -57,16 +57,22 @@ def build(case) -> LmCase:
     from hwcov.models import tiny
 
     torch.manual_seed(0)
-    config = tiny.tiny_config(case.model_type, case.config_overrides)
     head, seq2seq = _head(case.model_type)
-    model = tiny.build_model(head, config)
-    tiny.redraw(model, (case.config_overrides or {}).get(tiny.REDRAW))
+    prompt = None
+    if case.checkpoint:  # a user's own: its trained weights in the head, its tokenizer's words as the prompt
+        from hwcov.models import checkpoints
+
+        config, model, prompt = checkpoints.generative(case, head)
+    else:
+        config = tiny.tiny_config(case.model_type, case.config_overrides)
+        model = tiny.build_model(head, config)
+        tiny.redraw(model, (case.config_overrides or {}).get(tiny.REDRAW))
     model.eval()
     gen = torch.Generator().manual_seed(0)
     vocab = int(getattr(config.get_text_config(), "vocab_size", 0) or 0)
     if vocab < 8:
         raise ValueError(f"{case.model_type}: no vocab_size in its text config: can't make a prompt")
-    ids = torch.randint(3, vocab, (1, PROMPT_LEN), generator=gen)
+    ids = prompt if prompt is not None else torch.randint(3, vocab, (1, PROMPT_LEN), generator=gen)
     feed = {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
     if seq2seq:
         # the decoder starts from its start token and one forced token (as whisper's task tokens are): a decode

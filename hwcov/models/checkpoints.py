@@ -250,6 +250,25 @@ def build(case, batch: int):
     return config, model, {**feed, **real}
 
 
+def generative(case, head: str):
+    """(config, model, prompt ids or None) for the generate mode of a checkpoint case: its trained weights in the
+    architecture's generative head class `head` (what the head has and the checkpoint lacks, such as an LM head over
+    a base model, starts as from_pretrained starts it), prompted with what its tokenizer makes of the first sentence."""
+    import torch
+    from transformers import AutoConfig
+
+    from hwcov.models import tiny
+
+    ck = case.checkpoint
+    options = {"local_files_only": True, "trust_remote_code": bool(ck.get("trust_remote_code"))}
+    config = AutoConfig.from_pretrained(ck["path"], **options)
+    model = tiny.model_class_named(head, config).from_pretrained(ck["path"], config=config, dtype=torch.float32,
+                                                                 **options).eval()
+    plan = feed_plan(ck, case.modality)
+    prompt = preprocessed(ck, ("tokenizer",), 1)["input_ids"] if "tokenizer" in plan else None
+    return config, model, prompt
+
+
 def preprocessed(checkpoint: dict, plan: tuple[str, ...], batch: int, length: int = 0) -> dict:
     """The preprocessors' outputs on fixed data: SENTENCES (exactly `length` tokens when given), a gradient image,
     a 440 Hz tone."""

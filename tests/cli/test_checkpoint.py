@@ -15,6 +15,7 @@ from hwcov.models.checkpoints import SENTENCES
 from tests.models.checkpoint_factory import (
     into_hf_cache,
     save_bert,
+    save_gpt2,
     save_remote_code,
     save_vit,
     save_wav2vec2,
@@ -70,6 +71,19 @@ def test_a_folder_runs_on_cpu_onnxruntime_and_openvino_with_its_own_tokenizer(ra
         assert all(o.endswith(" pass") for o in others)
         assert row["generate_status"] == "not_applicable" and "without a KV cache" in row["generate_message"]
     assert out.stdout.count("  dynamic shapes: pass") == 2 and out.stdout.count("  generate: not_applicable") == 2
+
+
+def test_a_causal_checkpoint_generates_on_the_runtime_with_its_cache(tmp_path):
+    """Trained weights, real sentences: the runtime's prefill + decode graphs give torch's tokens (issue #25)."""
+    folder = save_gpt2(tmp_path / "my-gpt2")
+    out = hwcov(tmp_path, "--checkpoint", str(folder), "--hardware", "onnxruntime", "--precision", "fp32")
+    assert out.returncode == 0, out.stderr[-3000:]
+    row = stored(tmp_path, "SELECT * FROM hwcov.checkpoint_results").set_index("hardware").loc["onnxruntime"]
+    assert row["status"] == "pass" and row["dynamic_status"] == "pass", row["dynamic_shapes"]
+    assert row["generate_status"] == "pass" and row["generate_steps"] >= 8, row["generate_message"]
+    tokens = [int(t) for t in row["generate_tokens"].split()]
+    assert len(tokens) >= 8 and max(tokens) < len(tokenizer()) and row["generate_max_abs_diff"] <= 1e-4  # its vocab
+    assert "  generate: pass" in out.stdout
 
 
 def test_checkpoint_rows_never_mix_with_the_architecture_matrix(ran):

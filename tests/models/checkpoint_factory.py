@@ -51,6 +51,21 @@ def save_bert(folder: Path, overflow: float = 0.0, with_tokenizer: bool = True) 
     return folder
 
 
+def save_gpt2(folder: Path) -> Path:
+    """A GPT2LMHeadModel checkpoint (a causal head with a KV cache) with the same trained tokenizer."""
+    import torch
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    tok = tokenizer()
+    torch.manual_seed(0)
+    config = GPT2Config(vocab_size=len(tok), n_embd=32, n_layer=2, n_head=4, n_positions=64,
+                        pad_token_id=tok.pad_token_id)
+    folder = Path(folder)
+    GPT2LMHeadModel(config).eval().save_pretrained(folder)
+    tok.save_pretrained(folder)
+    return folder
+
+
 def into_hf_cache(folder: Path, cache: Path, repo_id: str, commit: str = "0" * 40) -> Path:
     """The hub cache's layout (models--owner--name/{refs/main, snapshots/<commit>/...}), as a download leaves it."""
     repo = Path(cache) / ("models--" + repo_id.replace("/", "--"))
