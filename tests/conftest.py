@@ -1,5 +1,6 @@
 """Shared fixtures: every test writes to its own temp database, artifacts and generated dir."""
 import collections
+import functools
 import os
 
 import pytest
@@ -64,7 +65,8 @@ class ExportCalls(collections.Counter):
             self.add(route, fn)
 
     def add(self, route: str, fn) -> None:
-        """Put (or replace) a route's exporter, counted."""
+        """Put (or replace) a route's exporter, counted (wrapped: its code digest is the exporter's own)."""
+        @functools.wraps(fn)
         def counted(*args, **kwargs):
             self[route] += 1
             return fn(*args, **kwargs)

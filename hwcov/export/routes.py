@@ -11,7 +11,8 @@ Routes (tried in order by the backends; the row records the one that produced th
 
 An export directory holds the program, `feed.pt` (the forward kwargs as exported: HF's exporters add
 e.g. `position_ids` to the dict in place, and the graph expects them) and `hwcov.json` (route, exporter,
-output names). It is written aside and renamed into place, so a killed export leaves no half-cache.
+output names). It is written aside and renamed into place, so a killed export leaves no half-cache. Its key: the
+case, the built model, the packages' versions and the route's own code (route_code).
 """
 from __future__ import annotations
 
@@ -25,7 +26,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from hwcov.core.paths import code_digest
+from hwcov.export import provenance
+from hwcov.export.provenance import versions
 
 ONNX_ROUTES = ("hf-onnx", "torch-onnx-legacy")
 OPENVINO_ROUTES = ("hf-openvino", "ov-from-onnx", "ov-from-torch")
@@ -96,27 +98,13 @@ def unsupported_op(message: str) -> str:
     return ""
 
 
-# packages a route's graph depends on beyond versions()'s (a .pte is read by the executorch that wrote it)
-ROUTE_PACKAGES = {"hf-executorch": ("executorch",)}
-
-
-def versions(route: str = "") -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    found = []
-    for package in ("transformers", "torch", "onnx", "onnxscript", "openvino") + ROUTE_PACKAGES.get(route, ()):
-        try:
-            found.append(f"{package} {version(package)}")
-        except PackageNotFoundError:
-            pass
-    return "; ".join(found)
-
-
 @functools.cache
-def exporter_code() -> str:
-    """Digest of hwcov's own export code. A cached failure holds it: a fix here (a new ONNX translation, a
-    changed route) retries exports that failed before it. Successful exports don't: they stay valid."""
-    return code_digest("export")[:16]
+def route_code(route: str) -> str:
+    """Digest of hwcov's code that makes `route`'s graphs (hwcov.export.provenance; a converting route's sources
+    included, export()'s cache bookkeeping not): in the key of its exports and in its recorded failures, so a fix
+    there re-exports and retries that route's graphs, and only those."""
+    entries = [ROUTE_EXPORTERS[r] for r in (route, *CONVERTS.get(route, ()))]
+    return provenance.digest(*entries, stop=(export,))
 
 
 def model_digest(built) -> str:
@@ -139,7 +127,8 @@ def cache_path(export_dir, case, batch: int, route: str, built=None) -> Path:
     """<export_dir>/<model_type>/<route>-b<batch>-<input shapes>-<key>. The shapes tag keeps exports of other
     input shapes (the sweep's, a benchmark's sequence 128) side by side: only same-shape ones replace each other."""
     model = model_digest(built) if built is not None else ""
-    key = hashlib.sha256(f"{case.digest()}|{model}|{batch}|{route}|{versions(route)}".encode()).hexdigest()[:16]
+    key = hashlib.sha256(f"{case.digest()}|{model}|{batch}|{route}|{versions(route)}|{route_code(route)}"
+                         .encode()).hexdigest()[:16]
     return Path(export_dir) / case.model_type / f"{route}-b{batch}-{_shapes_tag(built)}-{key}"
 
 
@@ -168,7 +157,7 @@ def export(built, case, batch: int, route: str, export_dir) -> Exported:
         return Exported(route, EXPORTER[route], target, feed, fresh=False)
     if failed.exists():
         record = json.loads(failed.read_text())
-        if record.get("code") == exporter_code():  # else hwcov's exporter changed since: try again
+        if record.get("code") == route_code(route):  # else the route's code changed since: try again
             raise ExportError(route, record["message"], record["op"])
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
@@ -190,7 +179,7 @@ def export(built, case, batch: int, route: str, export_dir) -> Exported:
             raise  # the machine's state, not the export's: not cached
         error = exc if isinstance(exc, ExportError) else ExportError(
             route, f"{type(exc).__name__}: {_root_message(exc)}"[:2000], unsupported_op(_full_text(exc)))
-        failed.write_text(json.dumps({"message": error.message, "op": error.op, "code": exporter_code()}))
+        failed.write_text(json.dumps({"message": error.message, "op": error.op, "code": route_code(route)}))
         if error is exc:
             raise
         raise error from exc
@@ -385,6 +374,7 @@ def _ov_from_onnx(built, case, batch, feed, staging: Path, export_dir) -> dict:
 
 
 # route -> the function that writes its graph into a staging folder (a test may add a route of its own)
+CONVERTS = {"ov-from-onnx": ONNX_ROUTES}  # routes whose graph is another route's export, converted
 ROUTE_EXPORTERS = {
     "hf-onnx": _hf("OnnxExporter", "OnnxConfig"),
     "torch-onnx-legacy": _torch_onnx_legacy,

@@ -149,7 +149,7 @@ def test_a_failed_export_is_cached_with_its_operator(archs, tmp_path, monkeypatc
             export.export(built, bert, 1, "broken", tmp_path)
         assert info.value.op == "aten::histc" and "not supported" in str(info.value)
     assert export_calls["broken"] == 1  # the second call read the recorded failure
-    monkeypatch.setattr(export, "exporter_code", lambda: "after a fix in hwcov's exporter")
+    monkeypatch.setattr(export, "route_code", lambda route: "after a fix in the route's exporter")
     with pytest.raises(export.ExportError):
         export.export(built, bert, 1, "broken", tmp_path)
     assert export_calls["broken"] == 2  # a failure recorded by older export code is tried again
