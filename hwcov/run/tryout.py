@@ -23,6 +23,19 @@ def evaluate(model_type: str, out_dir: Path, hardware: str, batch: int, referenc
     return sweep.test_class(sweep.load_module(str(path))).evaluate(hardware, "fp32", batch, reference_dir)
 
 
+def what_it_proves(row: dict) -> str:
+    """The cpu row's signal and mutation evidence (issue 24), for a template author fixing a tiny config: how far the
+    weakest block moves the outputs, which blocks are inert or unused, which outputs carried no signal."""
+    parts = []
+    weakest = row.get("mutation_sensitivity")
+    if isinstance(weakest, float) and weakest == weakest:
+        parts.append(f"weakest block moves the outputs by {weakest:.3g} tightest bounds")
+    for key, label in (("inert_blocks", "inert"), ("unused_blocks", "unused"), ("uninformative_outputs", "no signal")):
+        if row.get(key):
+            parts.append(f"{label}: {str(row[key])[:400]}")
+    return "; ".join(parts)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m hwcov.run.tryout", description=__doc__.splitlines()[0])
     p.add_argument("models", nargs="+", help="model types (e.g. sam llama4)")
@@ -48,6 +61,9 @@ def main(argv: list[str] | None = None) -> int:
                 failed += row["status"] != "pass"
                 print(f"{model_type:40s} b{batch} {row['status']:14s} {row.get('inputs', '')} "
                       f"{(row.get('error_message') or '')[:300]}", flush=True)
+                proof = what_it_proves(row)
+                if proof:
+                    print(f"{'':40s}    {proof}", flush=True)
                 if args.traceback and row["status"] != "pass" and row.get("traceback"):
                     print(row["traceback"])
     return 1 if failed else 0
