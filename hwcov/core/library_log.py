@@ -6,9 +6,8 @@ so the processes it starts (the case fork server and its workers, page hosts) ro
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 import os
+from pathlib import Path
 
 ENV = "HWCOV_LIBRARY_LOG"
 LIBRARY_LOGGERS = ("kernels", "transformers", "huggingface_hub", "torchao", "torch.utils._pytree")
