@@ -4,8 +4,9 @@ A fork server (multiprocessing's `forkserver`: a fresh interpreter that imports 
 any thread pool runs) forks each case, so a fork costs milliseconds instead of a ~5 s import, and no case inherits
 a lock held by a thread of the caller: the caller may be a pytest process or a Dagster code server that has run
 torch's, OpenMP's or ONNX Runtime's pools (a child forked from such a parent once hung, another aborted as SIGSEGV).
-What a case reads from its caller travels with it (hwcov.run.inherit): the environment, the working directory, the
-paths chosen in-process, where library warnings go. So `fn` and each task must pickle (a module-level function or
+What a case reads from its caller travels with it: the environment, the paths chosen in-process and where library
+warnings go (hwcov.run.inherit); sys.path and the working directory (multiprocessing's own preparation data). So
+`fn` and each task must pickle (a module-level function or
 a functools.partial of one). Each child has a memory cap and the parent a per-case timeout; a child that dies,
 hangs or runs out of memory yields `crash`, `timeout` or `oom` for that case only, and the pool keeps its width.
 Results reach `on_result` as each case finishes.
