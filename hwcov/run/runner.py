@@ -6,8 +6,7 @@ a lock held by a thread of the caller: the caller may be a pytest process or a D
 torch's, OpenMP's or ONNX Runtime's pools (a child forked from such a parent once hung, another aborted as SIGSEGV).
 What a case reads from its caller travels with it: the environment, the paths chosen in-process and where library
 warnings go (hwcov.run.inherit); sys.path and the working directory (multiprocessing's own preparation data). So
-`fn` and each task must pickle (a module-level function or
-a functools.partial of one). Each child has a memory cap and the parent a per-case timeout; a child that dies,
+`fn` and each task must pickle (a module-level function or a functools.partial of one). Each child has a memory cap and the parent a per-case timeout; a child that dies,
 hangs or runs out of memory yields `crash`, `timeout` or `oom` for that case only, and the pool keeps its width.
 Results reach `on_result` as each case finishes.
 """
