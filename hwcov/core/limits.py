@@ -22,3 +22,18 @@ def case_time_left() -> tuple[float, float]:
     if _case["deadline"] is None:
         return float("inf"), float("inf")
     return _case["deadline"] - time.monotonic(), _case["budget"]
+
+
+# A runner worker's slot: a folder that lives as long as the run and is handed to one case at a time, so what a case
+# may keep for the next one (a browser worker's Chromium: hwcov.backends.browser.host) lives there. Unset outside
+# a runner's worker.
+WORKER_SLOT_ENV = "HWCOV_WORKER_SLOT"
+
+
+def worker_slot():
+    """The running case's slot folder (a pathlib.Path), or None outside a runner's worker."""
+    import os
+    from pathlib import Path
+
+    slot = os.environ.get(WORKER_SLOT_ENV, "")
+    return Path(slot) if slot and os.path.isdir(slot) else None

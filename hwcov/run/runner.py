@@ -6,8 +6,11 @@ a lock held by a thread of the caller: the caller may be a pytest process or a D
 torch's, OpenMP's or ONNX Runtime's pools (a child forked from such a parent once hung, another aborted as SIGSEGV).
 What a case reads from its caller travels with it: the environment, the paths chosen in-process and where library
 warnings go (hwcov.run.inherit); sys.path and the working directory (multiprocessing's own preparation data). So
-`fn` and each task must pickle (a module-level function or a functools.partial of one). Each child has a memory cap and the parent a per-case timeout; a child that dies,
-hangs or runs out of memory yields `crash`, `timeout` or `oom` for that case only, and the pool keeps its width.
+`fn` and each task must pickle (a module-level function or a functools.partial of one).
+Each child has a memory cap and the parent a per-case timeout; a child that dies, hangs or runs out of memory yields
+`crash`, `timeout` or `oom` for that case only, and the pool keeps its width.
+Each worker has a slot (hwcov.core.limits.worker_slot), a folder handed to one case at a time for the run's length,
+where a case may keep what the worker's next case can reuse (a browser worker's Chromium); the run's end removes it.
 Results reach `on_result` as each case finishes.
 """
 from __future__ import annotations
@@ -16,14 +19,16 @@ import faulthandler
 import multiprocessing as mp
 import os
 import resource
+import shutil
 import signal
+import tempfile
 import time
 import traceback
 from dataclasses import dataclass
 from multiprocessing.connection import wait
 from typing import Callable, Iterable
 
-from hwcov.core.limits import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_S, start_case
+from hwcov.core.limits import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_S, WORKER_SLOT_ENV, start_case
 from hwcov.core.offline import no_telemetry
 from hwcov.core.system import status_kb
 from hwcov.run import inherit
@@ -74,10 +79,11 @@ def _context(start: str):
     return ctx
 
 
-def _child(conn, fn, task, limits: Limits, caller: inherit.CallerState) -> None:
+def _child(conn, fn, task, limits: Limits, caller: inherit.CallerState, slot: str) -> None:
     start_case(limits.timeout_s)
     try:
         inherit.enter(caller)
+        os.environ[WORKER_SLOT_ENV] = slot
         if limits.log_path:
             _redirect_output(limits.log_path)
         if limits.memory_mb:
@@ -124,19 +130,29 @@ def run_isolated(tasks: Iterable, fn: Callable, on_result: Callable, limits: Lim
         os.makedirs(os.path.dirname(limits.log_path) or ".", exist_ok=True)
     ctx = _context(limits.start)
     caller = inherit.capture()
-    pending = list(tasks)
-    running: dict = {}  # sentinel -> (proc, conn, task, start)
+    run_dir = tempfile.mkdtemp(prefix="hwcov-run-")  # the workers' slots; removed when the run ends
+    try:
+        _run(ctx, caller, run_dir, list(tasks), fn, on_result, limits, progress)
+    finally:
+        shutil.rmtree(run_dir, ignore_errors=True)  # what a slot kept (a browser worker's host) ends with it
+
+
+def _run(ctx, caller, run_dir: str, pending: list, fn, on_result, limits: Limits, progress) -> None:
+    free = [os.path.join(run_dir, f"slot-{i}") for i in range(limits.workers)]
+    for slot in free:
+        os.mkdir(slot)
+    running: dict = {}  # sentinel -> (proc, conn, task, start, slot)
     while pending or running:
         while pending and len(running) < limits.workers:
-            task = pending.pop(0)
+            task, slot = pending.pop(0), free.pop(0)
             recv, send = ctx.Pipe(duplex=False)
-            proc = ctx.Process(target=_child, args=(send, fn, task, limits, caller), daemon=True)
+            proc = ctx.Process(target=_child, args=(send, fn, task, limits, caller, slot), daemon=True)
             proc.start()
             send.close()
-            running[proc.sentinel] = (proc, recv, task, time.monotonic())
-        ready = wait([c for _, c, _, _ in running.values()] + list(running), timeout=1.0)
+            running[proc.sentinel] = (proc, recv, task, time.monotonic(), slot)
+        ready = wait([c for _, c, _, _, _ in running.values()] + list(running), timeout=1.0)
         now = time.monotonic()
-        for key, (proc, conn, task, start) in list(running.items()):
+        for key, (proc, conn, task, start, slot) in list(running.items()):
             result = None
             if conn in ready or key in ready:
                 try:
@@ -159,6 +175,7 @@ def run_isolated(tasks: Iterable, fn: Callable, on_result: Callable, limits: Lim
                 proc.join()
             conn.close()
             del running[key]
+            free.append(slot)  # to the next case, with whatever its last case kept there
             on_result(task, result, now - start)
             if progress is not None:
                 progress.update(1)

@@ -1,12 +1,14 @@
-"""The page host (hwcov.backends.browser.host) for real: a spawned interpreter with one Chromium page, driven over a
-pipe. Its isolation is the browser jobs' own: a request past its deadline kills it with its Chromium and fails what
-follows at once; a host whose caller dies goes with its browser."""
+"""The page host (hwcov.backends.browser.host, .client) for real: a spawned interpreter with one Chromium, a page per
+connection. A runner worker's host serves every case of that worker with one browser, each case on a fresh page; a
+request past its deadline ends that page's Chromium and fails what follows at once; a private host whose caller dies
+goes with its browser, and a worker's host goes when its run ends."""
 import os
 import time
 
 import pytest
 
-from hwcov.backends.browser import host, jobs
+from hwcov.backends.browser import client as host
+from hwcov.backends.browser import jobs
 from tests.backends.test_backend_browser import assert_reaped_with_its_browser, live_in_groups
 from tests.conftest import needs_browser
 
@@ -42,25 +44,69 @@ def test_a_host_runs_sessions_by_key_and_ends_with_its_browser(tmp_path):
             assert decode(out).tolist() == [float(i + 1) for i in range(n)]
         with pytest.raises(host.PageHostError, match="no session 'c'"):
             page.run("c", [encode("x", torch.ones(1))])
-        groups = {page.process.pid} | jobs.groups_below(page.process.pid)
+        groups = {page.host_pid} | jobs.groups_below(page.host_pid)
         assert len(groups) >= 2 and live_in_groups(groups)  # the host's group and Chromium's
-    assert not live_in_groups(groups)
+    assert not live_in_groups(groups)  # a private host ends with its page
 
 
-def test_a_request_past_its_deadline_kills_the_host_and_fails_what_follows(tmp_path):
+def test_a_request_past_its_deadline_ends_its_chromium_and_fails_what_follows(tmp_path):
     import torch
 
     from hwcov.backends.browser.tensors import encode
 
     with host.PageHost("wasm", 1, timeout_s=0.001) as page:  # the start has its own limit; every request is late
-        groups = {page.process.pid} | jobs.groups_below(page.process.pid)
+        browser_groups = jobs.groups_below(page.host_pid) - {page.host_pid}
         with pytest.raises(host.PageHostError, match="timed out"):
             page.create({"model": str(_tiny_graph(tmp_path)), "provider": "wasm", "key": "a", "externalData": []})
-        assert page.process is None and not live_in_groups(groups)
+        assert _gone(browser_groups)  # the host killed the Chromium of the page that hung up
         started = time.monotonic()
         with pytest.raises(host.PageHostError, match="timed out"):
             page.run("a", [encode("x", torch.ones(1))])
         assert time.monotonic() - started < 1
+
+
+def _gone(groups, timeout_s: float = 20) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while live_in_groups(groups) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return not live_in_groups(groups)
+
+
+def test_a_workers_cases_share_one_chromium_each_on_a_fresh_page(tmp_path, monkeypatch):
+    """In a runner worker's slot the host outlives its cases: the next case finds it, its Chromium already up, and a
+    page with nothing of the last case's (its sessions are gone); a case that hangs up mid-request costs the next
+    case only a fresh Chromium; the run's end (the slot removed) ends the host and its browser."""
+    import torch
+
+    from hwcov.backends.browser.tensors import decode, encode
+    from hwcov.core.limits import WORKER_SLOT_ENV
+
+    slot = tmp_path / "slot-0"
+    slot.mkdir()
+    monkeypatch.setenv(WORKER_SLOT_ENV, str(slot))
+    spec = {"model": str(_tiny_graph(tmp_path)), "provider": "wasm", "severity": 3, "externalData": [], "key": "a"}
+    with host.PageHost("wasm", 1) as first:
+        first.create(spec)
+        pid, chromium = first.host_pid, jobs.groups_below(first.host_pid) - {first.host_pid}
+    with host.PageHost("wasm", 1) as second:
+        assert second.host_pid == pid and jobs.groups_below(pid) - {pid} == chromium and live_in_groups(chromium)
+        with pytest.raises(host.PageHostError, match="no session 'a'"):  # a fresh page
+            second.run("a", [encode("x", torch.ones(1))])
+        second.create(spec)
+        second.timeout_s = 0.001
+        with pytest.raises(host.PageHostError, match="timed out"):  # hangs up mid-request
+            second.run("a", [encode("x", torch.ones(1))])
+    assert _gone(chromium)
+    with host.PageHost("wasm", 1) as third:  # the same host, a fresh Chromium
+        assert third.host_pid == pid and live_in_groups({pid})
+        third.create(spec)
+        out, = third.run("a", [encode("x", torch.zeros(2))])["outputs"]
+        assert decode(out).tolist() == [1.0, 1.0]
+        everything = {pid} | jobs.groups_below(pid)
+    import shutil
+
+    shutil.rmtree(slot)  # what the runner does when the run ends
+    assert _gone(everything)
 
 
 def test_a_host_whose_caller_dies_is_reaped_with_its_browser(tmp_path):
@@ -70,7 +116,7 @@ def test_a_host_whose_caller_dies_is_reaped_with_its_browser(tmp_path):
         try:
             page = host.PageHost("wasm", 1).__enter__()
             staged = tmp_path / "groups.tmp"
-            staged.write_text(" ".join(map(str, {page.process.pid} | jobs.groups_below(page.process.pid))))
+            staged.write_text(" ".join(map(str, {page.host_pid} | jobs.groups_below(page.host_pid))))
             staged.rename(groups_file)
             time.sleep(60)
         finally:
@@ -91,3 +137,21 @@ def test_a_page_request_never_outlives_the_case(monkeypatch):
     monkeypatch.setattr(modes, "case_time_left", lambda: (modes.CLOSE_MARGIN_S - 1, 300.0))
     with pytest.raises(host.PageHostError, match="time is spent"):
         graphs.session("unused.onnx")
+
+
+def test_a_runner_worker_keeps_one_browser_for_its_cases():
+    """The sweep's path: cases forked by the runner, one worker, three cases: one page host (one Chromium start) serves
+    them all, each on its own page, and it ends with the run."""
+    from hwcov.run.runner import Limits, run_isolated
+
+    seen = []
+    run_isolated(range(3), _open_a_page, lambda t, r, s: seen.append(r), Limits(workers=1, memory_mb=0))
+    assert all(r["status"] == "pass" for r in seen), seen
+    assert len({r["host"] for r in seen}) == 1 and len({r["chromium"] for r in seen}) == 1
+    assert _gone({seen[0]["host"]} | set(seen[0]["chromium"]))
+
+
+def _open_a_page(task) -> dict:
+    with host.PageHost("wasm", 1) as page:
+        pid = page.host_pid
+        return {"status": "pass", "host": pid, "chromium": tuple(sorted(jobs.groups_below(pid) - {pid}))}

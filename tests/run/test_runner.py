@@ -141,3 +141,27 @@ def _look_around(task) -> dict:
 
     return {"status": "pass", "setting": os.environ.get("HWCOV_TEST_SETTING"), "home": os.environ.get("HOME"),
             "db_path": str(paths.db_path()), "cwd": os.getcwd()}
+
+
+def test_each_case_has_its_workers_slot_for_the_runs_length(tmp_path):
+    """A worker's slot (hwcov.core.limits.worker_slot) is one folder per worker, handed to one case at a time: what a
+    case leaves there (a browser worker's page host) the worker's next case finds; the run's end removes it."""
+    seen = []
+    run_isolated(range(6), _mark_slot, lambda t, r, s: seen.append(r), Limits(workers=2))
+    slots = {r["slot"] for r in seen}
+    assert len(slots) == 2 and all(r["status"] == "pass" for r in seen)
+    for slot in slots:  # each case found what every earlier case of its slot left there, and nothing else
+        assert sorted(r["found"] for r in seen if r["slot"] == slot) == list(range(sum(r["slot"] == slot for r in seen)))
+    assert not any(os.path.exists(slot) for slot in slots)  # gone with the run
+    assert _mark_slot(0) == {"status": "pass", "slot": None, "found": -1}  # outside a runner: no slot
+
+
+def _mark_slot(task) -> dict:
+    from hwcov.core.limits import worker_slot
+
+    slot = worker_slot()
+    if slot is None:
+        return {"status": "pass", "slot": None, "found": -1}
+    marks = sorted(slot.glob("case-*"))
+    (slot / f"case-{task}").write_text("")
+    return {"status": "pass", "slot": str(slot), "found": len(marks)}

@@ -1,6 +1,6 @@
 """BrowserBackend: the case's ONNX export run by onnxruntime-web in headless Chromium (see the package's docstring),
 for the sweep (one cold run and a few steady ones, checked against the reference) and for the benchmarks (timed on
-the page's own clock in a forked job: PageLoaded)."""
+the page's own clock: PageLoaded), each on a page of the worker's page host (hwcov.backends.browser.client)."""
 from __future__ import annotations
 
 import dataclasses
@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from hwcov.backends import validate
 from hwcov.backends.base import Loaded, Probe, parity
 from hwcov.backends.browser import jobs
-from hwcov.backends.browser.pages import PROVIDERS, bench_job, probe_job, session_job
+from hwcov.backends.browser.client import PageHost, PageHostError
+from hwcov.backends.browser.pages import PROVIDERS, probe_job
 from hwcov.backends.browser.placements import adapter_text, placement_fallback, placement_text
 from hwcov.backends.browser.server import ORT_DIST, WEB_DIR, ort_web_version
 from hwcov.backends.browser.tensors import decode_outputs, encode, fed_tensors, graph_io
@@ -113,8 +114,9 @@ class BrowserBackend(ExportBackend):
             model = model_file(exported, precision)  # fp16/int8 converted once, cached (onnxruntime's)
             graph_inputs, external = graph_io(model)
             fed = fed_tensors(exported, graph_inputs)
-            job = jobs.in_fork(session_job, self.hardware, model, external, [encode(k, v) for k, v in fed.items()],
-                               jobs.threads())
+            with PageHost(self.hardware, jobs.threads(), log="verbose") as page:
+                job = page.session(self.hardware, model, external, [encode(k, v) for k, v in fed.items()],
+                                   jobs.threads())
             result = decode_outputs(exported, job["outputs"])
             device_name = self.device_text(job)
         except Exception as exc:  # noqa: BLE001 - a runtime error is this route's result
@@ -174,7 +176,7 @@ class BrowserBackend(ExportBackend):
 
 @dataclass
 class PageLoaded(Loaded):
-    """A benchmark load measured on the page's own clock, in a forked Playwright job (session create = load_ms)."""
+    """A benchmark load measured on the page's own clock, on a page host's page (session create = load_ms)."""
 
     def measure(self, batch: int, reference: dict, min_duration_s: float = 1.0, warmup: int = 5,
                 min_iters: int = 10) -> dict:
@@ -182,10 +184,12 @@ class PageLoaded(Loaded):
 
         backend, exported = self.extra["backend"], self.extra["exported"]
         try:
-            job = jobs.in_fork(bench_job, backend.hardware, self.extra["model"], self.extra["external"],
-                               self.extra["feeds"], jobs.threads(), warmup, min_iters, min_duration_s * 1000,
-                               jobs.JOB_TIMEOUT_S, timeout_s=jobs.JOB_TIMEOUT_S + 2 * min_duration_s)
-        except jobs.BrowserJobError as exc:  # named as the sweep names it; --resume measures timeouts again
+            with PageHost(backend.hardware, jobs.threads(), jobs.JOB_TIMEOUT_S + 2 * min_duration_s,
+                          log="verbose") as page:
+                job = page.bench(backend.hardware, self.extra["model"], self.extra["external"], self.extra["feeds"],
+                                 jobs.threads(), warmup, timing.WARMUP_BUDGET_S * 1000, min_iters,
+                                 min_duration_s * 1000, jobs.JOB_TIMEOUT_S)
+        except PageHostError as exc:  # named as the sweep names it; --resume measures timeouts again
             return {"status": jobs.job_status(str(exc)), "error_message": f"{backend.hardware}: {exc}"[:2000],
                     "export_route": exported.route}
         result = decode_outputs(exported, job["outputs"])
@@ -195,8 +199,9 @@ class PageLoaded(Loaded):
                "export_route": exported.route, "peak_rss_mb": job["rss_mb"]}
         if job["too_slow"]:
             return {**row, "status": "not_applicable", "error_message": f"too slow to time here: {job['too_slow']}"}
-        row.update(timing.summarize(job["times"], batch=batch, warmup=job["warmup"], peak_rss_mb=job["rss_mb"],
-                                    memory_method="RSS of the Chromium process tree, read once after timing"))
+        row.update(timing.summarize(
+            job["times"], batch=batch, warmup=job["warmup"], peak_rss_mb=job["rss_mb"],
+            memory_method="RSS of the page host's process tree (its Chromium, this page), read once after timing"))
         if fallback:
             return {**row, "status": "unsupported_op", "error_message": fallback}
         return {**row, "status": "pass"}

@@ -1,168 +1,185 @@
-"""A page host: one Chromium page in a fresh interpreter (`python -m hwcov.backends.browser.host`), driven over a
-pipe by the process that holds the models, for work that interleaves torch and the page (the modes' shapes and
-decode steps: hwcov.backends.browser.modes).
+"""A page host: one Chromium, kept between cases, in a fresh interpreter (`python -m
+hwcov.backends.browser.host FOLDER OWNER`) that listens on FOLDER/browser.sock; each connection is one case's page.
 
-Why a spawned interpreter, not the forked jobs the sweep uses: work that runs torch in a child forked from a process
-whose torch thread pool already ran deadlocks in OpenMP (seen: a dynamic-shape reference hung in layer_norm). Here the
-torch work stays in the caller and the host runs no torch at all; it only opens graphs as sessions and runs feeds.
-Isolation is the jobs' own: the host leads its own process group, dies with its caller (orphan watch), and close()
-kills it with Chromium's groups whatever state they are in; each request has a deadline.
+Why: starting Playwright and Chromium costs 3-4 s, more than many cases' whole run on wasm. A runner worker's slot
+(hwcov.core.limits.worker_slot: a folder that outlives its cases) keeps one host, so its browser serves every case
+of that worker; outside a runner a case starts a private host and ends it (hwcov.backends.browser.client).
+Why a spawned interpreter, not a fork: it runs no torch and holds none of a case's state (a fork of a process whose
+thread pools ran can deadlock), and it outlives the case that started it.
 
-Protocol: one JSON object per line each way. Requests {"op": "create", "spec": {...}} | {"op": "run", "key": k,
-"feeds": [...]} | {"op": "quit"}; replies {"ok": value} or {"error": text}. Tensors travel as tensors.encode makes
-them.
+Isolation, per case: a connection gets a browser context and page of its own, closed when the connection ends, and
+the files it registered with the page server are forgotten. A case that hangs up mid-request (killed at its timeout,
+or its own deadline passed) gets Chromium killed, which ends the request; a browser that crashed, was killed or has
+served RECYCLE_AFTER pages is started afresh for the next connection. The host ends when its folder goes (the run
+ended), when its owner dies (a private host's case), or after IDLE_EXIT_S without a connection.
+
+Protocol: one JSON object per line each way. The first request opens the page: {"op": "open", "hardware": h,
+"threads": n, "log": level}; then {"op": "create", "spec": {...}} | {"op": "run", "key": k, "feeds": [...]} |
+{"op": "session" | "bench", "args": [...]} (hwcov.backends.browser.pages); replies {"ok": value} or {"error": text}.
 """
 from __future__ import annotations
 
 import json
 import os
 import select
-import subprocess
+import socket
 import sys
-import tempfile
+import threading
 import time
+from pathlib import Path
 
 from hwcov.backends.browser import jobs
 
-START_TIMEOUT_S = 90.0
+SOCKET, PIDFILE, LOG = "browser.sock", "host.pid", "host.log"
+RECYCLE_AFTER = 50  # pages one Chromium serves before a fresh one (a long-lived renderer's memory only grows)
+IDLE_EXIT_S = 600.0  # without a connection: a run killed before it could remove its folder leaves nothing running
 
 
-class PageHostError(RuntimeError):
-    pass
+def serve(folder: Path, owner: int) -> None:
+    """Accept one case's page at a time until the folder goes, the owner dies (0: none) or the host idles."""
+    from playwright.sync_api import sync_playwright
+
+    from hwcov.backends.browser.server import PageServer
+
+    jobs.lift_address_space_cap()
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    path = folder / SOCKET
+    path.unlink(missing_ok=True)  # a dead host's
+    listener.bind(str(path))
+    listener.listen(4)
+    listener.settimeout(1.0)
+    (folder / PIDFILE).write_text(str(os.getpid()))
+    browser, served, last = None, 0, time.monotonic()
+    with PageServer() as server, sync_playwright() as playwright:
+        try:
+            while folder.is_dir() and (not owner or os.getppid() == owner) and time.monotonic() - last < IDLE_EXIT_S:
+                try:
+                    conn, _ = listener.accept()
+                except (socket.timeout, TimeoutError):
+                    continue
+                if browser is None or not browser.is_connected() or served >= RECYCLE_AFTER:
+                    browser, served = _relaunch(playwright, browser), 0
+                served += 1
+                with conn:
+                    _serve_page(conn, browser, server)
+                server.files.clear()
+                last = time.monotonic()
+        finally:
+            listener.close()
+            if browser is not None and browser.is_connected():
+                browser.close()
+            _kill_browsers()
 
 
-class PageHost:
-    """The caller's side: start() spawns the host; create/run send requests; close() ends it (a context manager)."""
+def _relaunch(playwright, old):
+    if old is not None:
+        try:
+            old.close()
+        except Exception:  # noqa: BLE001 - a crashed browser: whatever is left of it goes below
+            pass
+        _kill_browsers()
+    return jobs.launch(playwright)
 
-    def __init__(self, hardware: str, threads: int, timeout_s: float = jobs.JOB_TIMEOUT_S):
-        self.hardware, self.threads, self.timeout_s = hardware, threads, timeout_s
-        self.process: subprocess.Popen | None = None
-        self._buffer = b""
-        self._log = None
-        self.broken = ""  # why the host was ended (a request timed out): later requests fail at once
+
+def _kill_browsers() -> None:
+    """Every process group below this host but its own: Chromium's (Playwright starts it detached)."""
+    jobs.kill_groups(jobs.groups_below(os.getpid()) - {os.getpgid(0)})
+
+
+def _serve_page(conn: socket.socket, browser, server) -> None:
+    """One case: its page in a context of its own, requests until it hangs up."""
+    from hwcov.backends.browser.pages import PROVIDERS, Tab
+
+    lines = conn.makefile("rb")
+
+    def reply(**message) -> None:
+        conn.sendall(json.dumps(message).encode() + b"\n")
+
+    context = None
+    try:
+        opening = json.loads(lines.readline() or b"{}")
+        if opening.get("op") != "open":
+            return
+        context, console = browser.new_context(), []
+        page = jobs.open_page(context, server, PROVIDERS[opening["hardware"]][1], int(opening["threads"]), console,
+                              log=opening.get("log", "warning"))
+        tab = Tab(page, server, console, f"Chromium {browser.version}")
+        reply(ok=tab.browser)
+        for line in lines:
+            request = json.loads(line)
+            with _HangupWatch(conn):  # ended before the reply: a case that has its answer may hang up
+                try:
+                    answer = {"ok": _handle(tab, request)}
+                except Exception as exc:  # noqa: BLE001 - the page's own words, plus what it logged
+                    tail = " | ".join(c for c in console if "[V:" not in c)[-1500:]
+                    first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                    answer = {"error": first + (f" [console: {tail}]" if tail else "")}
+            reply(**answer)
+            console.clear()
+    except (OSError, ValueError) as exc:  # the case hung up, or sent what isn't a request: its page ends
+        print(f"hwcov page host: connection ended: {type(exc).__name__}: {exc}", file=sys.stderr)
+    finally:
+        if context is not None and browser.is_connected():
+            try:
+                context.close()
+            except Exception:  # noqa: BLE001 - a crashed page's context; the next connection relaunches
+                pass
+
+
+class _HangupWatch:
+    """While a request runs: if the case hangs up (killed, or past its own deadline), kill Chromium so the request
+    ends rather than holding the host for the next case. A case sends nothing while it waits, so a readable socket
+    means it hung up. Ended through a pipe, so a request pays no polling interval."""
+
+    def __init__(self, conn: socket.socket):
+        self.conn = conn
+        self.wake_r, self.wake_w = os.pipe()
 
     def __enter__(self):
-        self._log = tempfile.TemporaryFile()
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "hwcov.backends.browser.host", self.hardware, str(self.threads), str(os.getpid())],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log, start_new_session=True)
-        self._reply(START_TIMEOUT_S)  # the page is ready
+        self.thread = threading.Thread(target=self._watch, name="hwcov-page-hangup", daemon=True)
+        self.thread.start()
         return self
 
     def __exit__(self, *exc):
-        self.close()
-        self._log.close()
+        os.write(self.wake_w, b"x")
+        self.thread.join()
+        os.close(self.wake_r)
+        os.close(self.wake_w)
 
-    def close(self) -> None:
-        if self.process is None:
-            return
-        try:
-            self.process.stdin.write(b'{"op": "quit"}\n')
-            self.process.stdin.flush()
-            self.process.wait(timeout=10)
-        except (OSError, ValueError, subprocess.TimeoutExpired):
-            pass
-        jobs.kill_groups({self.process.pid} | jobs.groups_below(self.process.pid))
-        self.process.wait()
-        for pipe in (self.process.stdin, self.process.stdout):
-            pipe.close()
-        self.process = None
-
-    def create(self, spec: dict) -> dict:
-        return self._request({"op": "create", "spec": spec})
-
-    def run(self, key: str, feeds: list) -> dict:
-        return self._request({"op": "run", "key": key, "feeds": feeds})
-
-    def _request(self, message: dict):
-        if self.broken:
-            raise PageHostError(self.broken)
-        try:
-            self.process.stdin.write(json.dumps(message).encode() + b"\n")
-            self.process.stdin.flush()
-        except (OSError, ValueError) as exc:
-            raise PageHostError(f"page host gone ({type(exc).__name__}){self._stderr_tail()}") from None
-        return self._reply(self.timeout_s)
-
-    def _reply(self, timeout_s: float):
-        deadline = time.monotonic() + timeout_s
-        while b"\n" not in self._buffer:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                self.broken = f"browser job timed out after {timeout_s:.0f} s (page hung or crashed; killed)"
-                self.close()
-                raise PageHostError(self.broken)
-            ready, _, _ = select.select([self.process.stdout], [], [], min(left, 1.0))
-            if ready:
-                chunk = os.read(self.process.stdout.fileno(), 1 << 20)
-                if not chunk:
-                    raise PageHostError(f"browser job died (exit {self.process.poll()}) without a result"
-                                        f"{self._stderr_tail()}")
-                self._buffer += chunk
-        line, self._buffer = self._buffer.split(b"\n", 1)
-        reply = json.loads(line)
-        if "error" in reply:
-            raise PageHostError(reply["error"])
-        return reply["ok"]
-
-    def _stderr_tail(self) -> str:
-        self._log.seek(0)
-        tail = self._log.read().decode(errors="replace").strip()[-600:]
-        return f": {tail}" if tail else ""
+    def _watch(self) -> None:
+        while True:
+            ready, _, _ = select.select([self.conn, self.wake_r], [], [])
+            if self.wake_r in ready:
+                return
+            try:
+                gone = self.conn.recv(1, socket.MSG_PEEK) == b""
+            except OSError:
+                gone = True
+            if gone:
+                _kill_browsers()
+                return
+            time.sleep(0.05)  # a byte the case shouldn't have sent: it is read with the next request
 
 
-def serve(hardware: str, threads: int, parent: int) -> None:
-    """The host's side: a page on the hardware's bundle; requests from stdin, replies on the original stdout (what
-    anything else prints goes to stderr)."""
-    from playwright.sync_api import sync_playwright
+def _handle(tab, request: dict):
+    from hwcov.backends.browser import pages
 
-    from hwcov.backends.browser.pages import PROVIDERS
-    from hwcov.backends.browser.server import PageServer
-
-    replies = os.fdopen(os.dup(sys.stdout.fileno()), "w")
-    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
-    jobs.reap_when_orphaned(parent, float("inf"))
-    jobs.lift_address_space_cap()
-
-    def reply(**message) -> None:
-        replies.write(json.dumps(message) + "\n")
-        replies.flush()
-
-    console: list = []
-    with PageServer() as server, sync_playwright() as p:
-        browser = jobs.launch(p)
-        try:
-            page = jobs.open_page(browser, server, PROVIDERS[hardware][1], threads, console)
-            reply(ok=f"Chromium {browser.version}")
-            for line in sys.stdin:
-                request = json.loads(line)
-                if request["op"] == "quit":
-                    break
-                try:
-                    reply(ok=_handle(page, server, request))
-                except Exception as exc:  # noqa: BLE001 - the page's own words, plus what it logged
-                    tail = " | ".join(console)[-800:]
-                    first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-                    reply(error=first + (f" [console: {tail}]" if tail else ""))
-                console.clear()
-        finally:
-            browser.close()
-
-
-def _handle(page, server, request: dict):
-    from pathlib import Path
-
-    if request["op"] == "create":
+    op = request["op"]
+    if op == "create":
         spec = dict(request["spec"])
         model = Path(spec["model"])
-        spec["model"] = server.add(model)
-        spec["externalData"] = [{"path": name, "data": server.add(model.parent / name)}
+        spec["model"] = tab.server.add(model)
+        spec["externalData"] = [{"path": name, "data": tab.server.add(model.parent / name)}
                                 for name in spec.get("externalData", [])]
-        return page.evaluate("spec => window.hwcov.create(spec)", spec)
-    if request["op"] == "run":
-        return page.evaluate("([f, n, b, k]) => window.hwcov.run(f, n, b, k)", [request["feeds"], 1, 0, request["key"]])
-    raise ValueError(f"unknown request {request['op']!r}")
+        return tab.page.evaluate("spec => window.hwcov.create(spec)", spec)
+    if op == "run":
+        return tab.page.evaluate("([f, n, b, k]) => window.hwcov.run(f, n, b, k)", [request["feeds"], 1, 0, request["key"]])
+    if op == "session":
+        return pages.session_job(tab, *request["args"])
+    if op == "bench":
+        return pages.bench_job(tab, *request["args"])
+    raise ValueError(f"unknown request {op!r}")
 
 
 if __name__ == "__main__":
-    serve(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]))
+    serve(Path(sys.argv[1]), int(sys.argv[2]))

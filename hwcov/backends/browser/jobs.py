@@ -96,12 +96,29 @@ def groups_below(root: int) -> set:
     return {table[pid][1] for pid in descendants(root, table) if pid in table and table[pid][1] != 0}
 
 
-def kill_groups(groups) -> None:
+def kill_groups(groups, wait_s: float = 0.0) -> None:
+    """SIGKILL every process of `groups`; with wait_s, until none of them is left running (zombies aside)."""
     for group in groups:
         try:
             os.killpg(group, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
+    deadline = time.monotonic() + wait_s
+    while wait_s and _running_in(groups) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def _running_in(groups) -> bool:
+    for entry in os.scandir("/proc"):
+        try:
+            if entry.name.isdigit():
+                with open(f"/proc/{entry.name}/stat", encoding="utf-8", errors="replace") as fh:
+                    state, _, group = fh.read().rsplit(")", 1)[1].split()[:3]
+                if int(group) in groups and state != "Z":
+                    return True
+        except (OSError, ValueError):
+            pass
+    return False
 
 
 def reap_when_orphaned(parent: int, deadline_s: float) -> None:

@@ -3,16 +3,16 @@
 session on one page.
 
 The torch work (the models at each shape, the references, the loop) stays in the case's process; the graphs run on
-one page of a page host (hwcov.backends.browser.host: a spawned interpreter, as torch can't run in a fork of a
-process whose thread pool ran). A graph's session is created once, then every feed crosses the page boundary as the
+one page of the worker's page host (hwcov.backends.browser.client; the host is a spawned interpreter running no
+torch). A graph's session is created once, then every feed crosses the page boundary as the
 sweep's does (tensors.encode / decode) and comes back as the model's outputs -- for a generation, its KV cache too,
 rebuilt by the exporter's own output spec, so the loop carries the cache through the page as through onnxruntime.
-A page that hangs is killed at the request's deadline and the mode's verdict says so.
+A page that hangs is ended at the request's deadline (its Chromium killed) and the mode's verdict says so.
 """
 from __future__ import annotations
 
 from hwcov.backends.browser import jobs
-from hwcov.backends.browser.host import PageHost, PageHostError
+from hwcov.backends.browser.client import PageHost, PageHostError
 from hwcov.backends.browser.pages import PROVIDERS
 from hwcov.backends.browser.tensors import decode, decode_outputs, encode, graph_io
 from hwcov.backends.exported import check_modes, hf_component
@@ -22,8 +22,8 @@ CLOSE_MARGIN_S = 15.0  # of the case's time, kept for closing the page host and 
 
 
 class PageGraphs:
-    """Graphs as sessions on a page host's page (by key), feeds run through them; the host starts at the first graph
-    (a check skipped for time costs no Chromium)."""
+    """Graphs as sessions on a page host's page (by key), feeds run through them; the page opens at the first graph
+    (a check skipped for time costs no page)."""
 
     def __init__(self, hardware: str, timeout_s: float):
         self.hardware, self.timeout_s = hardware, timeout_s

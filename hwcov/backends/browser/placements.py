@@ -34,6 +34,13 @@ def placements(console: list) -> dict:
     return found
 
 
+def from_wire(placed: dict) -> dict:
+    """placements() as it arrives from a page host (JSON: a Counter arrives as a dict, a tuple as a list)."""
+    import collections
+
+    return {ep: (count, collections.Counter(ops)) for ep, (count, ops) in placed.items()}
+
+
 def placement_fallback(hardware: str, placed: dict) -> str:
     """Why the session did not really run on the hardware's provider ('' when it did): onnxruntime places a
     node its provider lacks a kernel for on the CPU provider, silently. Shape-computing nodes (Cast, Reshape) on
