@@ -321,7 +321,8 @@ def reference_checks(built, case, batch: int, model, first: dict, reference_dir)
         row["reference_path"] = outputs.save_reference(first, reference_dir, case, batch, skipped)
     if not signal.informative_names(reference, skipped):
         return {**row, "status": "fail_accuracy",
-                "error_message": f"degenerate reference: no output carries signal ({row['uninformative_outputs']})"}
+                "error_message": "degenerate reference: no output carries signal "
+                                 f"({row['uninformative_outputs'] or 'no numeric output'})"}
     mutation = signal.mutation_sensitivity(model, forward, reference, skipped)
     unchecked = [f"+{mutation.unchecked} unchecked (time budget)"] if mutation.unchecked else []
     return {**row, "status": "pass", "mutation_sensitivity": mutation.weakest,

@@ -107,17 +107,17 @@ def no_signal(reference: dict) -> dict[str, str]:
 
 
 def degenerate(reference: dict) -> str:
-    """'' when some float output carries signal, else the row's message (the `degenerate_reference` pattern)."""
+    """'' when some output carries signal, else the row's message (the `degenerate_reference` pattern)."""
     skipped = no_signal(reference)
     if signal.informative_names(reference, skipped):
         return ""
-    return f"degenerate reference: no output carries signal ({signal.describe(skipped) or 'no float output'})"
+    return f"degenerate reference: no output carries signal ({signal.describe(skipped) or 'no numeric output'})"
 
 
 def compare(reference: dict, result: dict, tol: Tolerance) -> Verdict:
-    """Names and shapes first (a mismatch is fail_accuracy saying which), then the tolerance over the outputs that
-    carry signal (signal.uninformative; a reference none of whose outputs does can't tell a right graph from a
-    graph of zeros: fail_accuracy, the `degenerate_reference` pattern)."""
+    """Names and shapes first (a mismatch is fail_accuracy saying which), then the outputs that carry signal
+    (signal.uninformative; a reference none of whose outputs does can't tell a right graph from a graph of zeros:
+    fail_accuracy, the `degenerate_reference` pattern): discrete ones exactly, float ones within the tolerance."""
     import numpy as np
 
     missing, extra = sorted(set(reference) - set(result)), sorted(set(result) - set(reference))
@@ -139,7 +139,10 @@ def compare(reference: dict, result: dict, tol: Tolerance) -> Verdict:
         d = float(np.nan_to_num(np.abs(got64 - ref64), nan=np.inf).max())
         if d > worst or not worst_name:
             worst, worst_name = d, name
-        bound = tol.bound(ref64) if np.isfinite(ref64).all() else tol.value
+        if signal.discrete(ref):  # token ids, codes, labels: exact, whatever the precision's tolerance
+            bound = 0.0
+        else:
+            bound = tol.bound(ref64) if np.isfinite(ref64).all() else tol.value
         ratios[name] = (d / bound if bound else (0.0 if d == 0 else np.inf), bound)
         if ref.dtype.kind == "f":
             big = signal.magnitude(ref64)
@@ -157,6 +160,12 @@ def compare(reference: dict, result: dict, tol: Tolerance) -> Verdict:
         return Verdict("fail_accuracy", worst, tol.value, f"output '{worst_name}' holds NaN or inf ({bad} of "
                        f"{got.size} values) where the reference's are finite (max |reference| "
                        f"{signal.magnitude(reference[worst_name].astype('float64')):.3g})", **extra_fields)
+    differs = [n for n, r in judged.items() if signal.discrete(r) and ratios[n][0] > 0]
+    if differs:
+        name = differs[0]
+        off = int((np.asarray(result[name]) != reference[name]).sum())
+        return Verdict("fail_accuracy", worst, 0.0, f"discrete output '{name}' differs from the reference in {off} of "
+                       f"{reference[name].size} values (ids, codes and labels match exactly)", **extra_fields)
     if tol.kind == "cosine":
         name, low = min(cosines.items(), key=lambda kv: kv[1]) if cosines else ("", 1.0)
         if low >= tol.value:

@@ -5,6 +5,10 @@ that returns zeros or constants of the right shapes: a `pass` against it proves 
 of the CPU fp32 reference is judged here (`uninformative`); a case none of whose outputs carries signal is never a
 pass, and partly degenerate cases are compared on the informative outputs only.
 
+Discrete outputs (token ids, audio codes, labels: integer or bool arrays) are judged too: they carry signal when
+they are not constant and a new input changes them, and a comparison holds them to exact equality (a code off by
+one is another code), so a block whose perturbation changes one of them is not inert.
+
 The mutation check is the proof that the comparison can fail: each block of the tiny model (each element of its
 outermost layer lists) has its weights perturbed by 1% and the reference must move by well over the tightest
 bound any hardware is judged by. A block that moves nothing (convnext's layer scale at 1e-6) is inert: a runtime
@@ -42,6 +46,15 @@ def _float(arr) -> bool:
     return arr.dtype.kind == "f" and arr.size > 0
 
 
+def discrete(arr) -> bool:
+    """An integer or bool output: compared exactly, never within a tolerance."""
+    return arr.dtype.kind in "iub" and arr.size > 0
+
+
+def _judged(arr) -> bool:
+    return _float(arr) or discrete(arr)
+
+
 def magnitude(arr) -> float:
     import numpy as np
 
@@ -49,12 +62,17 @@ def magnitude(arr) -> float:
 
 
 def uninformative(reference: dict, other_input: dict | None = None) -> dict[str, str]:
-    """{output name: why it carries no signal} over the float outputs of `reference` (named arrays).
+    """{output name: why it carries no signal} over the float and discrete outputs of `reference` (named arrays).
     `other_input`: the same model's outputs for a second, different synthesized input (None: not checked)."""
     import numpy as np
 
     out = {}
     for name, arr in reference.items():
+        if discrete(arr):
+            why = _discrete_without_signal(arr, (other_input or {}).get(name))
+            if why:
+                out[name] = why
+            continue
         if not _float(arr):
             continue
         big = magnitude(arr)
@@ -75,8 +93,18 @@ def uninformative(reference: dict, other_input: dict | None = None) -> dict[str,
     return out
 
 
+def _discrete_without_signal(arr, other) -> str:
+    import numpy as np
+
+    if arr.size > 1 and (arr == arr.flat[0]).all():
+        return f"constant {arr.flat[0].item()!r}"
+    if other is not None and np.shape(other) == arr.shape and np.array_equal(np.asarray(other), arr):
+        return "the same for a different input"
+    return ""
+
+
 def informative_names(reference: dict, skipped: dict) -> list[str]:
-    return [n for n, a in reference.items() if _float(a) and n not in skipped]
+    return [n for n, a in reference.items() if _judged(a) and n not in skipped]
 
 
 def describe(skipped: dict) -> str:
@@ -90,8 +118,9 @@ def parse(text: str) -> dict[str, str]:
 
 
 def tightest_bound(arr) -> float:
-    """The tightest fp32 bound this output is judged by on any hardware: 1e-4, capped at 1% of its magnitude."""
-    return min(TIGHTEST_ABS, TIGHTEST_REL_CAP * magnitude(arr))
+    """The tightest fp32 bound this output is judged by on any hardware: 1e-4, capped at 1% of its magnitude;
+    0 for a discrete output (exact)."""
+    return 0.0 if discrete(arr) else min(TIGHTEST_ABS, TIGHTEST_REL_CAP * magnitude(arr))
 
 
 def blocks(model) -> list[tuple[str, object]]:
@@ -171,7 +200,7 @@ def mutation_sensitivity(model, forward, reference: dict, skipped: dict, budget_
         for n in names:
             if n in moved and np.shape(moved[n]) == reference[n].shape:
                 d = float(np.nan_to_num(np.abs(np.asarray(moved[n], "float64") - reference[n]), nan=np.inf).max())
-                ratio = max(ratio, d / bounds[n] if bounds[n] else np.inf)
+                ratio = max(ratio, d / bounds[n] if bounds[n] else (np.inf if d else 0.0))
         if not calls and ratio == 0.0:  # no call seen and nothing moved (a module run as .forward() fires no hook)
             result.unused.append(block_name)
             continue

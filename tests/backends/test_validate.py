@@ -142,3 +142,22 @@ def test_mutation_check_finds_the_inert_block_of_a_real_model():
     net.spare = torch.nn.ModuleList([Scaled(1.0)])  # weights the forward never calls: unused, not inert
     found = signal.mutation_sensitivity(net, forward, forward(), {})
     assert found.unused == ["spare.0"] and found.inert == []
+
+
+def test_discrete_outputs_carry_signal_and_match_exactly():
+    """A codec's audio codes (wavtokenizer_encoder returns nothing else) are signal when they vary with the input,
+    and a code off by one is another code: no precision's bound lets it pass, cosine-judged int8 included."""
+    codes = {"audio_codes": np.array([[2435, 3423, 2435, 1265, 3367]], "int64")}
+    assert signal.uninformative(codes, {"audio_codes": codes["audio_codes"] + 1}) == {}
+    for hardware, precision in (("onnxruntime", "fp32"), ("openvino", "fp16"), ("openvino", "int8")):
+        tol = validate.tolerance(hardware, precision)
+        assert validate.compare(codes, {"audio_codes": codes["audio_codes"].copy()}, tol).status == "pass"
+        off = codes["audio_codes"].copy()
+        off[0, 1] += 1
+        verdict = validate.compare(codes, {"audio_codes": off}, tol)
+        assert verdict.status == "fail_accuracy" and "differs from the reference in 1 of 5" in verdict.message
+    same = signal.uninformative(codes, {"audio_codes": codes["audio_codes"].copy()})
+    assert same == {"audio_codes": "the same for a different input"}
+    constant = {"labels": np.full((1, 4), 7, "int64")}
+    verdict = validate.compare(constant, {"labels": constant["labels"].copy()}, validate.tolerance("cpu", "fp32"))
+    assert verdict.status == "fail_accuracy" and "constant 7" in verdict.message
