@@ -93,16 +93,21 @@ def name_by_graph(runner, graph_names: list):
 def check_modes(backend, case, export_dir, route: str) -> dict:
     """The dynamic_* and generate_* fields of a case whose fp32 forward passed on `backend` via `route`
     (hwcov.backends.dynamic, .generation): a mode's own failure, whatever it is, is that mode's verdict, never the
-    forward's. `backend`: what the checks ask of one (family, hardware, load_graph, component_runner)."""
+    forward's. `backend`: what the checks ask of one (family, hardware, load_graph, component_runner). Each mode's
+    seconds go in `<mode>_s`."""
+    import time
+
     from hwcov.backends import dynamic, generation
 
     fields = {}
     for mode, check, args in (("dynamic", dynamic.check, (route,)), ("generate", generation.check, ())):
+        started = time.monotonic()
         try:
             fields.update(check(backend, case, export_dir, *args))
         except Exception as exc:  # noqa: BLE001
             fields.update({f"{mode}_status": "fail_to_run",
                            f"{mode}_message": f"{type(exc).__name__}: {str(exc)[:1500]}"})
+        fields[f"{mode}_s"] = round(time.monotonic() - started, 3)
     return fields
 
 

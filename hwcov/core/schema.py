@@ -28,6 +28,8 @@ RESULT_COLUMNS: dict[str, str] = {
     "generate_status": "str", "generate_steps": "float", "generate_tokens": "str",
     "generate_first_divergence": "float", "generate_max_abs_diff": "float", "generate_message": "str",
     "generate_route": "str",
+    # what each mode cost the case, in seconds (part of wall_time_s): a sweep's time split into forward and modes
+    "dynamic_s": "float", "generate_s": "float",
 }
 
 
