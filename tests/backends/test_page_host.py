@@ -155,3 +155,21 @@ def _open_a_page(task) -> dict:
     with host.PageHost("wasm", 1) as page:
         pid = page.host_pid
         return {"status": "pass", "host": pid, "chromium": tuple(sorted(jobs.groups_below(pid) - {pid}))}
+
+
+def test_a_page_that_cannot_open_fails_its_case_and_keeps_the_workers_host(tmp_path, monkeypatch):
+    from hwcov.core.limits import WORKER_SLOT_ENV
+
+    slot = tmp_path / "slot-0"
+    slot.mkdir()
+    monkeypatch.setenv(WORKER_SLOT_ENV, str(slot))
+    with host.PageHost("wasm", 1) as page:
+        pid = page.host_pid
+    with pytest.raises(host.PageHostError, match="the page didn't open: KeyError"):
+        host.PageHost("no-such-provider", 1).__enter__()
+    with host.PageHost("wasm", 1) as page:  # the same host serves the next case
+        assert page.host_pid == pid and page.browser.startswith("Chromium ")
+    import shutil
+
+    shutil.rmtree(slot)
+    assert _gone({pid})

@@ -100,9 +100,14 @@ def _serve_page(conn: socket.socket, browser, server) -> None:
         opening = json.loads(lines.readline() or b"{}")
         if opening.get("op") != "open":
             return
-        context, console = browser.new_context(), []
-        page = jobs.open_page(context, server, PROVIDERS[opening["hardware"]][1], int(opening["threads"]), console,
-                              log=opening.get("log", "warning"))
+        console: list = []
+        try:
+            context = browser.new_context()
+            page = jobs.open_page(context, server, PROVIDERS[opening["hardware"]][1], int(opening["threads"]),
+                                  console, log=opening.get("log", "warning"))
+        except Exception as exc:  # noqa: BLE001 - the page didn't open (a crashed browser is replaced next time)
+            reply(error=f"the page didn't open: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+            return
         tab = Tab(page, server, console, f"Chromium {browser.version}")
         reply(ok=tab.browser)
         for line in lines:
