@@ -52,16 +52,31 @@ class Limits:
 SERVER_PRELOAD = ["__main__", "hwcov.run.preloaded"]
 
 
+# What an exported runtime's case imports on first use, ~1.1 s a case when each fork imports it afresh (an
+# onnxruntime case from a preloaded server: 1.6 s, then 0.5 s once these are loaded). None of them starts a thread on
+# import; openvino does (a TBB thread), so it stays out: a fork must not inherit a thread's held lock.
+WARM_IMPORTS = ("onnx", "onnx_ir", "onnxscript", "onnxruntime", "tokenizers", "transformers.exporters",
+                "transformers.processing_utils")
+
+
 def preload() -> None:
     """Import what every case needs before forking, so children share it (telemetry off before any of it)."""
     no_telemetry()
     # torch.cuda.is_available() (transformers asks) starts the CUDA driver unless it may ask NVML instead, and a
     # driver started in the parent fails in every forked case worker.
     os.environ.setdefault("PYTORCH_NVML_BASED_CUDA_CHECK", "1")
+    import importlib
+
     import torch  # noqa: F401
     import transformers  # noqa: F401
     import transformers.masking_utils  # noqa: F401
     import transformers.modeling_utils  # noqa: F401
+
+    for name in WARM_IMPORTS:  # optional packages: a machine without one imports nothing of it
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            pass
 
 
 def _redirect_output(path: str) -> None:

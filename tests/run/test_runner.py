@@ -165,3 +165,22 @@ def _mark_slot(task) -> dict:
     marks = sorted(slot.glob("case-*"))
     (slot / f"case-{task}").write_text("")
     return {"status": "pass", "slot": str(slot), "found": len(marks)}
+
+
+def test_cases_start_with_the_runtimes_imported_and_no_thread_started_for_them():
+    """An exported runtime's case doesn't import onnx, onnxruntime or transformers.exporters afresh (~1.1 s a
+    case): the fork server did; openvino, whose import starts a TBB thread, it leaves to the case."""
+    from hwcov.run.runner import WARM_IMPORTS
+
+    seen = {}
+    run_isolated(["look"], _modules_at_start, lambda t, r, s: seen.update(r), Limits(workers=1))
+    assert seen["status"] == "pass" and set(WARM_IMPORTS) <= set(seen["loaded"]), seen
+    assert "openvino" not in seen["loaded"]
+
+
+def _modules_at_start(task) -> dict:
+    import sys
+
+    from hwcov.run.runner import WARM_IMPORTS
+
+    return {"status": "pass", "loaded": [m for m in (*WARM_IMPORTS, "openvino") if m in sys.modules]}
