@@ -29,6 +29,29 @@ def _tiny_graph(tmp_path):
     return path
 
 
+def _endless_graph(tmp_path):
+    """y = x + 1, 2**62 times (an ONNX Loop): a session whose run never ends, a hung page on demand."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    one = helper.make_tensor("one", TensorProto.FLOAT, [1], [1.0])
+    body = helper.make_graph(
+        [helper.make_node("Identity", ["cond_in"], ["cond_out"]), helper.make_node("Add", ["x_in", "one"], ["x_out"])],
+        "body", [helper.make_tensor_value_info("i", TensorProto.INT64, []),
+                 helper.make_tensor_value_info("cond_in", TensorProto.BOOL, []),
+                 helper.make_tensor_value_info("x_in", TensorProto.FLOAT, ["n"])],
+        [helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("x_out", TensorProto.FLOAT, ["n"])], [one])
+    trips = helper.make_tensor("trips", TensorProto.INT64, [], [2**62])
+    keep = helper.make_tensor("keep", TensorProto.BOOL, [], [True])
+    graph = helper.make_graph([helper.make_node("Loop", ["trips", "keep", "x"], ["y"], body=body)], "endless",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n"])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n"])], [trips, keep])
+    path = tmp_path / "endless.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), str(path))
+    return path
+
+
 def test_a_host_runs_sessions_by_key_and_ends_with_its_browser(tmp_path):
     import torch
 
@@ -54,10 +77,12 @@ def test_a_request_past_its_deadline_ends_its_chromium_and_fails_what_follows(tm
 
     from hwcov.backends.browser.tensors import encode
 
-    with host.PageHost("wasm", 1, timeout_s=0.001) as page:  # the start has its own limit; every request is late
+    with host.PageHost("wasm", 1) as page:
         browser_groups = jobs.groups_below(page.host_pid) - {page.host_pid}
-        with pytest.raises(host.PageHostError, match="timed out"):
-            page.create({"model": str(_tiny_graph(tmp_path)), "provider": "wasm", "key": "a", "externalData": []})
+        page.create({"model": str(_endless_graph(tmp_path)), "provider": "wasm", "key": "a", "externalData": []})
+        page.timeout_s = 2.0
+        with pytest.raises(host.PageHostError, match="timed out after 2 s"):  # the page hangs in the run
+            page.run("a", [encode("x", torch.ones(1))])
         assert _gone(browser_groups)  # the host killed the Chromium of the page that hung up
         started = time.monotonic()
         with pytest.raises(host.PageHostError, match="timed out"):
@@ -92,9 +117,9 @@ def test_a_workers_cases_share_one_chromium_each_on_a_fresh_page(tmp_path, monke
         assert second.host_pid == pid and jobs.groups_below(pid) - {pid} == chromium and live_in_groups(chromium)
         with pytest.raises(host.PageHostError, match="no session 'a'"):  # a fresh page
             second.run("a", [encode("x", torch.ones(1))])
-        second.create(spec)
-        second.timeout_s = 0.001
-        with pytest.raises(host.PageHostError, match="timed out"):  # hangs up mid-request
+        second.create({**spec, "model": str(_endless_graph(tmp_path))})
+        second.timeout_s = 2.0
+        with pytest.raises(host.PageHostError, match="timed out"):  # the page hangs; the case hangs up
             second.run("a", [encode("x", torch.ones(1))])
     assert _gone(chromium)
     with host.PageHost("wasm", 1) as third:  # the same host, a fresh Chromium
