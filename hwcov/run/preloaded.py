@@ -5,10 +5,11 @@ import threading
 import tqdm
 
 from hwcov.core import library_log
-from hwcov.run.runner import preload
+from hwcov.run.runner import preload, warm_imports
 
 library_log.route_inherited()  # the libraries' import-time warnings too go where the caller's go
 preload()
+warm_imports()
 
 import hwcov.run.sweep  # noqa: E402,F401  every sweep case's entry point
 

@@ -65,14 +65,18 @@ def preload() -> None:
     # torch.cuda.is_available() (transformers asks) starts the CUDA driver unless it may ask NVML instead, and a
     # driver started in the parent fails in every forked case worker.
     os.environ.setdefault("PYTORCH_NVML_BASED_CUDA_CHECK", "1")
-    import importlib
-
     import torch  # noqa: F401
     import transformers  # noqa: F401
     import transformers.masking_utils  # noqa: F401
     import transformers.modeling_utils  # noqa: F401
 
-    for name in WARM_IMPORTS:  # optional packages: a machine without one imports nothing of it
+
+def warm_imports() -> None:
+    """The fork server's extra: WARM_IMPORTS, those installed (what every case needs is preload()'s; the device
+    bundle, benchmarks/device_bundle.py, is sized by preload() alone)."""
+    import importlib
+
+    for name in WARM_IMPORTS:
         try:
             importlib.import_module(name)
         except ImportError:
