@@ -171,11 +171,8 @@ def _handle(tab, request: dict):
 
     op = request["op"]
     if op == "create":
-        spec = dict(request["spec"])
-        model = Path(spec["model"])
-        spec["model"] = tab.server.add(model)
-        spec["externalData"] = [{"path": name, "data": tab.server.add(model.parent / name)}
-                                for name in spec.get("externalData", [])]
+        spec = request["spec"]
+        spec = {**spec, **tab.served(spec["model"], spec.get("externalData", []))}
         return tab.page.evaluate("spec => window.hwcov.create(spec)", spec)
     if op == "run":
         return tab.page.evaluate("([f, n, b, k]) => window.hwcov.run(f, n, b, k)", [request["feeds"], 1, 0, request["key"]])

@@ -49,11 +49,15 @@ class Tab:
     console: list  # what the page logged since the request began
     browser: str  # "Chromium <version>"
 
-    def spec(self, hardware: str, model, external: list) -> dict:
-        """A session spec for the page: the graph and its external data, served by this host's server."""
+    def served(self, model, external: list) -> dict:
+        """The graph and its external data files as the page fetches them from this host's server."""
         model = Path(model)
-        return {"model": self.server.add(model), "provider": PROVIDERS[hardware][0], "severity": 0,
+        return {"model": self.server.add(model),
                 "externalData": [{"path": name, "data": self.server.add(model.parent / name)} for name in external]}
+
+    def spec(self, hardware: str, model, external: list) -> dict:
+        """A session spec for the page: the hardware's provider, the graph served."""
+        return {"provider": PROVIDERS[hardware][0], "severity": 0, **self.served(model, external)}
 
 
 def session_job(tab: Tab, hardware: str, model, external: list, feeds: list, threads: int) -> dict:
