@@ -45,32 +45,33 @@ def _graph(backend, case, export_dir, static_route: str):
         return built, exported, dynamic.plan(case.input_spec, export_batch=1), note
 
 
-def _at(built, case, shape, transformers_format: bool) -> tuple[dict, dict, dict, str]:
+def _at(built, case, shape, transformers_format: bool, kept_in) -> tuple[dict, dict, dict, str]:
     """(the model's inputs at `shape`, what the graph is fed, the torch model's outputs there, '' or a note): where the
     torch model itself refuses the longer lengths (a vision-audio model with fixed frames, a positional table), the
-    shape keeps the case's lengths at its batch and says so -- the graph is not blamed for what the model can't take."""
+    shape keeps the case's lengths at its batch and says so -- the graph is not blamed for what the model can't take.
+    The torch outputs are kept in `kept_in` (signal.kept_reference_of)."""
     import dataclasses
 
     from hwcov.models.build import Built
-    from hwcov.models.signal import reference_of
+    from hwcov.models.signal import kept_reference_of
 
     try:
         raw, fed = dynamic.feed_at(built, case.input_spec, shape, transformers_format)
-        return raw, fed, reference_of(Built(built.config, built.model, raw), case, shape.batch), ""
+        return raw, fed, kept_reference_of(Built(built.config, built.model, raw), case, shape.batch, kept_in), ""
     except Exception as exc:  # noqa: BLE001 - the model's own refusal of this length
         if shape.scale == 1:
             raise
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:120]
         kept = dataclasses.replace(shape, scale=1.0)
         raw, fed = dynamic.feed_at(built, case.input_spec, kept, transformers_format)
-        reference = reference_of(Built(built.config, built.model, raw), case, shape.batch)
+        reference = kept_reference_of(Built(built.config, built.model, raw), case, shape.batch, kept_in)
         return raw, fed, reference, f" (the model takes no other length: {type(exc).__name__}: {first})"
 
 
 def check(backend, case, export_dir, static_route: str) -> dict:
     """The dynamic_* fields of a case whose fp32 forward passed on `backend` via `static_route`."""
     from hwcov.models.build import Built
-    from hwcov.models.signal import reference_of
+    from hwcov.models.signal import kept_reference_of
 
     if backend.family not in dynamic.ROUTE:  # a runtime without the mode gets no columns, whatever the time
         return {}
@@ -84,19 +85,20 @@ def check(backend, case, export_dir, static_route: str) -> dict:
     transformers_format = exported.manifest.get("format") == "transformers"
     infer, _ = backend.load_graph(exported, "fp32")
     tol = validate.tolerance(backend.hardware, "fp32", case.model_type)
+    kept_in = exported.directory / "references"  # the graph's folder names the model: its outputs are kept there
     done = []  # (shape checked, status, max |diff|, message)
     for shape in shapes:
         if shape.export:
             raw, fed, reference, kept = built.feed, exported.feed, None, ""
         else:
-            raw, fed, reference, kept = _at(built, case, shape, transformers_format)
+            raw, fed, reference, kept = _at(built, case, shape, transformers_format, kept_in)
         label = dynamic.describe(raw) + (" (export)" if shape.export else "") + kept
         conflict = dynamic.fixed_axis_conflict(declared, fed)
         if conflict:
             done.append((label, "static_only", float("nan"), conflict))
             continue
-        reference = reference if reference is not None else reference_of(Built(built.config, built.model, raw), case,
-                                                                           shape.batch)
+        if reference is None:
+            reference = kept_reference_of(Built(built.config, built.model, raw), case, shape.batch, kept_in)
         try:
             result = infer(fed)
         except Exception as exc:  # noqa: BLE001 - the runtime's error at this shape is the verdict

@@ -90,14 +90,7 @@ def tolerance(hardware: str, precision: str, model_type: str = "", table: dict |
 
 def load_reference(path) -> signal.Reference:
     """A stored reference with its record of the outputs that carry no signal (None for one stored before it)."""
-    import json
-
-    import numpy as np
-
-    with np.load(path) as npz:
-        arrays = {k: npz[k] for k in npz.files if k != outputs.META_KEY}
-        meta = json.loads(str(npz[outputs.META_KEY])) if outputs.META_KEY in npz.files else None
-    return signal.Reference(arrays, meta)
+    return signal.Reference(*outputs.read_arrays(path))
 
 
 def no_signal(reference: dict) -> dict[str, str]:

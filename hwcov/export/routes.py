@@ -110,16 +110,10 @@ def route_code(route: str) -> str:
 def model_digest(built) -> str:
     """What was built: config, weights and inputs. A change in the tiny defaults or the input recipes changes
     the model without changing the case, and must not reuse an export of the old one."""
-    import torch
+    from hwcov.models.build import hash_items
 
     h = hashlib.sha256(built.config.to_json_string().encode())
-    for name, tensor in list(built.model.state_dict().items()) + sorted(built.feed.items()):
-        h.update(name.encode())
-        if torch.is_tensor(tensor):
-            h.update(f"{tensor.dtype}{tuple(tensor.shape)}".encode())
-            h.update(tensor.detach().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
-        else:
-            h.update(repr(tensor).encode())
+    hash_items(h, list(built.model.state_dict().items()) + sorted(built.feed.items()))
     return h.hexdigest()[:16]
 
 

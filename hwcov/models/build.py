@@ -44,3 +44,18 @@ def reference_path(reference_dir, case, batch: int):
     from pathlib import Path
 
     return Path(reference_dir) / case.model_type / f"{case.digest()}-b{batch}.npz"
+
+
+
+def hash_items(hasher, items) -> None:
+    """Feed (name, value) pairs to `hasher` in the order given: a tensor by its dtype, shape and bytes, anything else
+    by its repr."""
+    import torch
+
+    for name, value in items:
+        hasher.update(name.encode())
+        if torch.is_tensor(value):
+            hasher.update(f"{value.dtype}{tuple(value.shape)}".encode())
+            hasher.update(value.detach().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+        else:
+            hasher.update(repr(value).encode())

@@ -115,9 +115,27 @@ def _signature_category(class_name: str, rules: list[dict]) -> str:
 
 
 def model_types() -> set[str]:
-    """Model types with a model class, cheaply (no modeling imports): for validating user input."""
-    mappings = _mappings()
-    return {t for m in mappings.values() for t in m}
+    """Model types with a model class, for validating user input: read from a file kept per transformers version
+    (transformers' auto mappings import torch: seconds, on every command that names a model)."""
+    import json
+    from importlib.metadata import version
+
+    from hwcov.core import paths
+
+    cache = paths.artifacts_dir() / "inventory" / f"model-types-{version('transformers')}.json"
+    try:
+        return set(json.loads(cache.read_text(encoding="utf-8")))
+    except (OSError, ValueError):
+        pass
+    found = {t for m in _mappings().values() for t in m}
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(sorted(found)), encoding="utf-8")
+        tmp.replace(cache)
+    except OSError:  # a read-only artifacts folder: the answer stands, uncached
+        pass
+    return found
 
 
 def discover() -> list[Architecture]:

@@ -73,15 +73,34 @@ def max_abs_diff(a: dict, b: dict) -> float:
 
 def save_reference(tensors: dict, reference_dir, case, batch: int, uninformative: dict | None = None) -> str:
     """The CPU fp32 outputs later backends are compared against, with which of them carry no signal."""
+    from hwcov.models.build import reference_path
+
+    path = reference_path(reference_dir, case, batch)
+    write_arrays(path, to_numpy(tensors), uninformative)
+    return str(path)
+
+
+def write_arrays(path, arrays: dict, uninformative: dict | None = None) -> None:
+    """Named numpy arrays and the record of which carry no signal, as an npz at `path`: written whole under a name of
+    this process, then renamed, so a reader (another runtime's case) finds the old file or the new, never a part."""
+    import json
+    import os
+
+    import numpy as np
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npz")
+    np.savez_compressed(tmp, **arrays, **{META_KEY: np.array(json.dumps(uninformative or {}))})
+    tmp.replace(path)
+
+
+def read_arrays(path) -> tuple[dict, dict | None]:
+    """(named arrays, {output: why it carries no signal} or None for a file written before that record)."""
     import json
 
     import numpy as np
 
-    from hwcov.models.build import reference_path
-
-    path = reference_path(reference_dir, case, batch)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.npz")
-    np.savez_compressed(tmp, **to_numpy(tensors), **{META_KEY: np.array(json.dumps(uninformative or {}))})
-    tmp.replace(path)
-    return str(path)
+    with np.load(path) as npz:
+        arrays = {k: npz[k] for k in npz.files if k != META_KEY}
+        meta = json.loads(str(npz[META_KEY])) if META_KEY in npz.files else None
+    return arrays, meta

@@ -238,6 +238,29 @@ def reference_of(built, case, batch: int) -> Reference:
     return Reference(reference, uninformative(reference, other))
 
 
+def kept_reference_of(built, case, batch: int, folder) -> Reference:
+    """reference_of, kept in `folder` under a digest of the inputs. The folder must name the model (an export's own:
+    its key holds the weights' digest): each runtime that checks that graph at that shape (onnxruntime, wasm and
+    webgpu share the ONNX one) and each rerun reads the outputs instead of running the model twice more."""
+    import hashlib
+    from pathlib import Path
+
+    from hwcov.models import outputs
+    from hwcov.models.build import hash_items
+
+    h = hashlib.sha256(f"batch {batch}".encode())
+    hash_items(h, sorted(built.feed.items()))
+    path = Path(folder) / f"{h.hexdigest()[:20]}.npz"
+    if path.exists():
+        try:
+            return Reference(*outputs.read_arrays(path))
+        except Exception:  # noqa: BLE001 - a file cut short by a full disk: made again
+            pass
+    reference = reference_of(built, case, batch)
+    outputs.write_arrays(path, dict(reference), reference.uninformative)
+    return reference
+
+
 FINITE_MAX = {"fp16": 65504.0, "bf16": 3.39e38, "fp32": 3.4e38}
 
 

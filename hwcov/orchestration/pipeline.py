@@ -115,6 +115,10 @@ def run_pipeline(hardware: list[str], models: list[str], category: str | None, *
     """Generate (if needed), then run every batch size on every hardware, then the coverage report.
     timeout 0: each hardware's own default (hwcov.backends.registry). False as soon as a run fails."""
     route_library_warnings()
+    if hardware:  # the case fork server preloads while Dagster and the inventory check run here
+        from hwcov.run.runner import start_server
+
+        start_server()
     defs, inst = definitions(workers, timeout), instance()
     if not generate(defs, inst, regenerate):
         return False

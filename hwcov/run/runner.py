@@ -59,12 +59,28 @@ WARM_IMPORTS = ("onnx", "onnx_ir", "onnxscript", "onnxruntime", "tokenizers", "t
                 "transformers.processing_utils")
 
 
+def _case_environment() -> None:
+    """Telemetry off, and torch.cuda.is_available() (transformers asks) answered through NVML: else it starts the
+    CUDA driver, and a driver started in a process fails in every case forked from it."""
+    no_telemetry()
+    os.environ.setdefault("PYTORCH_NVML_BASED_CUDA_CHECK", "1")
+
+
+# What a case imports on its way (the generated test's mixin and pytest, the backends, the model builders and the
+# transformers modules most architectures reach): ~0.25 s a case when each fork imports them afresh. None starts a
+# thread (the openvino backend imports openvino itself only when a case runs it).
+CASE_MODULES = ("hwcov.cases.testing", "hwcov.backends.exported", "hwcov.backends.dynamic", "hwcov.backends.generation",
+                "hwcov.backends.onnxruntime", "hwcov.backends.openvino", "hwcov.backends.torch",
+                "hwcov.backends.browser.client", "hwcov.models.build", "hwcov.models.signal", "hwcov.export.routes",
+                "hwcov.export.generation", "transformers.generation.utils", "transformers.modeling_layers",
+                "transformers.image_processing_utils", "transformers.video_processing_utils",
+                "transformers.tokenization_utils_tokenizers", "transformers.tokenization_utils_sentencepiece",
+                "transformers.convert_slow_tokenizer")
+
+
 def preload() -> None:
     """Import what every case needs before forking, so children share it (telemetry off before any of it)."""
-    no_telemetry()
-    # torch.cuda.is_available() (transformers asks) starts the CUDA driver unless it may ask NVML instead, and a
-    # driver started in the parent fails in every forked case worker.
-    os.environ.setdefault("PYTORCH_NVML_BASED_CUDA_CHECK", "1")
+    _case_environment()
     import torch  # noqa: F401
     import transformers  # noqa: F401
     import transformers.masking_utils  # noqa: F401
@@ -72,15 +88,28 @@ def preload() -> None:
 
 
 def warm_imports() -> None:
-    """The fork server's extra: WARM_IMPORTS, those installed (what every case needs is preload()'s; the device
-    bundle, benchmarks/device_bundle.py, is sized by preload() alone)."""
+    """The fork server's extra: WARM_IMPORTS and CASE_MODULES, those installed (what every case needs is preload()'s;
+    the device bundle, benchmarks/device_bundle.py, is sized by preload() alone)."""
     import importlib
 
-    for name in WARM_IMPORTS:
+    for name in WARM_IMPORTS + CASE_MODULES:
         try:
             importlib.import_module(name)
         except ImportError:
             pass
+
+
+def start_server(start: str = "forkserver") -> None:
+    """Have the fork server preload (torch, transformers, the case code: ~6 s) from now on, beside whatever the caller
+    does before its first case (Dagster's run, the inventory check), instead of when that case starts. The caller
+    itself imports none of it. The server is a fresh interpreter: what it inherits now (sys.path, the working
+    directory, the environment) is what every case sees; each case also gets the caller's at its start."""
+    _case_environment()
+    if start == "forkserver":
+        from multiprocessing import forkserver
+
+        _context(start)
+        forkserver.ensure_running()
 
 
 def _redirect_output(path: str) -> None:

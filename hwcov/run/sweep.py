@@ -17,7 +17,7 @@ from hwcov.cases.case import STATUSES, base_row
 from hwcov.core.paths import code_digest
 from hwcov.run import patterns
 from hwcov.run.journal import ResultJournal
-from hwcov.run.runner import Limits, preload, run_isolated
+from hwcov.run.runner import Limits, run_isolated, start_server
 
 RERUN_ON_RESUME = ("crash", "timeout")  # outcomes of the machine as much as of the case
 # The packages a result depends on (case building, export, every backend, the test mixin): globbed, so a moved
@@ -155,7 +155,7 @@ def _run_phase(cases: list[tuple[dict, str]], hardware: str, artifacts: Path, ba
             rows.append(_finish(row, key, test))
             journal.append(rows[-1])
         return rows
-    preload()
+    start_server(limits.start)  # already running when the caller started it early
     reference_dir = Path(artifacts) / "reference"
 
     def on_result(task, result: dict, seconds: float) -> None:

@@ -97,3 +97,31 @@ def test_a_model_that_takes_no_longer_input_keeps_its_length_and_says_so(archs, 
     assert row["dynamic_status"] == "pass", row["dynamic_message"]
     last = row["dynamic_shapes"].split("; ")[-1]
     assert last.startswith("input_ids 3x8 (the model takes no other length: ") and last.endswith(") pass"), last
+
+
+def test_the_models_outputs_at_each_shape_are_kept_beside_the_graph(archs, tmp_path, monkeypatch):
+    """The torch outputs at the three shapes are kept in the dynamic graph's folder (its key names the weights): a
+    rerun, or another runtime checking the same graph, reads them instead of running the model again, and judges
+    alike; a file cut short is made again."""
+    from hwcov.models import signal
+
+    real, batches = signal.reference_of, []
+
+    def counted(built, case, batch):
+        batches.append(batch)
+        return real(built, case, batch)
+
+    monkeypatch.setattr(signal, "reference_of", counted)
+    first = _run(archs, "onnxruntime", "bert", tmp_path)
+    assert sorted(batches) == [1, 1, 2, 3]  # the forward's own (batch 1), then the three shapes
+    kept = sorted(tmp_path.glob("bert/hf-onnx-dynamic-*/references/*.npz"))
+    assert len(kept) == 3
+    batches.clear()
+    again = _run(archs, "onnxruntime", "bert", tmp_path)
+    assert batches == [1]  # the forward's only
+    assert (again["dynamic_status"], again["dynamic_shapes"]) == (first["dynamic_status"], first["dynamic_shapes"])
+    assert again["dynamic_max_abs_diff"] == first["dynamic_max_abs_diff"]
+    kept[0].write_bytes(kept[0].read_bytes()[:50])
+    batches.clear()
+    assert _run(archs, "onnxruntime", "bert", tmp_path)["dynamic_status"] == "pass"
+    assert len(batches) == 2  # the forward's, and the one cut short

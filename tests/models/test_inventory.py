@@ -37,6 +37,31 @@ def test_model_types_matches_discover(archs):
     assert inventory.model_types() >= set(archs)
 
 
+def test_model_types_are_kept_per_transformers_version(monkeypatch, tmp_path):
+    """The second command reads the kept list instead of importing the auto mappings; a torn file is made again."""
+    monkeypatch.setenv("HWCOV_ARTIFACTS_DIR", str(tmp_path))
+    first = inventory.model_types()
+    assert first >= _types_with_a_model_class()
+    kept = list((tmp_path / "inventory").glob("model-types-*.json"))
+    assert len(kept) == 1 and transformers_version() in kept[0].name
+
+    def no_mappings():
+        raise AssertionError("the auto mappings were imported again")
+
+    monkeypatch.setattr(inventory, "_mappings", no_mappings)
+    assert inventory.model_types() == first
+    kept[0].write_text('["bert", ')  # cut short
+    monkeypatch.undo()
+    monkeypatch.setenv("HWCOV_ARTIFACTS_DIR", str(tmp_path))
+    assert inventory.model_types() == first
+
+
+def transformers_version() -> str:
+    import transformers
+
+    return transformers.__version__
+
+
 def test_tasks_come_from_optimums_task_table(archs):
     assert "fill-mask" in archs["bert"].tasks and "text-generation" in archs["gpt2"].tasks
     assert "automatic-speech-recognition" in archs["whisper"].tasks
