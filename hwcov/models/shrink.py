@@ -1,5 +1,5 @@
 """Shrink a config dict to a tiny one by the rules of templates/tiny/defaults.yaml: widths, ffn sizes, layer,
-head, expert and position counts are lowered, and what depends on them follows (per-layer lists, backbone
+head, expert and position counts and the vocabulary are lowered, and what depends on them follows (per-layer lists, backbone
 stages, layer indexes, head dims, linked projection sizes, image sizes in whole patches)."""
 from __future__ import annotations
 
@@ -254,6 +254,7 @@ def _shrink_one(d: dict, rules: dict, widths: set, ffns: set) -> dict:
     _lower(d, rules["kv_head_keys"], rules["kv_heads"])
     _lower(d, rules["expert_keys"], rules["experts"])
     _lower(d, rules["position_keys"], rules["positions"])
+    _lower(d, rules["vocab_keys"], rules["vocab"])
     _lower(d, rules["image_size_keys"], rules["image_size"])
     _fit_image_to_patches(d, before, rules)
     _lower(d, rules["query_keys"], rules["queries"])

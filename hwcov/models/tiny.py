@@ -16,6 +16,9 @@ WHY = ("why",)  # an overrides entry's note: documentation, never a config key
 # `redraw: [{pattern, std}]`: tensors a checkpoint fills but the model builds as zeros (VQ codebooks are buffers
 # no init touches), drawn N(0, std) after building, so the path through them carries signal.
 REDRAW = "redraw"
+# `full_vocabulary: true`: the vocabulary keeps its default size. For configs that index it with ids the generic
+# shrink can't move (an id range checked when the config is built, ids nested in a sub-config, ids in modeling code).
+FULL_VOCABULARY = "full_vocabulary"
 
 
 def overrides_for(model_type: str, family: str) -> dict:
@@ -65,6 +68,8 @@ def tiny_config(model_type: str, overrides: dict | None = None):
     # (a dotted name reaches into a sub-config: semantic_model_config._name_or_path)
     drop = overrides.pop("drop_keys", None) or []
     overrides.pop(REDRAW, None)  # weights, not config: applied to the built model (redraw())
+    if overrides.pop(FULL_VOCABULARY, False):
+        rules = {**rules, "vocab_keys": []}
     shrunk = data.deep_merge(shrink_dict(default, rules), overrides, ignore=WHY)
     for path in drop:
         *parents, leaf = path.split(".")

@@ -32,6 +32,22 @@ def test_special_token_ids_stay_inside_the_vocabulary():
     assert config.eos_token_id < 100 and config.bos_token_id < 100
 
 
+def test_a_large_vocabulary_is_lowered_and_its_special_ids_follow(archs):
+    """gemma3n: 262k tokens (and as many per-layer input embeddings) were ~140 MB of a 2-layer model in each export;
+    the tiny vocabulary keeps its special and modality ids inside, each distinct."""
+    from hwcov.cases import generate
+    from hwcov.models.build import build_case
+
+    rules = data.load("tiny/defaults.yaml")
+    built = build_case(generate.case_for(archs["gemma3n_text"]))
+    assert built.config.vocab_size == rules["vocab"] and built.config.vocab_size_per_layer_input <= rules["vocab"]
+    assert sum(p.numel() for p in built.model.parameters()) < 10_000_000  # 157 M with its own vocabulary
+    qwen = tiny.tiny_config("qwen2_vl", generate.case_for(archs["qwen2_vl"]).config_overrides)
+    ids = {k: getattr(qwen, k) for k in ("image_token_id", "video_token_id", "vision_start_token_id")}
+    assert all(v < qwen.text_config.vocab_size for v in ids.values()) and len(set(ids.values())) == len(ids), ids
+    assert tiny.tiny_config("gpt2", {"vocab_size": 100}).vocab_size == 100  # an override still wins
+
+
 def test_skip_table_reasons_are_written():
     for model_type, entry in (data.load("skips.yaml").get("model_types") or {}).items():
         assert len(entry["reason"]) > 10, model_type
