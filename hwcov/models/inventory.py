@@ -128,12 +128,12 @@ def model_types() -> set[str]:
     except (OSError, ValueError):
         pass
     found = {t for m in _mappings().values() for t in m}
-    try:
-        cache.parent.mkdir(parents=True, exist_ok=True)
+    try:  # only inside an artifacts folder a run made: a mistyped --db-path must not get one made for it
+        cache.parent.mkdir(exist_ok=True)
         tmp = cache.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_text(json.dumps(sorted(found)), encoding="utf-8")
         tmp.replace(cache)
-    except OSError:  # a read-only artifacts folder: the answer stands, uncached
+    except OSError:  # no artifacts folder yet, or a read-only one: the answer stands, uncached
         pass
     return found
 

@@ -39,8 +39,11 @@ def test_model_types_matches_discover(archs):
 
 def test_model_types_are_kept_per_transformers_version(monkeypatch, tmp_path):
     """The second command reads the kept list instead of importing the auto mappings; a torn file is made again."""
-    monkeypatch.setenv("HWCOV_ARTIFACTS_DIR", str(tmp_path))
+    monkeypatch.setenv("HWCOV_ARTIFACTS_DIR", str(tmp_path / "not made"))
     first = inventory.model_types()
+    assert not (tmp_path / "not made").exists()  # no artifacts folder is made to keep it in
+    monkeypatch.setenv("HWCOV_ARTIFACTS_DIR", str(tmp_path))
+    assert inventory.model_types() == first
     assert first >= _types_with_a_model_class()
     kept = list((tmp_path / "inventory").glob("model-types-*.json"))
     assert len(kept) == 1 and transformers_version() in kept[0].name
