@@ -37,6 +37,21 @@ def fallback_cause(message: str) -> str:
     return ""
 
 
+def shape_cause(message: str) -> str:
+    """The runtime's or the check's own words in a row's 'at <shape>: <cause>' part ('' when it has none): the shape's
+    label names inputs ('at pixel_values 1x3x64x64: ...') that a catalog pattern for a missing input would claim."""
+    rest = message[message.index(FALLBACK_SUFFIX):] if FALLBACK_SUFFIX in message else message
+    start = 0 if rest.startswith("at ") else rest.find("; at ") + 2
+    if start < 2 and not rest.startswith("at "):
+        return ""
+    depth = 0
+    for i in range(start + 3, len(rest) - 1):
+        depth += {"(": 1, ")": -1}.get(rest[i], 0)
+        if depth == 0 and rest[i:i + 2] == ": ":
+            return rest[i + 2:]
+    return ""
+
+
 # the lengths the longer shape scales: text tokens, raw audio samples, spectrogram frames (a model whose frames are
 # fixed by its positions keeps them: inputs.synthesize); an image keeps its model's size (most vision models take
 # only their configured size: position embeddings, patch grids)
@@ -99,7 +114,11 @@ def declared_shapes(exported) -> dict[str, list]:
         import onnx
 
         def size(d):
-            return d.dim_param if d.dim_param else d.dim_value if d.HasField("dim_value") else "?"
+            # torch.onnx names an axis by its size expression: one that resolved to a number ("2", the image
+            # count a per-image list baked in) is fixed, though ONNX Runtime would load it as a free name
+            if d.dim_param:
+                return int(d.dim_param) if d.dim_param.isdigit() else d.dim_param
+            return d.dim_value if d.HasField("dim_value") else "?"
 
         graph = onnx.load(str(onnx_file), load_external_data=False).graph
         return {i.name: [size(d) for d in i.type.tensor_type.shape.dim] for i in graph.input}

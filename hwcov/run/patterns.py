@@ -29,12 +29,13 @@ def catalog() -> list[dict]:
     return [{**p, "compiled": re.compile(p["regex"], re.IGNORECASE)} for p in pats]
 
 
-def classify(status: str, message: str) -> str:
-    """The pattern name for a result row ('' for rows that are not failures)."""
+def classify(status: str, message: str, mode: str = "") -> str:
+    """The pattern name for a result row ('' for rows that are not failures); a pattern that names `modes` classifies
+    only those modes' failures (a runtime error at another shape means another thing in the forward)."""
     if status in NOT_FAILURES:
         return ""
     for p in catalog():
-        if p["compiled"].search(message or ""):
+        if (not p.get("modes") or mode in p["modes"]) and p["compiled"].search(message or ""):
             return p["name"]
     return UNCLASSIFIED
 
@@ -50,18 +51,22 @@ def mode_failures(row: dict) -> list[tuple[str, dict]]:
         status = row.get(f"{mode}_status") or ""
         if isinstance(status, str) and status not in MODE_NOT_FAILURES:
             message = row.get(f"{mode}_message") or ""
-            out.append((f"{mode}: {mode_pattern(status, message)}", {**row, "status": status, "error_message": message}))
+            name = f"{mode}: {mode_pattern(status, message, mode)}"
+            out.append((name, {**row, "status": status, "error_message": message}))
     return out
 
 
-def mode_pattern(status: str, message: str) -> str:
+def mode_pattern(status: str, message: str, mode: str = "dynamic") -> str:
     """A mode's pattern: where its dynamic export failed and the static graph stood in
-    (hwcov.export.dynamic.fallback_note), the cause's pattern first."""
-    from hwcov.export.dynamic import fallback_cause
+    (hwcov.export.dynamic.fallback_note), the cause's pattern first; then the words after the shape's label (which
+    names inputs a pattern would claim), then the whole message."""
+    from hwcov.export.dynamic import fallback_cause, shape_cause
 
-    cause = fallback_cause(message)
-    found = classify(status, cause) if cause else UNCLASSIFIED
-    return found if found != UNCLASSIFIED else classify(status, message)
+    fallback, at_shape = fallback_cause(message), shape_cause(message)
+    found = classify(status, fallback, mode) if fallback else UNCLASSIFIED
+    if found == UNCLASSIFIED and at_shape:
+        return classify(status, at_shape, mode)
+    return found if found != UNCLASSIFIED else classify(status, message, mode)
 
 
 def summarize(rows: list[dict]) -> list[dict]:

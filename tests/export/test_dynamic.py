@@ -125,3 +125,25 @@ def test_the_models_outputs_at_each_shape_are_kept_beside_the_graph(archs, tmp_p
     batches.clear()
     assert _run(archs, "onnxruntime", "bert", tmp_path)["dynamic_status"] == "pass"
     assert len(batches) == 2  # the forward's, and the one cut short
+
+
+def test_an_axis_named_by_a_number_is_fixed_not_symbolic(tmp_path):
+    """torch.onnx names an axis by its size expression; one that resolved to a number (a VLM whose per-image list
+    baked the image count in: llava's pixel_values axis 0 is named '2') loads in ONNX Runtime at any size but runs
+    only at that one, so it is a fixed axis: another size is refused as static_only, not run into a Reshape error."""
+    import types
+
+    import onnx
+    import torch
+    from onnx import TensorProto, helper
+
+    inputs = [helper.make_tensor_value_info("pixel_values", TensorProto.FLOAT, ["2", 3, "s4", "s4"]),
+              helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["s72", "s70"])]
+    out = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    graph = helper.make_graph([helper.make_node("Identity", ["pixel_values"], ["y"])], "g", inputs, [out])
+    onnx.save(helper.make_model(graph), str(tmp_path / "model.onnx"))
+    declared = dynamic.declared_shapes(types.SimpleNamespace(directory=tmp_path))
+    assert declared == {"pixel_values": [2, 3, "s4", "s4"], "input_ids": ["s72", "s70"]}
+    feed = {"pixel_values": torch.zeros(1, 3, 8, 8), "input_ids": torch.zeros(1, 20, dtype=torch.long)}
+    assert dynamic.fixed_axis_conflict(declared, feed) == "pixel_values axis 0 is fixed at 2, fed 1"
+    assert dynamic.fixed_axis_conflict(declared, {**feed, "pixel_values": torch.zeros(2, 3, 5, 5)}) == ""

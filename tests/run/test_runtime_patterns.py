@@ -38,3 +38,46 @@ def test_runtime_patterns_carry_a_fix():
     info = {p["name"]: p for p in patterns.catalog()}
     for name in set(MESSAGES.values()):
         assert info[name]["fix"] and info[name]["explanation"]
+
+
+# the dynamic and generate modes' messages as real onnxruntime rows have them (sweep of 2026-12-04): the shape's label
+# names inputs ('pixel_values', 'image_grid_thw') that the missing-input patterns would claim
+MODE_MESSAGES = {
+    ("dynamic", "at pixel_values 1x3x64x64: RuntimeError: Error in execution: Non-zero status code returned while "
+                "running Add node. Name:'node_add_1865' Status Message: axis == 1 || axis == largest was false"):
+        "export_size_baked",
+    ("dynamic", "at input_ids 1x12: image_grid_thw axis 0 is fixed at 2, fed 1"): "static_graph_only",
+    ("dynamic", "at input_ids 1x12: RuntimeError: Error in execution: Non-zero status code returned while running "
+                "Split node. Name:'node_Slice_514/GatherSliceToSplitFusion' Status Message: Invalid value in 'split'. "
+                "Split size 1 exceeds the remaining size of the selected axis, 0."): "per_item_sizes_baked",
+    ("dynamic", "at input_ids 1x44: RuntimeError: Error in execution: Non-zero status code returned while running "
+                "SequenceAt node. Name:'n0_2' Status Message: Invalid sequence index (1) specified for sequence of "
+                "size (1)"): "per_item_sizes_baked",
+    ("dynamic", "at pixel_values 4x3x14x14: output shape 'pooler_output' (2, 4, 64) vs (1, 4, 64)"): "export_size_baked",
+    ("dynamic", "dynamic export failed (GuardOnDataDependentSymNode: Could not guard on data-dependent expression); "
+                "checked the static torch-onnx-legacy graph instead; at input_ids 1x8: attention_mask axis 0 is fixed "
+                "at 2, fed 1"): "data_dependent_export",
+    ("generate", "RuntimeError: decompose_prefill_decode failed for JambaForCausalLM. Inputs passed: ['input_ids', "
+                 "'attention_mask']. Make sure the inputs are compatible with model.generate()."):
+        "generation_not_decomposable",
+    ("generate", "RuntimeError: Error in execution: Got invalid dimensions for input: input.cache.layers.1.buffer_kv."
+                 "compressor for the following indices index: 1 Got: 1 Expected: 0"): "export_size_baked",
+}
+
+
+@pytest.mark.parametrize("mode,message", list(MODE_MESSAGES))
+def test_a_modes_failure_is_classified_by_the_runtimes_words_not_the_shapes_label(mode, message):
+    assert patterns.mode_pattern("fail_to_run", message, mode) == MODE_MESSAGES[mode, message]
+    row = {"hardware": "onnxruntime", "status": "pass", f"{mode}_status": "fail_to_run", f"{mode}_message": message}
+    assert [name for name, _ in patterns.mode_failures(row)] == [f"{mode}: {MODE_MESSAGES[mode, message]}"]
+
+
+def test_a_mode_only_pattern_leaves_the_forwards_failures_alone():
+    """A runtime error in a reshaping node at another shape means a size baked in at export; in the forward, which
+    runs only at its export shape, it means something else, so the forward's row doesn't get that pattern."""
+    message = ("RuntimeError: Error in execution: Non-zero status code returned while running Reshape node. "
+               "Name:'node_view' Status Message: reshape_helper.h:91 ...")
+    assert patterns.mode_pattern("fail_to_run", "at input_ids 1x9: " + message) == "export_size_baked"
+    assert patterns.classify("fail_to_run", message) != "export_size_baked"
+    scoped = [p for p in patterns.catalog() if p.get("modes")]
+    assert scoped and all(set(p["modes"]) <= set(patterns.MODES) and p["fix"] for p in scoped)
