@@ -68,6 +68,9 @@ def build(case) -> LmCase:
         model = tiny.build_model(head, config)
         tiny.redraw(model, (case.config_overrides or {}).get(tiny.REDRAW))
     model.eval()
+    # speech-to-text heads of decoder-only audio LLMs (qwen2_audio, glmasr, granite_speech ...) sit in the seq2seq
+    # mapping: their decoder is the LM itself, fed no decoder_input_ids
+    seq2seq = seq2seq and bool(getattr(config, "is_encoder_decoder", False))
     gen = torch.Generator().manual_seed(0)
     vocab = int(getattr(config.get_text_config(), "vocab_size", 0) or 0)
     if vocab < 8:
@@ -79,7 +82,8 @@ def build(case) -> LmCase:
         # step captured on a one-token cache would have torch.export fix the cache's length at 1
         start = model.generation_config.decoder_start_token_id
         start = start if start is not None else getattr(config, "decoder_start_token_id", None)
-        start = start if start is not None else (config.pad_token_id or 0)
+        # a composite config (an audio LLM's) keeps its token ids in its text config only
+        start = start if start is not None else (getattr(config.get_text_config(), "pad_token_id", None) or 0)
         model.generation_config.decoder_start_token_id = start  # generate() refuses an encoder-decoder without one
         feed["decoder_input_ids"] = torch.tensor([[start, int(ids[0, 0])]])
     return LmCase(config, model, feed, seq2seq)

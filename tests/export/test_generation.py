@@ -136,3 +136,13 @@ def test_a_causal_head_on_an_encoder_decoder_config_generates_as_a_decoder(archs
     decoder prompt and an encoder graph are wanted (given one, generate() refused it)."""
     row = _check(archs, "onnxruntime", "pegasus", tmp_path)
     assert row["generate_status"] == "pass", row["generate_message"]
+
+
+def test_a_decoder_only_audio_llm_in_the_seq2seq_mapping_is_prompted_as_a_decoder(archs):
+    """qwen2_audio's head sits in transformers' seq2seq mapping, but its config is no encoder-decoder: its LM is the
+    decoder and takes no decoder_input_ids (given them, the exporter's generate() capture failed, and reading a
+    start token from its composite config raised AttributeError: no pad_token_id at the top level)."""
+    audio_llm = generation.build(generate.case_for(archs["qwen2_audio"]))
+    assert not audio_llm.seq2seq and set(audio_llm.feed) == {"input_ids", "attention_mask"}
+    t5 = generation.build(generate.case_for(archs["t5"]))  # an encoder-decoder in the same mapping
+    assert t5.seq2seq and "decoder_input_ids" in t5.feed
