@@ -65,6 +65,11 @@ def build(case) -> LmCase:
         config, model, prompt = checkpoints.generative(case, head)
     else:
         config = tiny.tiny_config(case.model_type, case.config_overrides)
+        if not seq2seq and getattr(config, "is_decoder", None) is False:
+            # an encoder family's causal head (BertLMHeadModel, RobertaForCausalLM, reformer's LM head) is a
+            # decoder only with is_decoder set, as its checkpoints for generation have it: causal attention and a
+            # KV cache (without it bert's head attends both ways and returns no cache; reformer's refuses to build)
+            config.is_decoder = True
         model = tiny.build_model(head, config)
         tiny.redraw(model, (case.config_overrides or {}).get(tiny.REDRAW))
     model.eval()

@@ -67,9 +67,9 @@ def test_a_decode_fed_a_zeroed_cache_fails_at_its_first_step(archs, tmp_path):
 
 
 def test_a_model_that_returns_no_cache_is_not_judged_as_a_kv_cache_generation(archs, tmp_path):
-    row = _check(archs, "onnxruntime", "bert", tmp_path)
+    row = _check(archs, "onnxruntime", "openai-gpt", tmp_path)
     assert row["generate_status"] == "not_applicable"
-    assert "BertLMHeadModel generates without a KV cache" in row["generate_message"]
+    assert "OpenAIGPTLMHeadModel generates without a KV cache" in row["generate_message"]
     assert _check(archs, "onnxruntime", "vit", tmp_path) == {}  # no generative head: no generate columns
 
 
@@ -146,3 +146,12 @@ def test_a_decoder_only_audio_llm_in_the_seq2seq_mapping_is_prompted_as_a_decode
     assert not audio_llm.seq2seq and set(audio_llm.feed) == {"input_ids", "attention_mask"}
     t5 = generation.build(generate.case_for(archs["t5"]))  # an encoder-decoder in the same mapping
     assert t5.seq2seq and "decoder_input_ids" in t5.feed
+
+
+def test_an_encoder_familys_causal_head_generates_as_a_decoder_with_its_cache(archs, tmp_path):
+    """BertLMHeadModel is a decoder only with is_decoder set (as checkpoints for generation have it): then it attends
+    causally and returns a KV cache, and the runtime generates what torch does (without it the head attended both
+    ways, returned no cache and was never judged)."""
+    assert generation.build(generate.case_for(archs["bert"])).config.is_decoder is True
+    row = _check(archs, "onnxruntime", "bert", tmp_path)
+    assert row["generate_status"] == "pass", row["generate_message"]
