@@ -7,8 +7,9 @@ The verdict goes into the forward's row as its generate_* columns, never into it
                   tolerance
   fail_accuracy   a token or a step's logits differ: generate_first_divergence names the first such step
   unsupported_op / fail_to_run   the generation export, or a graph at some step, failed (the message says which)
-  not_applicable  the export split the model in more than a prefill and a decode (a multimodal generative model:
-                  not run yet), or it has no vocabulary to prompt
+  not_applicable  the export split the model in more than a prefill and a decode, with image or audio encoders (a
+                  multimodal generation with its encoders: not run yet), or it has no vocabulary to prompt; a
+                  multimodal model prompted with text alone runs its language-model and lm_head graphs as its prefill
   skipped         the forward used most of the case's time budget
 Architectures without a generative head get no generate columns at all.
 """
@@ -58,19 +59,21 @@ def check(backend, case, export_dir, carry=lambda cache: cache) -> dict:
         return {"generate_status": "unsupported_op" if exc.op else "fail_to_run", "generate_route": route,
                 "generate_message": f"export {exc}{op}"[:2000]}
     components = sorted(_components(exported))
-    if components != ["decode", "prefill"]:
+    if components not in (["decode", "prefill"], sorted(("decode", *generation.SPLIT_PREFILL))):
         return {"generate_status": "not_applicable", "generate_route": route,
-                "generate_message": f"exported as {', '.join(components)}: a multimodal generation, not run yet"}
+                "generate_message": f"exported as {', '.join(components)}: a multimodal generation with its "
+                                    "encoders, not run yet"}
     try:
+        prefill = backend.component_runner(exported, "prefill") if "prefill" in components else \
+            _split_prefill(backend, exported, generation.split_prefill_inputs(lm, prefill_kwargs))
         encoder = generation.encoder_case(lm)
         if encoder is not None:  # the runtime's own encoder graph feeds its prefill (and decode) graphs
             encoded = backend.component_runner(_encoder_graph(backend, encoder, case, export_dir), "model")(
                 **encoder.feed)  # once: the prompt is the same for every stage
             prefill_kwargs, decode_kwargs = (generation.on_encoder(encoded, kwargs)
                                              for kwargs in (prefill_kwargs, decode_kwargs))
-        got = generation.greedy(backend.component_runner(exported, "prefill"),
-                                backend.component_runner(exported, "decode"), prefill_kwargs, decode_kwargs,
-                                carry=carry)
+        got = generation.greedy(prefill, backend.component_runner(exported, "decode"), prefill_kwargs,
+                                decode_kwargs, carry=carry)
     except Exception as exc:  # noqa: BLE001 - the runtime's error at some step is the verdict
         return {"generate_status": "fail_to_run", "generate_route": route,
                 "generate_message": f"{type(exc).__name__}: {str(exc)[:1500]}"}
@@ -84,6 +87,20 @@ def _encoder_graph(backend, encoder, case, export_dir):
         return export.export(encoder, case, 1, dynamic.ROUTE[backend.family], export_dir)
     except export.ExportError:
         return export.export(encoder, case, 1, backend.routes[0], export_dir)
+
+
+def _split_prefill(backend, exported, language_model_inputs: dict):
+    """A multimodal model's prefill on the runtime, given a text prompt: its language-model graph fed the prompt's
+    embeddings as torch made them (the exporter leaves that merge to the caller), its lm_head graph on the result;
+    the decode graph then runs the whole model a token at a time, as for any decoder."""
+    language_model, lm_head = (backend.component_runner(exported, name) for name in generation.SPLIT_PREFILL)
+
+    def prefill(**_prompt):  # the prompt is already in the embeddings
+        out = language_model(**language_model_inputs)
+        logits = lm_head(input=out["last_hidden_state"])
+        logits = logits if hasattr(logits, "shape") else next(iter(logits.values()))
+        return {"logits": logits, "cache": out[generation.cache_key(out)]}
+    return prefill
 
 
 def _components(exported) -> list[str]:

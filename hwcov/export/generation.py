@@ -139,6 +139,25 @@ def uses_cache(lm: LmCase, prefill_kwargs: dict, decode_kwargs: dict) -> bool:
     return any(isinstance(out[k], Cache) for k in out.keys())
 
 
+SPLIT_PREFILL = ("language_model", "lm_head")  # a multimodal model's prefill as transformers.exporters splits it
+
+
+def split_prefill_inputs(lm: LmCase, prefill_kwargs: dict) -> dict:
+    """What a multimodal model's prefill hands its language model for this prompt (the merged token embeddings,
+    positions: rope's 3-axis ones too), captured from the torch model's own prefill: the exporter exports the
+    language model and lm_head as graphs and leaves the embedding and image/audio merge to the caller."""
+    import copy
+
+    import torch
+    from transformers.exporters.utils import decompose_multimodal
+
+    from transformers.cache_utils import Cache
+
+    captured = decompose_multimodal(lm.model, copy.deepcopy(prefill_kwargs))["language_model"][1]
+    # the empty cache too: a sliding-window layer's graph takes its window as a cache input (gemma3)
+    return {k: v for k, v in captured.items() if torch.is_tensor(v) or isinstance(v, Cache)}
+
+
 def cache_key(mapping) -> str:
     """The key holding the KV cache (a transformers Cache) in a forward's kwargs or outputs."""
     from transformers.cache_utils import Cache

@@ -1,5 +1,7 @@
 """The `generate` mode (issue #25): greedy decoding through exported prefill + decode graphs, the KV cache carried by
 the runtime, against torch's own greedy generation; a decode whose cache is broken fails, and says at which step."""
+import json
+
 import numpy as np
 import pytest
 
@@ -155,3 +157,23 @@ def test_an_encoder_familys_causal_head_generates_as_a_decoder_with_its_cache(ar
     assert generation.build(generate.case_for(archs["bert"])).config.is_decoder is True
     row = _check(archs, "onnxruntime", "bert", tmp_path)
     assert row["generate_status"] == "pass", row["generate_message"]
+
+
+def test_a_multimodal_lm_prompted_with_text_prefills_through_its_language_model_and_lm_head_graphs(archs, tmp_path):
+    """qwen2_audio exports as language_model + lm_head + decode (transformers.exporters leaves the embedding merge to
+    the caller): the runtime's prefill is those two graphs fed the prompt's embeddings as torch made them, and its
+    cache flows into the decode graph -- zeroed on the way, the first decode step diverges."""
+    row = _check(archs, "onnxruntime", "qwen2_audio", tmp_path)  # the runners are each runtime's (openvino's alike)
+    assert row["generate_status"] == "pass", row["generate_message"]
+    assert row["generate_steps"] == generation.STEPS and len(set(row["generate_tokens"].split())) > 1
+    export = next(tmp_path.glob("qwen2_audio/hf-onnx-generate-*"))
+    assert sorted(json.loads((export / "export.json").read_text())["components"]) == \
+        ["decode", "language_model", "lm_head"]
+
+    def zeroed(cache):
+        for layer in cache.layers:
+            layer.keys, layer.values = layer.keys * 0, layer.values * 0
+        return cache
+
+    broken = _check(archs, "onnxruntime", "qwen2_audio", tmp_path, carry=zeroed)
+    assert (broken["generate_status"], broken["generate_first_divergence"]) == ("fail_accuracy", 1)
