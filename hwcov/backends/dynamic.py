@@ -23,10 +23,13 @@ ORDER = ("static_only", "shape_mismatch", "fail_to_run", "fail_accuracy")  # the
 MIN_BUDGET_LEFT = 0.6  # of the case's timeout, still unspent when the forward passed
 
 
-def _fields(status: str, route: str, shapes: list[tuple], message: str) -> dict:
+PROBE = " (length only, not counted)"  # the label of check()'s probe shape
+
+
+def _fields(status: str, route: str, shapes: list[tuple], message: str, probe: tuple | None = None) -> dict:
     diffs = [d for _, _, d, _ in shapes if d == d and d != float("inf")]
     return {"dynamic_status": status, "dynamic_route": route,
-            "dynamic_shapes": "; ".join(f"{label} {st}" for label, st, _, _ in shapes),
+            "dynamic_shapes": "; ".join(f"{label} {st}" for label, st, _, _ in shapes + ([probe] if probe else [])),
             "dynamic_max_abs_diff": max(diffs) if diffs else float("nan"), "dynamic_message": message[:2000]}
 
 
@@ -68,8 +71,30 @@ def _at(built, case, shape, transformers_format: bool, kept_in) -> tuple[dict, d
         return raw, fed, reference, f" (the model takes no other length: {type(exc).__name__}: {first})"
 
 
+def _verdict(infer, declared, tol, reference_for, raw, fed, label) -> tuple:
+    """(label, status, max |diff|, message) of the graph fed `fed` (the model's inputs `raw`) at one shape."""
+    conflict = dynamic.fixed_axis_conflict(declared, fed)
+    if conflict:
+        return label, "static_only", float("nan"), conflict
+    reference = reference_for(raw)
+    try:
+        result = infer(fed)
+    except Exception as exc:  # noqa: BLE001 - the runtime's error at this shape is the verdict
+        return label, "fail_to_run", float("nan"), f"{type(exc).__name__}: {str(exc)[:400]}"
+    mismatch = [f"'{k}' {tuple(result[k].shape)} vs {tuple(reference[k].shape)}" for k in sorted(reference)
+                if k in result and tuple(result[k].shape) != tuple(reference[k].shape)]
+    if mismatch:
+        return label, "shape_mismatch", float("inf"), "output shape " + ", ".join(mismatch[:3])
+    verdict = validate.compare(reference, result, tol)
+    return label, verdict.status, verdict.max_abs_diff, verdict.message
+
+
 def check(backend, case, export_dir, static_route: str) -> dict:
-    """The dynamic_* fields of a case whose fp32 forward passed on `backend` via `static_route`."""
+    """The dynamic_* fields of a case whose fp32 forward passed on `backend` via `static_route`. Where another shape
+    failed, the export's batch with longer lengths is checked too, as a probe that doesn't count toward the verdict:
+    it tells a graph fixed in its batch (a VLM's image count) but free in its length from one fixed in both."""
+    import dataclasses
+
     from hwcov.models.build import Built
     from hwcov.models.signal import kept_reference_of
 
@@ -93,26 +118,17 @@ def check(backend, case, export_dir, static_route: str) -> dict:
         else:
             raw, fed, reference, kept = _at(built, case, shape, transformers_format, kept_in)
         label = dynamic.describe(raw) + (" (export)" if shape.export else "") + kept
-        conflict = dynamic.fixed_axis_conflict(declared, fed)
-        if conflict:
-            done.append((label, "static_only", float("nan"), conflict))
-            continue
-        if reference is None:
-            reference = kept_reference_of(Built(built.config, built.model, raw), case, shape.batch, kept_in)
-        try:
-            result = infer(fed)
-        except Exception as exc:  # noqa: BLE001 - the runtime's error at this shape is the verdict
-            done.append((label, "fail_to_run", float("nan"), f"{type(exc).__name__}: {str(exc)[:400]}"))
-            continue
-        mismatch = [f"'{k}' {tuple(result[k].shape)} vs {tuple(reference[k].shape)}" for k in sorted(reference)
-                    if k in result and tuple(result[k].shape) != tuple(reference[k].shape)]
-        if mismatch:
-            done.append((label, "shape_mismatch", float("inf"), "output shape " + ", ".join(mismatch[:3])))
-            continue
-        verdict = validate.compare(reference, result, tol)
-        done.append((label, verdict.status, verdict.max_abs_diff, verdict.message))
+        done.append(_verdict(infer, declared, tol, lambda r, known=reference: known if known is not None else
+                             kept_reference_of(Built(built.config, built.model, r), case, shape.batch, kept_in),
+                             raw, fed, label))
     failed = [d for d in done if d[1] != "pass"]
     if not failed:
         return _fields("pass", route, done, note)
     worst = min(failed, key=lambda d: ORDER.index(d[1]) if d[1] in ORDER else len(ORDER))
-    return _fields(worst[1], route, done, "; ".join(filter(None, [note, f"at {worst[0]}: {worst[3]}"])))
+    export_shape = shapes[0]
+    probe = dataclasses.replace(export_shape, scale=dynamic.SEQ_SCALE, export=False)
+    raw, fed, reference, kept = _at(built, case, probe, transformers_format, kept_in)
+    scales = not kept and dynamic.describe(raw) != dynamic.describe(built.feed)  # lengths the model took longer
+    probed = _verdict(infer, declared, tol, lambda _r: reference, raw, fed, dynamic.describe(raw) + PROBE) \
+        if scales else None
+    return _fields(worst[1], route, done, "; ".join(filter(None, [note, f"at {worst[0]}: {worst[3]}"])), probed)

@@ -35,8 +35,38 @@ def test_a_static_only_export_is_recorded_static_only_not_pass(archs, tmp_path, 
     assert row["status"] == "pass"  # the forward's own verdict stands
     assert row["dynamic_status"] == "static_only"
     assert row["dynamic_shapes"] == ("input_ids 2x8 (export) pass; input_ids 1x8 static_only; "
-                                     "input_ids 3x20 static_only")
+                                     "input_ids 3x20 static_only; input_ids 2x20 (length only, not counted) static_only")
     assert row["dynamic_message"] == "at input_ids 1x8: attention_mask axis 0 is fixed at 2, fed 1"
+
+
+def test_a_graph_fixed_in_its_batch_but_free_in_its_length_says_so_without_passing(archs, tmp_path, monkeypatch):
+    """A graph whose batch is fixed and whose sequence is symbolic (as a VLM's image count is fixed and its text free)
+    is static_only; the probe at the export's batch with the longer text passes, is listed, and is not counted."""
+    import torch
+
+    from hwcov.models import outputs
+
+    def sequence_only(built, case, batch, feed, staging, export_dir):
+        names = [k for k, v in feed.items() if torch.is_tensor(v)]
+        output_names = list(outputs.flatten(built.model(**feed)))
+
+        class Flat(torch.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.model = built.model
+
+            def forward(self, *tensors):
+                return tuple(outputs.flatten(self.model(**dict(zip(names, tensors)))).values())
+
+        torch.onnx.export(Flat().eval(), tuple(feed[k] for k in names), str(staging / "model.onnx"), input_names=names,
+                          output_names=output_names, dynamic_axes={k: {1: "sequence"} for k in names}, dynamo=False)
+        return {"format": "named", "inputs": names, "outputs": output_names}
+
+    monkeypatch.setitem(routes.ROUTE_EXPORTERS, "hf-onnx-dynamic", sequence_only)
+    row = _run(archs, "onnxruntime", "bert", tmp_path)
+    assert row["dynamic_status"] == "static_only", row["dynamic_message"]
+    assert row["dynamic_shapes"] == ("input_ids 2x8 (export) pass; input_ids 1x8 static_only; "
+                                     "input_ids 3x20 static_only; input_ids 2x20 (length only, not counted) pass")
 
 
 def test_a_failed_dynamic_export_falls_back_to_the_static_graph_and_says_so(archs, tmp_path, monkeypatch):
@@ -73,8 +103,9 @@ def test_a_graph_wrong_at_another_shape_fails_there(archs, tmp_path, monkeypatch
     row = _run(archs, "onnxruntime", "bert", tmp_path)
     assert row["status"] == "pass"
     assert row["dynamic_status"] == "fail_accuracy"
+    # the probe at the export's batch (2) and a longer text: right there, so the drift is the batch's
     assert row["dynamic_shapes"] == ("input_ids 2x8 (export) pass; input_ids 1x8 fail_accuracy; "
-                                     "input_ids 3x20 fail_accuracy")
+                                     "input_ids 3x20 fail_accuracy; input_ids 2x20 (length only, not counted) pass")
     assert row["dynamic_message"].startswith("at input_ids 1x8: ")
 
 
