@@ -58,12 +58,14 @@ def test_a_decode_whose_cache_is_not_fed_back_fails_generation(archs, tmp_path, 
     assert row["generate_message"].startswith("diverges at step 2: ")
 
 
-def test_a_decode_fed_a_zeroed_cache_fails_at_its_first_step(archs, tmp_path):
-    def zeroed(cache):
-        for layer in cache.layers:
-            layer.keys, layer.values = layer.keys * 0, layer.values * 0
-        return cache
+def zeroed(cache):
+    """A carry that hands the next decode step the cache with every key and value zeroed."""
+    for layer in cache.layers:
+        layer.keys, layer.values = layer.keys * 0, layer.values * 0
+    return cache
 
+
+def test_a_decode_fed_a_zeroed_cache_fails_at_its_first_step(archs, tmp_path):
     row = _check(archs, "onnxruntime", "gpt2", tmp_path, carry=zeroed)
     assert (row["generate_status"], row["generate_first_divergence"]) == ("fail_accuracy", 1)
 
@@ -169,11 +171,6 @@ def test_a_multimodal_lm_prompted_with_text_prefills_through_its_language_model_
     export = next(tmp_path.glob("qwen2_audio/hf-onnx-generate-*"))
     assert sorted(json.loads((export / "export.json").read_text())["components"]) == \
         ["decode", "language_model", "lm_head"]
-
-    def zeroed(cache):
-        for layer in cache.layers:
-            layer.keys, layer.values = layer.keys * 0, layer.values * 0
-        return cache
 
     broken = _check(archs, "onnxruntime", "qwen2_audio", tmp_path, carry=zeroed)
     assert (broken["generate_status"], broken["generate_first_divergence"]) == ("fail_accuracy", 1)
