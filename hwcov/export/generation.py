@@ -149,9 +149,8 @@ def split_prefill_inputs(lm: LmCase, prefill_kwargs: dict) -> dict:
     import copy
 
     import torch
-    from transformers.exporters.utils import decompose_multimodal
-
     from transformers.cache_utils import Cache
+    from transformers.exporters.utils import decompose_multimodal
 
     captured = decompose_multimodal(lm.model, copy.deepcopy(prefill_kwargs))["language_model"][1]
     # the empty cache too: a sliding-window layer's graph takes its window as a cache input (gemma3)

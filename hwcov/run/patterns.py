@@ -58,8 +58,8 @@ def mode_failures(row: dict) -> list[tuple[str, dict]]:
 
 def mode_pattern(status: str, message: str, mode: str = "dynamic") -> str:
     """A mode's pattern: where its dynamic export failed and the static graph stood in
-    (hwcov.export.dynamic.fallback_note), the cause's pattern first; then the words after the shape's label (which
-    names inputs a pattern would claim), then the whole message."""
+    (hwcov.export.dynamic.fallback_note), the cause's pattern first; then, where the message names a shape, only the
+    words after its label (which names inputs a pattern would claim); else the whole message."""
     from hwcov.export.dynamic import fallback_cause, shape_cause
 
     fallback, at_shape = fallback_cause(message), shape_cause(message)
