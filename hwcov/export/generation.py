@@ -120,7 +120,12 @@ def stage_inputs(lm: LmCase) -> tuple[dict, dict]:
     them from a real generate call), output flags removed."""
     from transformers.exporters.utils import decompose_prefill_decode
 
-    stages = decompose_prefill_decode(lm.model, dict(lm.feed))
+    try:
+        stages = decompose_prefill_decode(lm.model, dict(lm.feed))
+    except RuntimeError as exc:  # its message names the inputs only: the row should say why generate() refused
+        if exc.__cause__ is None:
+            raise
+        raise RuntimeError(f"{exc} <- {type(exc.__cause__).__name__}: {exc.__cause__}"[:1500]) from exc.__cause__
     return tuple({k: v for k, v in stages[name][1].items() if k not in FLAGS} for name in ("prefill", "decode"))
 
 

@@ -174,3 +174,15 @@ def test_a_multimodal_lm_prompted_with_text_prefills_through_its_language_model_
 
     broken = _check(archs, "onnxruntime", "qwen2_audio", tmp_path, carry=zeroed)
     assert (broken["generate_status"], broken["generate_first_divergence"]) == ("fail_accuracy", 1)
+
+
+def test_a_generate_the_exporter_cant_capture_says_why(archs):
+    """transformers' decompose_prefill_decode names only the inputs it passed; the row carries generate()'s own
+    refusal too (xmod's language adapters want a language id), still under its pattern."""
+    from hwcov.run import patterns
+
+    with pytest.raises(RuntimeError) as refused:
+        generation.stage_inputs(generation.build(generate.case_for(archs["xmod"])))
+    message = str(refused.value)
+    assert "decompose_prefill_decode failed" in message and "<- ValueError: Input language unknown" in message
+    assert patterns.mode_pattern("fail_to_run", message, "generate") == "generation_not_decomposable"
