@@ -21,6 +21,7 @@ from hwcov.export import routes as export
 
 ORDER = ("static_only", "shape_mismatch", "fail_to_run", "fail_accuracy")  # the row's status: the first found
 MIN_BUDGET_LEFT = 0.6  # of the case's timeout, still unspent when the forward passed
+SECOND_BUDGET_LEFT = 0.35  # ... and when the first dynamic graph is done, to try the second
 
 
 PROBE = " (length only, not counted)"  # the label of check()'s probe shape
@@ -31,21 +32,6 @@ def _fields(status: str, route: str, shapes: list[tuple], message: str, probe: t
     return {"dynamic_status": status, "dynamic_route": route,
             "dynamic_shapes": "; ".join(f"{label} {st}" for label, st, _, _ in shapes + ([probe] if probe else [])),
             "dynamic_max_abs_diff": max(diffs) if diffs else float("nan"), "dynamic_message": message[:2000]}
-
-
-def _graph(backend, case, export_dir, static_route: str):
-    """(built case, export, the shapes to check, '' or why the static graph stands in) for the backend's family."""
-    from hwcov.models.build import build_case
-
-    built = build_case(case, dynamic.EXPORT_BATCH)
-    try:
-        exported = export.export(built, case, dynamic.EXPORT_BATCH, dynamic.ROUTE[backend.family], export_dir)
-        return built, exported, dynamic.plan(case.input_spec), ""
-    except export.ExportError as exc:
-        built = build_case(case, 1)  # the graph the forward passed with: what a user of this model is left with
-        exported = export.export(built, case, 1, static_route, export_dir)
-        note = dynamic.fallback_note(exc.message[:400], static_route)
-        return built, exported, dynamic.plan(case.input_spec, export_batch=1), note
 
 
 def _at(built, case, shape, transformers_format: bool, kept_in) -> tuple[dict, dict, dict, str]:
@@ -89,29 +75,22 @@ def _verdict(infer, declared, tol, reference_for, raw, fed, label) -> tuple:
     return label, verdict.status, verdict.max_abs_diff, verdict.message
 
 
-def check(backend, case, export_dir, static_route: str) -> dict:
-    """The dynamic_* fields of a case whose fp32 forward passed on `backend` via `static_route`. Where another shape
-    failed, the export's batch with longer lengths is checked too, as a probe that doesn't count toward the verdict:
-    it tells a graph fixed in its batch (a VLM's image count) but free in its length from one fixed in both."""
+def _judge(backend, case, built, exported, shapes) -> tuple[str, list, tuple | None]:
+    """(status, [(shape, status, max |diff|, message)], the probe or None) of one graph at every shape of the plan.
+    Where a shape failed, the export's batch with longer lengths is checked too, as a probe that doesn't count toward
+    the verdict: it tells a graph fixed in its batch (a VLM's image count) but free in its length from one fixed in
+    both."""
     import dataclasses
 
     from hwcov.models.build import Built
     from hwcov.models.signal import kept_reference_of
 
-    if backend.family not in dynamic.ROUTE:  # a runtime without the mode gets no columns, whatever the time
-        return {}
-    left, budget = case_time_left()
-    if left < MIN_BUDGET_LEFT * budget:
-        return _fields("skipped", "", [], f"the forward used {budget - left:.0f} s of the case's {budget:.0f} s: "
-                                          "no room for another export")
-    built, exported, shapes, note = _graph(backend, case, export_dir, static_route)
-    route = exported.route + (" (static fallback)" if note else "")
     declared = dynamic.declared_shapes(exported)
     transformers_format = exported.manifest.get("format") == "transformers"
     infer, _ = backend.load_graph(exported, "fp32")
     tol = validate.tolerance(backend.hardware, "fp32", case.model_type)
     kept_in = exported.directory / "references"  # the graph's folder names the model: its outputs are kept there
-    done = []  # (shape checked, status, max |diff|, message)
+    done = []
     for shape in shapes:
         if shape.export:
             raw, fed, reference, kept = built.feed, exported.feed, None, ""
@@ -123,7 +102,7 @@ def check(backend, case, export_dir, static_route: str) -> dict:
                              raw, fed, label))
     failed = [d for d in done if d[1] != "pass"]
     if not failed:
-        return _fields("pass", route, done, note)
+        return "pass", done, None
     worst = min(failed, key=lambda d: ORDER.index(d[1]) if d[1] in ORDER else len(ORDER))
     probed = None
     try:  # the probe informs; it never decides the row, nor breaks it
@@ -133,4 +112,56 @@ def check(backend, case, export_dir, static_route: str) -> dict:
             probed = _verdict(infer, declared, tol, lambda _r: reference, raw, fed, dynamic.describe(raw) + PROBE)
     except Exception:  # noqa: BLE001, S110 - inputs the synthesizer can't make at that shape: no probe
         pass
-    return _fields(worst[1], route, done, "; ".join(filter(None, [note, f"at {worst[0]}: {worst[3]}"])), probed)
+    return worst[1], done, probed
+
+
+def _aside(route: str, what: str) -> str:
+    """How a row mentions a graph it tried besides the one it reports: no '; ', which separates a message's parts."""
+    return f"{route}: {what}".replace("; ", ", ")[:300]
+
+
+def check(backend, case, export_dir, static_route: str) -> dict:
+    """The dynamic_* fields of a case whose fp32 forward passed on `backend` via `static_route`: the first of the
+    family's dynamic graphs (dynamic.ROUTE, then SECOND_ROUTE) that passes at every shape; where none does, the first
+    that exported, with what the other gave; where none exported, the static graph, never counted dynamic."""
+    from hwcov.models.build import build_case
+
+    if backend.family not in dynamic.ROUTE:  # a runtime without the mode gets no columns, whatever the time
+        return {}
+    left, budget = case_time_left()
+    if left < MIN_BUDGET_LEFT * budget:
+        return _fields("skipped", "", [], f"the forward used {budget - left:.0f} s of the case's {budget:.0f} s: "
+                                          "no room for another export")
+    built = build_case(case, dynamic.EXPORT_BATCH)
+    shapes, judged, asides, cause = dynamic.plan(case.input_spec), [], [], ""
+    for route in (dynamic.ROUTE[backend.family], dynamic.SECOND_ROUTE[backend.family]):
+        if judged or cause:  # a second graph costs another export: only while the case has the time
+            left, budget = case_time_left()
+            if left < SECOND_BUDGET_LEFT * budget:
+                asides.append(_aside(route, "not tried, the case's time was spent"))
+                break
+        try:
+            exported = export.export(built, case, dynamic.EXPORT_BATCH, route, export_dir)
+        except export.ExportError as exc:
+            cause = cause or exc.message[:400]
+            asides.append(_aside(route, f"export failed ({exc.message[:200]})"))
+            continue
+        status, done, probe = _judge(backend, case, built, exported, shapes)
+        if status == "pass":
+            return _fields("pass", route, done, "; ".join(asides))
+        judged.append((route, status, done, probe))
+        asides.append(_aside(route, status))
+    if judged:
+        route, status, done, probe = judged[0]
+        worst = next(d for d in done if d[1] == status)
+        others = [a for a in asides if not a.startswith(route + ":")]
+        return _fields(status, route, done, "; ".join(others + [f"at {worst[0]}: {worst[3]}"]), probe)
+    built = build_case(case, 1)  # the graph the forward passed with: what a user of this model is left with
+    exported = export.export(built, case, 1, static_route, export_dir)
+    note = dynamic.fallback_note(cause, static_route) + "".join(f" ({a})" for a in asides[1:])
+    status, done, probe = _judge(backend, case, built, exported, dynamic.plan(case.input_spec, export_batch=1))
+    route = exported.route + " (static fallback)"
+    if status == "pass":
+        return _fields("pass", route, done, note)
+    worst = next(d for d in done if d[1] == status)
+    return _fields(status, route, done, f"{note}; at {worst[0]}: {worst[3]}", probe)

@@ -17,6 +17,11 @@ from dataclasses import dataclass
 EXPORT_BATCH = 2
 # backend family -> its route (onnxruntime-web runs the ONNX graphs onnxruntime runs: one export, both)
 ROUTE = {"onnxruntime": "hf-onnx-dynamic", "openvino": "hf-openvino-dynamic", "browser": "hf-onnx-dynamic"}
+# the second dynamic graph, tried where the first can't be exported or fails at a shape: a tracer's graph (TorchScript,
+# which OpenVINO's frontend also uses) follows the model's Python with the sizes it met and needs no symbolic
+# reasoning, where torch.export refuses data-dependent branches or specializes an axis it can't prove free
+SECOND_ROUTE = {"onnxruntime": "torch-onnx-legacy-dynamic", "openvino": "ov-from-torch",
+                "browser": "torch-onnx-legacy-dynamic"}
 SEQ_SCALE = 2.5
 # forward flags the transformers exporter takes out of the feed before tracing (its _OUTPUT_FLAGS): not graph inputs
 OUTPUT_FLAGS = ("use_cache", "output_attentions", "output_hidden_states", "return_dict", "return_loss")

@@ -3,6 +3,9 @@
 Routes (tried in order by the backends; the row records the one that produced the result):
   hf-onnx            transformers.exporters.OnnxExporter (torch.export + onnxscript, with HF's export patches)
   torch-onnx-legacy  torch.onnx.export(dynamo=False) of a wrapper returning the flattened outputs by name
+  torch-onnx-legacy-dynamic  the same with every input axis declared symbolic: the `dynamic` mode's second try where
+                     torch.export can't trace the model with symbolic sizes (the tracer records shapes as it runs;
+                     a size it baked shows at the other shapes the mode checks)
   hf-openvino        transformers.exporters.OpenVINOExporter (torch.export -> openvino.convert_model)
   ov-from-onnx       openvino.convert_model on this case's ONNX export (first ONNX route that exports)
   ov-from-torch      openvino.convert_model on the torch module itself (OpenVINO's TorchScript frontend)
@@ -40,6 +43,7 @@ EXPORTER = {
     "hf-executorch": "transformers.exporters.ExecutorchExporter(backend='xnnpack')",
     # symbolic batch and sequence (torch.export's Dim.AUTO): hwcov.export.dynamic, the `dynamic` mode's graphs
     "hf-onnx-dynamic": "transformers.exporters.OnnxExporter(dynamic=True)",
+    "torch-onnx-legacy-dynamic": "torch.onnx.export(dynamo=False, dynamic_axes=every input axis)",
     "hf-openvino-dynamic": "transformers.exporters.OpenVINOExporter(dynamic=True)",
     # prefill + decode graphs of the generative head, the cache as explicit inputs: hwcov.export.generation
     "hf-onnx-generate": "transformers.exporters.OnnxExporter.export_for_generation(dynamic=True)",
@@ -264,7 +268,7 @@ def _hf(exporter_cls: str, config_cls: str, generation: bool = False, **options)
     return run
 
 
-FLAT_ROUTES = ("torch-onnx-legacy", "ov-from-torch")  # the model traced as positional tensors (_flat)
+FLAT_ROUTES = ("torch-onnx-legacy", "torch-onnx-legacy-dynamic", "ov-from-torch")  # the model traced as positional tensors (_flat)
 _PLAIN = (bool, int, float, str, type(None))
 
 
@@ -309,15 +313,16 @@ def _flat(built, feed):
     return Flat(built.model).eval(), names, output_names
 
 
-def _torch_onnx_legacy(built, case, batch, feed, staging: Path, export_dir) -> dict:
+def _torch_onnx_legacy(built, case, batch, feed, staging: Path, export_dir, symbolic: bool = False) -> dict:
     import torch
 
     from hwcov.export import onnx_symbolics
 
     onnx_symbolics.register()
     module, names, output_names = _flat(built, feed)
-    torch.onnx.export(module, tuple(feed[k] for k in names), str(staging / "model.onnx"),
-                      input_names=names, output_names=output_names, dynamo=False, opset_version=onnx_symbolics.OPSET)
+    axes = {k: {i: f"{k}_{i}" for i in range(feed[k].dim())} for k in names} if symbolic else None
+    torch.onnx.export(module, tuple(feed[k] for k in names), str(staging / "model.onnx"), input_names=names,
+                      output_names=output_names, dynamo=False, opset_version=onnx_symbolics.OPSET, dynamic_axes=axes)
     return {"format": "named", "inputs": names, "outputs": output_names}
 
 
@@ -377,6 +382,7 @@ ROUTE_EXPORTERS = {
     "ov-from-torch": _ov_from_torch,
     "hf-executorch": _hf("ExecutorchExporter", "ExecutorchConfig"),
     "hf-onnx-dynamic": _hf("OnnxExporter", "OnnxConfig", dynamic=True),
+    "torch-onnx-legacy-dynamic": functools.partial(_torch_onnx_legacy, symbolic=True),
     "hf-openvino-dynamic": _hf("OpenVINOExporter", "OpenVINOConfig", dynamic=True),
     "hf-onnx-generate": _hf("OnnxExporter", "OnnxConfig", generation=True, dynamic=True),
     "hf-openvino-generate": _hf("OpenVINOExporter", "OpenVINOConfig", generation=True, dynamic=True, stateful=False),

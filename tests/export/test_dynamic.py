@@ -7,6 +7,8 @@ from hwcov.cases import generate
 from hwcov.export import dynamic, routes
 from tests.conftest import needs_browser
 
+_DYNAMIC_ONNX = (dynamic.ROUTE["onnxruntime"], dynamic.SECOND_ROUTE["onnxruntime"])
+
 
 def _run(archs, hardware: str, model_type: str, export_dir) -> dict:
     backend = get_backend(hardware)
@@ -29,14 +31,18 @@ def test_a_dynamic_export_passes_at_three_shapes_each_against_the_model_there(ar
 
 def test_a_static_only_export_is_recorded_static_only_not_pass(archs, tmp_path, monkeypatch):
     """The 'dynamic' route replaced by a static trace (torch.onnx without dynamic axes, at batch 2): the graph runs
-    at its export shape and fixes every axis, so another shape is refused before it runs."""
-    monkeypatch.setitem(routes.ROUTE_EXPORTERS, "hf-onnx-dynamic", routes.ROUTE_EXPORTERS["torch-onnx-legacy"])
+    at its export shape and fixes every axis, so another shape is refused before it runs. The second dynamic route is
+    made static too: the row reports the first graph and says what the second gave."""
+    for route in _DYNAMIC_ONNX:
+        monkeypatch.setitem(routes.ROUTE_EXPORTERS, route, routes.ROUTE_EXPORTERS["torch-onnx-legacy"])
     row = _run(archs, "onnxruntime", "bert", tmp_path)
     assert row["status"] == "pass"  # the forward's own verdict stands
     assert row["dynamic_status"] == "static_only"
     assert row["dynamic_shapes"] == ("input_ids 2x8 (export) pass; input_ids 1x8 static_only; "
                                      "input_ids 3x20 static_only; input_ids 2x20 (length only, not counted) static_only")
-    assert row["dynamic_message"] == "at input_ids 1x8: attention_mask axis 0 is fixed at 2, fed 1"
+    assert row["dynamic_route"] == "hf-onnx-dynamic"
+    assert row["dynamic_message"] == ("torch-onnx-legacy-dynamic: static_only; "
+                                      "at input_ids 1x8: attention_mask axis 0 is fixed at 2, fed 1")
 
 
 def test_a_graph_fixed_in_its_batch_but_free_in_its_length_says_so_without_passing(archs, tmp_path, monkeypatch):
@@ -62,7 +68,8 @@ def test_a_graph_fixed_in_its_batch_but_free_in_its_length_says_so_without_passi
                           output_names=output_names, dynamic_axes={k: {1: "sequence"} for k in names}, dynamo=False)
         return {"format": "named", "inputs": names, "outputs": output_names}
 
-    monkeypatch.setitem(routes.ROUTE_EXPORTERS, "hf-onnx-dynamic", sequence_only)
+    for route in _DYNAMIC_ONNX:
+        monkeypatch.setitem(routes.ROUTE_EXPORTERS, route, sequence_only)
     row = _run(archs, "onnxruntime", "bert", tmp_path)
     assert row["dynamic_status"] == "static_only", row["dynamic_message"]
     assert row["dynamic_shapes"] == ("input_ids 2x8 (export) pass; input_ids 1x8 static_only; "
@@ -73,25 +80,27 @@ def test_a_failed_dynamic_export_falls_back_to_the_static_graph_and_says_so(arch
     def refuse(*_):
         raise RuntimeError("Constraints violated (batch)! the model specializes this axis")
 
-    monkeypatch.setitem(routes.ROUTE_EXPORTERS, "hf-onnx-dynamic", refuse)
+    for route in _DYNAMIC_ONNX:
+        monkeypatch.setitem(routes.ROUTE_EXPORTERS, route, refuse)
     row = _run(archs, "onnxruntime", "bert", tmp_path)
     assert row["status"] == "pass"
     assert (row["dynamic_status"], row["dynamic_route"]) == ("static_only", "hf-onnx (static fallback)")
     assert row["dynamic_message"].startswith("dynamic export failed (RuntimeError: Constraints "
                                              "violated (batch)!")
+    assert "(torch-onnx-legacy-dynamic: export failed (RuntimeError: Constraints" in row["dynamic_message"]
+    assert dynamic.fallback_cause(row["dynamic_message"]).startswith("RuntimeError: Constraints violated")
     assert "input_ids 1x8 (export) pass; input_ids 2x8 static_only" in row["dynamic_shapes"]
 
 
-def test_a_graph_wrong_at_another_shape_fails_there(archs, tmp_path, monkeypatch):
-    """A dynamic graph right at its export shape only (its outputs drift when the batch differs): the check catches it
-    at the other shapes, where each is compared with the model's own outputs, and names the first."""
+def _drift(monkeypatch, routes_drifting: tuple) -> None:
+    """Graphs of `routes_drifting` right at their export shape only: their outputs drift when the batch differs."""
     from hwcov.backends.onnxruntime import OnnxRuntimeBackend
 
     real = OnnxRuntimeBackend.load_graph
 
     def drifting(self, exported, precision):
         infer, device = real(self, exported, precision)
-        if exported.route != "hf-onnx-dynamic":
+        if exported.route not in routes_drifting:
             return infer, device
 
         def wrong_off_shape(feed):
@@ -100,13 +109,42 @@ def test_a_graph_wrong_at_another_shape_fails_there(archs, tmp_path, monkeypatch
         return wrong_off_shape, device
 
     monkeypatch.setattr(OnnxRuntimeBackend, "load_graph", drifting)
+
+
+def test_a_graph_wrong_at_another_shape_fails_there(archs, tmp_path, monkeypatch):
+    """A dynamic graph right at its export shape only: the check catches it at the other shapes, where each is
+    compared with the model's own outputs, and names the first."""
+    _drift(monkeypatch, _DYNAMIC_ONNX)
     row = _run(archs, "onnxruntime", "bert", tmp_path)
     assert row["status"] == "pass"
     assert row["dynamic_status"] == "fail_accuracy"
     # the probe at the export's batch (2) and a longer text: right there, so the drift is the batch's
     assert row["dynamic_shapes"] == ("input_ids 2x8 (export) pass; input_ids 1x8 fail_accuracy; "
                                      "input_ids 3x20 fail_accuracy; input_ids 2x20 (length only, not counted) pass")
-    assert row["dynamic_message"].startswith("at input_ids 1x8: ")
+    assert row["dynamic_message"].startswith("torch-onnx-legacy-dynamic: fail_accuracy; at input_ids 1x8: ")
+
+
+def test_where_the_first_dynamic_graph_fails_the_second_is_checked_and_the_row_names_both(archs, tmp_path,
+                                                                                      monkeypatch):
+    """torch.export's graph wrong off its export shape, the traced one (every axis symbolic) right: the row passes by
+    the second graph, which it names, and says what the first gave."""
+    _drift(monkeypatch, ("hf-onnx-dynamic",))
+    row = _run(archs, "onnxruntime", "bert", tmp_path)
+    assert (row["dynamic_status"], row["dynamic_route"]) == ("pass", "torch-onnx-legacy-dynamic")
+    assert row["dynamic_message"] == "hf-onnx-dynamic: fail_accuracy"
+    assert row["dynamic_shapes"] == "input_ids 2x8 (export) pass; input_ids 1x8 pass; input_ids 3x20 pass"
+
+
+def test_openvino_tries_its_own_traced_graph_where_torch_export_fails(archs, tmp_path, monkeypatch):
+    """OpenVINO's frontend traces the module with every axis dynamic: where torch.export can't make a dynamic graph,
+    that graph is checked at the three shapes (a pass, not a static fallback)."""
+    def refuse(*_):
+        raise RuntimeError("GuardOnDataDependentSymNode: Could not guard on data-dependent expression Eq(u0, 1)")
+
+    monkeypatch.setitem(routes.ROUTE_EXPORTERS, "hf-openvino-dynamic", refuse)
+    row = _run(archs, "openvino", "bert", tmp_path)
+    assert (row["dynamic_status"], row["dynamic_route"]) == ("pass", "ov-from-torch"), row["dynamic_message"]
+    assert row["dynamic_message"].startswith("hf-openvino-dynamic: export failed (RuntimeError: GuardOnDataDependent")
 
 
 def test_audio_is_checked_at_a_longer_length_too(archs, tmp_path):
