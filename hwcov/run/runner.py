@@ -134,6 +134,7 @@ def _child(conn, fn, task, limits: Limits, caller: inherit.CallerState, slot: st
         os.environ[WORKER_SLOT_ENV] = slot
         if limits.log_path:
             _redirect_output(limits.log_path)
+            os.write(1, f"hwcov case {_label(task)}: {forked_by()}\n".encode())  # whose case crashed, in the log
         if limits.memory_mb:
             # Soft limit only: the case is capped, yet a case that must (Chromium reserves far more
             # address space than it uses) can lift it again for a subprocess of its own.
@@ -158,6 +159,26 @@ def _child(conn, fn, task, limits: Limits, caller: inherit.CallerState, slot: st
     finally:
         conn.close()
         os._exit(0)
+
+
+def forked_by() -> str:
+    """'pid N, forked by the fork server (pid M)' or '... by its caller (pid M)', read from the parent's command
+    line: the evidence that a case started from a Dagster code server or a pytest process never came from them."""
+    parent = os.getppid()
+    try:
+        with open(f"/proc/{parent}/cmdline", "rb") as f:
+            command = f.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        command = ""
+    who = "the fork server" if "multiprocessing.forkserver" in command else "its caller"
+    return f"pid {os.getpid()}, forked by {who} (pid {parent})"
+
+
+def _label(task) -> str:
+    """A sweep task's architecture and precision ((test, key, precision), test a dict), else the task itself."""
+    if isinstance(task, tuple) and task and isinstance(task[0], dict) and "model_type" in task[0]:
+        return " ".join(map(str, (task[0]["model_type"], *task[2:])))
+    return repr(task)[:80]
 
 
 def _dead_result(proc, limits: Limits) -> dict:

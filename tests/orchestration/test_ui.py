@@ -172,7 +172,8 @@ def test_launch_one_hardware_partition_from_the_ui(dagster_dev):
 
 def test_hwcov_ui_starts_in_a_fresh_folder_with_the_projects_instance_config(tmp_path):
     """Before any hwcov run (no .dagster yet): `hwcov --ui` prepares the instance and serves it with dagster.yaml's
-    run queue (4 runs, one per device) in effect (issue #29: a fresh `dagster dev` failed)."""
+    run queue (4 runs, one per device) in effect (issue #29: a fresh `dagster dev` failed). A run launched there (the
+    daemon and code server's path) sweeps its case from the fork server, as the CLI does."""
     env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
     shutil.copy(ROOT / "dagster.yaml", tmp_path / "dagster.yaml")  # as in a clone: the project's copy beside it
     with serving([str(BIN / "hwcov"), "--ui", "--port"], tmp_path, env, tmp_path / "ui.log") as port:
@@ -201,3 +202,6 @@ def test_hwcov_ui_starts_in_a_fresh_folder_with_the_projects_instance_config(tmp
         with duckdb.connect(str(tmp_path / "benchmark_db.duckdb"), read_only=True) as con:
             rows = con.execute("SELECT checkpoint, hardware, precision, status FROM hwcov.checkpoint_results").fetchall()
         assert rows == [(str(folder), "cpu", "fp32", "pass")]
+        # the case ran in a child of the fork server, not of the run worker the code server launched (issue #27)
+        logs = "".join(p.read_text() for p in tmp_path.rglob("logs/cpu.log"))
+        assert re.search(r"^hwcov case \S+ fp32: pid \d+, forked by the fork server \(pid \d+\)$", logs, re.M), logs

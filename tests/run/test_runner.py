@@ -1,5 +1,6 @@
 """Isolation: a crash, a hang, an OOM or an exception costs only its own case."""
 import os
+import re
 import time
 
 import numpy as np
@@ -119,6 +120,18 @@ def test_cases_run_from_a_caller_whose_thread_pools_ran(tmp_path):
     assert len({r["pid"] for r in results.values()}) == 50
     # forked by the fork server, which never ran a pool, not by this process
     assert len({r["parent"] for r in results.values()}) == 1 and os.getpid() not in {r["parent"] for r in results.values()}
+    # each case says so in the children's log, as it does in a Dagster run's (tests/orchestration/test_ui.py)
+    started = [line for line in (tmp_path / "children.log").read_text().splitlines() if line.startswith("hwcov case ")]
+    assert len(started) == 50 and all(", forked by the fork server (pid " in line for line in started), started[:3]
+
+
+def test_a_case_forked_by_its_caller_says_so_in_the_log(tmp_path):
+    """The log line that shows a case came from the fork server tells the other start apart (Limits.start='fork',
+    for tests whose patches the case must see)."""
+    log = tmp_path / "children.log"
+    run_isolated(["ok"], _task, lambda *a: None, Limits(workers=1, start="fork", log_path=str(log)))
+    line = log.read_text().splitlines()[0]
+    assert re.fullmatch(rf"hwcov case 'ok': pid \d+, forked by its caller \(pid {os.getpid()}\)", line), line
 
 
 def test_a_case_sees_the_callers_environment_and_paths_as_they_are_when_it_starts(tmp_path, monkeypatch):
