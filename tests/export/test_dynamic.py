@@ -135,6 +135,25 @@ def test_where_the_first_dynamic_graph_fails_the_second_is_checked_and_the_row_n
     assert row["dynamic_shapes"] == "input_ids 2x8 (export) pass; input_ids 1x8 pass; input_ids 3x20 pass"
 
 
+def test_a_second_graph_the_runtime_cant_load_fails_without_hiding_the_first(archs, tmp_path, monkeypatch):
+    """mamba2's traced graph was refused by ONNX Runtime at load (a Transpose's perm): that graph fails at its export
+    shape, and the row still reports the first graph's own verdict and shapes."""
+    from hwcov.backends.onnxruntime import OnnxRuntimeBackend
+
+    _drift(monkeypatch, ("hf-onnx-dynamic",))
+    drifting = OnnxRuntimeBackend.load_graph
+
+    def refuse_the_second(self, exported, precision):
+        if exported.route == "torch-onnx-legacy-dynamic":
+            raise RuntimeError("[ONNXRuntimeError] : 1 : FAIL : Load model failed: Invalid attribute perm")
+        return drifting(self, exported, precision)
+
+    monkeypatch.setattr(OnnxRuntimeBackend, "load_graph", refuse_the_second)
+    row = _run(archs, "onnxruntime", "bert", tmp_path)
+    assert (row["dynamic_status"], row["dynamic_route"]) == ("fail_accuracy", "hf-onnx-dynamic")
+    assert row["dynamic_message"].startswith("torch-onnx-legacy-dynamic: fail_to_run; at input_ids 1x8: max |diff|")
+
+
 def test_openvino_tries_its_own_traced_graph_where_torch_export_fails(archs, tmp_path, monkeypatch):
     """OpenVINO's frontend traces the module with every axis dynamic: where torch.export can't make a dynamic graph,
     that graph is checked at the three shapes (a pass, not a static fallback)."""
