@@ -90,6 +90,9 @@ def name_by_graph(runner, graph_names: list):
     return runner
 
 
+MODE_RESERVE_S = 15.0  # of the case's time, kept for returning the forward's row when a mode overruns
+
+
 def check_modes(backend, case, export_dir, route: str) -> dict:
     """The dynamic_* and generate_* fields of a case whose fp32 forward passed on `backend` via `route`
     (hwcov.backends.dynamic, .generation): a mode's own failure, whatever it is, is that mode's verdict, never the
@@ -98,12 +101,21 @@ def check_modes(backend, case, export_dir, route: str) -> dict:
     import time
 
     from hwcov.backends import dynamic, generation
+    from hwcov.core.limits import CaseTimeSpent, case_time_left, stop_before_deadline
 
     fields = {}
     for mode, check, args in (("dynamic", dynamic.check, (route,)), ("generate", generation.check, ())):
         started = time.monotonic()
+        if case_time_left()[0] <= MODE_RESERVE_S:  # an earlier mode used the case's time up
+            fields.update({f"{mode}_status": "skipped", f"{mode}_message": "no time left in the case's budget"})
+            continue
         try:
-            found = check(backend, case, export_dir, *args)
+            with stop_before_deadline(MODE_RESERVE_S):
+                found = check(backend, case, export_dir, *args)
+        except CaseTimeSpent:
+            _, budget = case_time_left()
+            found = {f"{mode}_status": "timeout", f"{mode}_message": f"stopped after {time.monotonic() - started:.0f} s, "
+                     f"{MODE_RESERVE_S:.0f} s before the case's {budget:.0f} s ran out (the forward's verdict stands)"}
         except Exception as exc:  # noqa: BLE001
             found = {f"{mode}_status": "fail_to_run", f"{mode}_message": f"{type(exc).__name__}: {str(exc)[:1500]}"}
         if found:  # a runtime without the mode (executorch) gets no columns of it

@@ -24,6 +24,45 @@ def case_time_left() -> tuple[float, float]:
     return _case["deadline"] - time.monotonic(), _case["budget"]
 
 
+class CaseTimeSpent(BaseException):
+    """Raised into an optional stage when the case's deadline nears (a BaseException: the stage's own broad
+    `except Exception` must not swallow it and go on)."""
+
+
+class stop_before_deadline:
+    """`with stop_before_deadline(reserve_s):` raises CaseTimeSpent in the block `reserve_s` before the case's
+    deadline (SIGALRM, so the main thread of a runner's worker only; elsewhere a no-op), leaving the case the time
+    to return what it already measured: a mode that overruns ends as that mode's timeout, and the forward's verdict,
+    measured before it, is kept instead of the whole case becoming a `timeout`. Native code is interrupted when it
+    returns to Python."""
+
+    def __init__(self, reserve_s: float):
+        self.reserve_s, self.previous = reserve_s, None
+
+    def __enter__(self):
+        import signal
+        import threading
+
+        left, _ = case_time_left()
+        if left == float("inf") or threading.current_thread() is not threading.main_thread():
+            return self
+
+        def spent(signum, frame):
+            raise CaseTimeSpent(f"the case's deadline is {self.reserve_s:.0f} s away")
+
+        self.previous = signal.signal(signal.SIGALRM, spent)
+        signal.setitimer(signal.ITIMER_REAL, max(left - self.reserve_s, 0.001))
+        return self
+
+    def __exit__(self, *exc):
+        import signal
+
+        if self.previous is not None:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, self.previous)
+        return False
+
+
 # A runner worker's slot: a folder that lives as long as the run and is handed to one case at a time, so what a case
 # may keep for the next one (a browser worker's Chromium: hwcov.backends.browser.host) lives there. Unset outside
 # a runner's worker.

@@ -235,3 +235,24 @@ def test_an_axis_named_by_a_number_is_fixed_not_symbolic(tmp_path):
     feed = {"pixel_values": torch.zeros(1, 3, 8, 8), "input_ids": torch.zeros(1, 20, dtype=torch.long)}
     assert dynamic.fixed_axis_conflict(declared, feed) == "pixel_values axis 0 is fixed at 2, fed 1"
     assert dynamic.fixed_axis_conflict(declared, {**feed, "pixel_values": torch.zeros(2, 3, 5, 5)}) == ""
+
+
+def test_a_mode_that_overruns_the_case_ends_as_its_timeout_and_the_forwards_verdict_stands(tmp_path, monkeypatch):
+    """A mode still running near the case's deadline is stopped MODE_RESERVE_S before it, so the case returns the
+    forward's row (a mode's `timeout`) instead of the runner killing the whole case; the next mode, with no time
+    left, is skipped."""
+    import time
+
+    from hwcov.backends import dynamic as dynamic_check
+    from hwcov.backends import exported
+    from hwcov.core import limits
+
+    monkeypatch.setattr(limits, "_case", {"deadline": None, "budget": None})  # this test's case only
+    monkeypatch.setattr(dynamic_check, "check", lambda *a: time.sleep(600))
+    limits.start_case(exported.MODE_RESERVE_S + 2)
+    started = time.monotonic()
+    fields = exported.check_modes(get_backend("onnxruntime"), None, tmp_path, "hf-onnx")
+    assert time.monotonic() - started < 10
+    assert fields["dynamic_status"] == "timeout", fields
+    assert fields["dynamic_message"].endswith("(the forward's verdict stands)")
+    assert fields["generate_status"] == "skipped"
