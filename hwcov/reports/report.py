@@ -71,7 +71,11 @@ def mode_cells(inventory: pd.DataFrame, results: pd.DataFrame) -> pd.DataFrame:
 def stages(results: pd.DataFrame) -> pd.DataFrame:
     """Where each runtime loses architectures, per hardware: of the CPU fp32 passes, how many it reached, ran (a
     verdict on outputs), matched at the export shape (the fp32 forward), had their graph checked at other shapes
-    (the `dynamic` mode) and matched there, or could only run at the export shape (static_only)."""
+    (the `dynamic` mode) and matched there, or could only run at the export shape (static_only); and of those that
+    didn't match there, how many still ran right at the export's batch with longer lengths (the mode's probe: fixed in
+    their batch, a VLM's image count, yet free in their text length), never counted as matching."""
+    from hwcov.backends.dynamic import PROBE
+
     if results.empty or "dynamic_status" not in results:
         return pd.DataFrame()
     cpu = set(results[(results["hardware"] == "cpu") & (results["precision"] == "fp32")
@@ -81,12 +85,15 @@ def stages(results: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for hardware, part in fp32.groupby("hardware"):
         dyn = part["dynamic_status"].fillna("")
+        shapes = part["dynamic_shapes"].fillna("") if "dynamic_shapes" in part else pd.Series("", index=part.index)
         rows.append({"hardware": hardware, "cpu_fp32_passes": len(cpu), "reached": part["model_type"].nunique(),
                      "ran": int(part["status"].isin(["pass", "fail_accuracy"]).sum()),
                      "match_export_shape": int((part["status"] == "pass").sum()),
                      "other_shapes_checked": int(dyn.isin(["pass", "static_only", "shape_mismatch", "fail_accuracy",
                                                            "fail_to_run"]).sum()),
-                     "match_other_shapes": int((dyn == "pass").sum()), "static_only": int((dyn == "static_only").sum())})
+                     "match_other_shapes": int((dyn == "pass").sum()), "static_only": int((dyn == "static_only").sum()),
+                     "free_in_length_only": int(((dyn != "pass") & shapes.str.contains(PROBE + " pass",
+                                                                                     regex=False)).sum())})
     return pd.DataFrame(rows)
 
 
