@@ -114,8 +114,9 @@ def check_modes(backend, case, export_dir, route: str) -> dict:
                 found = check(backend, case, export_dir, *args)
         except CaseTimeSpent:
             _, budget = case_time_left()
-            found = {f"{mode}_status": "timeout", f"{mode}_message": f"stopped after {time.monotonic() - started:.0f} s, "
-                     f"{MODE_RESERVE_S:.0f} s before the case's {budget:.0f} s ran out (the forward's verdict stands)"}
+            spent = time.monotonic() - started
+            found = {f"{mode}_status": "timeout", f"{mode}_message": f"stopped after {spent:.0f} s, {MODE_RESERVE_S:.0f} "
+                     f"s before the case's {budget:.0f} s ran out (the forward's verdict stands)"}
         except Exception as exc:  # noqa: BLE001
             found = {f"{mode}_status": "fail_to_run", f"{mode}_message": f"{type(exc).__name__}: {str(exc)[:1500]}"}
         if found:  # a runtime without the mode (executorch) gets no columns of it

@@ -268,7 +268,8 @@ def _hf(exporter_cls: str, config_cls: str, generation: bool = False, **options)
     return run
 
 
-FLAT_ROUTES = ("torch-onnx-legacy", "torch-onnx-legacy-dynamic", "ov-from-torch")  # the model traced as positional tensors (_flat)
+# the model traced as positional tensors (_flat)
+FLAT_ROUTES = ("torch-onnx-legacy", "torch-onnx-legacy-dynamic", "ov-from-torch")
 _PLAIN = (bool, int, float, str, type(None))
 
 
