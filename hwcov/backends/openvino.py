@@ -8,12 +8,24 @@ FULL_DEVICE_NAME are the evidence.
 from __future__ import annotations
 
 import collections
+import functools
 import math
 import time
 
 from hwcov.backends.base import Loaded, NotApplicable, Probe
 from hwcov.backends.exported import ExportBackend, hf_component, hf_metadata, name_by_graph, named_outputs
 from hwcov.export import routes as export
+
+
+@functools.cache
+def core():
+    """The process's one openvino.Core. Why one: each Core's CPU plugin points the thread's alternate signal stack at
+    a buffer of its own and, released, puts back the one it found; Cores released in another order than made leave
+    a freed buffer installed, and the next Python signal handler (the mode deadline's SIGALRM, a Ctrl-C) then dies
+    as SIGSEGV. One Core also loads the plugin once per process."""
+    import openvino
+
+    return openvino.Core()
 
 
 def decline_telemetry() -> None:
@@ -62,16 +74,15 @@ class OpenVinoBackend(ExportBackend):
 
     def probe(self) -> Probe:
         try:
-            import openvino
+            import openvino  # noqa: F401 - only whether it imports
         except ImportError as exc:
             return Probe(False, error=f"openvino not importable: {exc}")
-        core = openvino.Core()
-        devices = core.available_devices
+        devices = core().available_devices
         want = DEVICE.get(self.hardware, "")
         if want not in devices:
             return Probe(False, runtime_version=versions(),
                          error=f"OpenVINO device {want or self.hardware} not in Core().available_devices {devices}")
-        full = core.get_property(want, "FULL_DEVICE_NAME")
+        full = core().get_property(want, "FULL_DEVICE_NAME")
         return Probe(True, f"openvino {want}: {full} (available: {', '.join(devices)})", versions())
 
     def run(self, case, precision: str, batch: int, reference_dir=None) -> dict:
@@ -83,10 +94,8 @@ class OpenVinoBackend(ExportBackend):
 
     def check_precision(self, precision: str) -> None:
         """NotApplicable when the device or install lacks the precision (FP16 capability, NNCF for int8)."""
-        import openvino
-
         if precision == "fp16":
-            caps = openvino.Core().get_property(DEVICE[self.hardware], "OPTIMIZATION_CAPABILITIES")
+            caps = core().get_property(DEVICE[self.hardware], "OPTIMIZATION_CAPABILITIES")
             if "FP16" not in caps:
                 raise NotApplicable(f"{DEVICE[self.hardware]} lacks FP16 (OPTIMIZATION_CAPABILITIES {list(caps)})")
         if precision == "int8":
@@ -96,10 +105,7 @@ class OpenVinoBackend(ExportBackend):
                 raise NotApplicable(f"int8 needs NNCF weight compression: {exc}") from exc
 
     def compile(self, exported: export.Exported, precision: str, graph: str = "openvino_model.xml"):
-        import openvino
-
-        core = openvino.Core()
-        model = core.read_model(str(exported.directory / graph))
+        model = core().read_model(str(exported.directory / graph))
         if precision == "int8":
             import nncf
 
@@ -108,15 +114,15 @@ class OpenVinoBackend(ExportBackend):
         import torch
 
         config["INFERENCE_NUM_THREADS"] = max(1, torch.get_num_threads())
-        return core.compile_model(model, DEVICE[self.hardware], config), core
+        return core().compile_model(model, DEVICE[self.hardware], config)
 
     def load_graph(self, exported: export.Exported, precision: str):
-        compiled, core = self.compile(exported, precision)
+        compiled = self.compile(exported, precision)
         hint = compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name()
         if hint != HINT[precision]:  # the plugin may refuse a hint: never report a precision that didn't run
             raise RuntimeError(f"compiled with inference precision {hint}, asked {HINT[precision]}")
         ran_on = ", ".join(compiled.get_property("EXECUTION_DEVICES"))
-        full = core.get_property(DEVICE[self.hardware], "FULL_DEVICE_NAME")
+        full = core().get_property(DEVICE[self.hardware], "FULL_DEVICE_NAME")
         weights = ", int8 weights (NNCF)" if precision == "int8" else ""
         device = f"openvino {ran_on}: {full} (inference precision {hint}{weights})"
         manifest = exported.manifest
@@ -145,7 +151,7 @@ class OpenVinoBackend(ExportBackend):
         import functools
 
         meta, graph = hf_component(exported, component)
-        compiled, _ = self.compile(exported, "fp32", graph.name)
+        compiled = self.compile(exported, "fp32", graph.name)
         # inputs copied, not read in place: t5's decode segfaulted in infer() on shared input memory (the cache and
         # encoder tensors handed from step to step); the copy costs microseconds on these tiny tensors
         return functools.partial(OpenVINOModelRunner(compiled, meta), share_inputs=False)
@@ -154,14 +160,12 @@ class OpenVinoBackend(ExportBackend):
     def load(self, built, case, batch: int, precision: str, variant: str, export_dir=None, route: str = "",
              exported=None, profile: bool = False, **options) -> Loaded:
         """The IR compiled with the variant's settings; profile: per-layer performance counts (PERF_COUNT)."""
-        import openvino
         import torch
 
         exported = exported or self.export_case(built, case, batch, export_dir, route)
         self.check_precision(precision)
-        core = openvino.Core()
         started = time.perf_counter()
-        model = core.read_model(str(exported.directory / "openvino_model.xml"))
+        model = core().read_model(str(exported.directory / "openvino_model.xml"))
         if precision == "int8":
             import nncf
 
@@ -170,13 +174,13 @@ class OpenVinoBackend(ExportBackend):
                   "INFERENCE_NUM_THREADS": max(1, torch.get_num_threads()), **self.variants[variant][0]}
         if profile:
             config["PERF_COUNT"] = True
-        compiled = core.compile_model(model, DEVICE[self.hardware], config)
+        compiled = core().compile_model(model, DEVICE[self.hardware], config)
         load_ms = (time.perf_counter() - started) * 1000
         hint = compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name()
         if hint != HINT[precision]:
             raise RuntimeError(f"compiled with inference precision {hint}, asked {HINT[precision]}")
         ran_on = ", ".join(compiled.get_property("EXECUTION_DEVICES"))
-        full = core.get_property(DEVICE[self.hardware], "FULL_DEVICE_NAME")
+        full = core().get_property(DEVICE[self.hardware], "FULL_DEVICE_NAME")
         streams = compiled.get_property("NUM_STREAMS")
         hint_name = compiled.get_property("PERFORMANCE_HINT")
         device = (f"openvino {ran_on}: {full} (inference precision {hint}"

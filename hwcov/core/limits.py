@@ -50,6 +50,7 @@ class stop_before_deadline:
         def spent(signum, frame):
             raise CaseTimeSpent(f"the case's deadline is {self.reserve_s:.0f} s away")
 
+        own_signal_stack()
         self.previous = signal.signal(signal.SIGALRM, spent)
         signal.setitimer(signal.ITIMER_REAL, max(left - self.reserve_s, 0.001))
         return self
@@ -61,6 +62,31 @@ class stop_before_deadline:
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, self.previous)
         return False
+
+
+_SIGNAL_STACK = []  # the buffer own_signal_stack() installs, kept for the process's life
+
+
+def own_signal_stack(size: int = 1 << 16) -> bool:
+    """Point this thread's alternate signal stack at a buffer hwcov keeps for the process's life (Linux; elsewhere
+    False, nothing done). Why: Python's signal handlers run their C part on that stack (SA_ONSTACK), and a native
+    library may leave it pointing at memory it freed: OpenVINO's CPU plugin swaps in a stack per Core and, Cores
+    released in another order than made, puts back a freed one. A signal then dies as SIGSEGV instead of running
+    its handler. Only the main thread calls it (Python runs handlers there), so one buffer serves."""
+    import ctypes
+    import sys
+
+    if sys.platform != "linux":
+        return False
+
+    class Stack(ctypes.Structure):  # stack_t on Linux
+        _fields_ = [("ss_sp", ctypes.c_void_p), ("ss_flags", ctypes.c_int), ("ss_size", ctypes.c_size_t)]
+
+    if not _SIGNAL_STACK:
+        _SIGNAL_STACK.append(ctypes.create_string_buffer(size))
+    buffer = _SIGNAL_STACK[0]
+    stack = Stack(ctypes.cast(buffer, ctypes.c_void_p), 0, ctypes.sizeof(buffer))
+    return ctypes.CDLL(None, use_errno=True).sigaltstack(ctypes.byref(stack), None) == 0
 
 
 # A runner worker's slot: a folder that lives as long as the run and is handed to one case at a time, so what a case
