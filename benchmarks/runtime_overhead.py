@@ -13,8 +13,9 @@ The sample: --limit architectures (default 60) taken round-robin over the invent
    most recently used folder of that route) with their feed.pt mapped to graph inputs by hwcov's own functions
    (browser.tensors.fed_tensors, transformers' openvino_feed), prepared before the clock starts. Timed: what one
    sweep case does to the runtime and nothing else -- onnxruntime: InferenceSession + 2 runs (cold, timed);
-   openvino: Core().compile_model (f32 hint, LATENCY) + 2 infers; wasm: on ONE Chromium page, per graph a session
-   ('all' optimizations) + 1 run + pages.STEADY_RUNS more (stopping after STEADY_BUDGET_MS, as runner.js does).
+   openvino: compile_model on the worker's one Core (f32 hint, LATENCY) + 2 infers; wasm: on ONE Chromium page,
+   per graph a session ('all' optimizations) + 1 run + pages.STEADY_RUNS more (stopping after STEADY_BUDGET_MS,
+   as runner.js does).
 Fairness: the same parallelism and threads as the sweep. The sweep sizes its pools per runtime (resources/backends.py:
 onnxruntime and openvino are cpu-bound, one worker per core; a browser gets one worker) with 1 torch thread per
 case, which the runtimes read (intra_op_num_threads, INFERENCE_NUM_THREADS, wasm numThreads); the bare loops run
@@ -30,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import functools
 import os
 import shutil
 import subprocess
@@ -145,11 +147,10 @@ def prepared(runtime: str, folder: Path, route: str):
     exported = routes.Exported(route, routes.EXPORTER[route], folder,
                                torch.load(folder / routes.FEED, weights_only=False), fresh=False)
     if runtime == "openvino":
-        import openvino
         from transformers.exporters.utils import openvino_feed
 
         graph = folder / "openvino_model.xml"
-        model = openvino.Core().read_model(str(graph))
+        model = _openvino_core().read_model(str(graph))
         if exported.manifest["format"] == "transformers":  # what OpenVINOModelRunner binds
             return graph, [], openvino_feed(model, exported.feed)
         names = {n for port in model.inputs for n in port.get_names()}
@@ -164,6 +165,15 @@ def prepared(runtime: str, folder: Path, route: str):
 
 def _import_runtime(runtime: str) -> None:
     __import__(runtime)
+
+
+@functools.cache
+def _openvino_core():
+    """One Core per process, as hwcov keeps it (hwcov.backends.openvino.core): Cores released out of the order they
+    were made leave a freed alternate signal stack installed, and a Ctrl-C then ends the pool as SIGSEGV."""
+    import openvino
+
+    return openvino.Core()
 
 
 def _bare_case(task) -> tuple[str, float, str]:
@@ -181,9 +191,7 @@ def _bare_case(task) -> tuple[str, float, str]:
             for _ in range(ORT_RUNS):
                 session.run(None, feed)
         else:
-            import openvino
-
-            core = openvino.Core()
+            core = _openvino_core()
             compiled = core.compile_model(core.read_model(str(graph)), "CPU", {
                 "INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": threads})
             request = compiled.create_infer_request()

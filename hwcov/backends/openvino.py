@@ -15,17 +15,7 @@ import time
 from hwcov.backends.base import Loaded, NotApplicable, Probe
 from hwcov.backends.exported import ExportBackend, hf_component, hf_metadata, name_by_graph, named_outputs
 from hwcov.export import routes as export
-
-
-@functools.cache
-def core():
-    """The process's one openvino.Core. Why one: each Core's CPU plugin points the thread's alternate signal stack at
-    a buffer of its own and, released, puts back the one it found; Cores released in another order than made leave
-    a freed buffer installed, and the next Python signal handler (the mode deadline's SIGALRM, a Ctrl-C) then dies
-    as SIGSEGV. One Core also loads the plugin once per process."""
-    import openvino
-
-    return openvino.Core()
+from hwcov.export.openvino_core import core
 
 
 def decline_telemetry() -> None:
@@ -147,8 +137,6 @@ class OpenVinoBackend(ExportBackend):
         """One graph of a multi-graph transformers export (a generation's 'prefill' or 'decode') compiled at fp32:
         transformers' runner, kwargs in (a KV cache object too) -> its ModelOutput out."""
         from transformers.exporters.runners.runner_openvino import OpenVINOModelRunner
-
-        import functools
 
         meta, graph = hf_component(exported, component)
         compiled = self.compile(exported, "fp32", graph.name)

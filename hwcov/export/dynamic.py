@@ -130,10 +130,10 @@ def declared_shapes(exported) -> dict[str, list]:
     xml = next(iter(sorted(directory.glob("*.xml"))), None)
     if xml is None:
         return {}
-    import openvino as ov
+    from hwcov.export.openvino_core import core
 
     shapes = {}
-    for port in ov.Core().read_model(str(xml)).inputs:
+    for port in core().read_model(str(xml)).inputs:
         dims = [d.get_length() if d.is_static else "?" for d in port.get_partial_shape()]
         for name in port.get_names():
             shapes[name] = dims

@@ -35,7 +35,9 @@ def test_the_deadline_stops_a_mode_after_openvino_left_a_freed_signal_stack():
     assert "stopped: the case's deadline is 1 s away" in done.stdout
 
 
-def test_the_backend_compiles_every_graph_on_one_core():
+def test_the_backend_and_the_dynamic_mode_share_one_core():
     from hwcov.backends import openvino
+    from hwcov.export import openvino_core
 
-    assert openvino.core() is openvino.core()  # one plugin per process: no Core released out of order
+    # one plugin per process: no Core released out of order, whether it compiles or reads a graph's declared shapes
+    assert openvino.core() is openvino.core() is openvino_core.core()
