@@ -169,7 +169,7 @@ def _import_runtime(runtime: str) -> None:
 
 @functools.cache
 def _openvino_core():
-    """One Core per process, as hwcov keeps it (hwcov.backends.openvino.core): Cores released out of the order they
+    """One Core per process, as hwcov keeps it (hwcov.export.openvino_core): Cores released out of the order they
     were made leave a freed alternate signal stack installed, and a Ctrl-C then ends the pool as SIGSEGV."""
     import openvino
 
