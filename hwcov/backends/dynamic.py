@@ -78,7 +78,7 @@ def _verdict(infer, declared, tol, reference_for, raw, fed, label) -> tuple:
 
 def _judge(backend, case, built, exported, shapes) -> tuple[str, list, tuple | None]:
     """(status, [(shape, status, max |diff|, message)], the probe or None) of one graph at every shape of the plan.
-    Where a shape failed, the export's batch with longer lengths is checked too, as a probe that doesn't count toward
+    Where a shape failed, the export's batch at the other lengths is checked too, as a probe that doesn't count toward
     the verdict: it tells a graph fixed in its batch (a VLM's image count) but free in its length from one fixed in
     both."""
     import dataclasses
@@ -111,9 +111,9 @@ def _judge(backend, case, built, exported, shapes) -> tuple[str, list, tuple | N
     worst = min(failed, key=lambda d: ORDER.index(d[1]) if d[1] in ORDER else len(ORDER))
     probed = None
     try:  # the probe informs; it never decides the row, nor breaks it
-        probe = dataclasses.replace(shapes[0], scale=dynamic.SEQ_SCALE, export=False)
+        probe = dataclasses.replace(shapes[0], scale=shapes[-1].scale, export=False)
         raw, fed, reference, kept = _at(built, case, probe, transformers_format, kept_in)
-        if not kept and dynamic.describe(raw) != dynamic.describe(built.feed):  # lengths the model took longer
+        if not kept and dynamic.describe(raw) != dynamic.describe(built.feed):  # lengths the model took
             probed = _verdict(infer, declared, tol, lambda _r: reference, raw, fed, dynamic.describe(raw) + PROBE)
     except Exception:  # noqa: BLE001, S110 - inputs the synthesizer can't make at that shape: no probe
         pass
@@ -137,8 +137,8 @@ def check(backend, case, export_dir, static_route: str) -> dict:
     if left < MIN_BUDGET_LEFT * budget:
         return _fields("skipped", "", [], f"the forward used {budget - left:.0f} s of the case's {budget:.0f} s: "
                                           "no room for another export")
-    built = build_case(case, dynamic.EXPORT_BATCH)
-    shapes, judged, asides, cause = dynamic.plan(case.input_spec), [], [], ""
+    built, scale = dynamic.export_built(build_case(case, dynamic.EXPORT_BATCH), case.input_spec)
+    shapes, judged, asides, cause = dynamic.plan(case.input_spec, export_scale=scale), [], [], ""
     for route in (dynamic.ROUTE[backend.family], dynamic.SECOND_ROUTE[backend.family]):
         if judged or cause:  # a second graph costs another export: only while the case has the time
             left, budget = case_time_left()

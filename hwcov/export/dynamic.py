@@ -3,11 +3,15 @@
 A user of an exported model feeds other batch sizes and sequence lengths than the one it was exported with. The
 graph for that is exported with torch.export's Dim.AUTO on every input axis (transformers.exporters, dynamic=True)
 at batch 2: torch.export specializes an axis of size 1 (its 0/1 rule), so a graph exported at batch 1 is static in
-its batch whatever was asked. It is checked at that shape and at two others (batch 1, and batch 3 with its text,
-audio samples or spectrogram frames 2.5x as long; a model that takes no other length keeps its own there), each
-against the torch model's own fp32 outputs at that shape. What the graph declares (a fixed or
-a symbolic size per input axis) is read from the file, so a graph that can only run at its export shape is named
-`static_only` before it runs, never counted dynamic.
+its batch whatever was asked. The same rule bites a size the model derives from a length: a chunked scan
+(mamba2's ceil(seq / chunk_size) chunks) exported at a length under one chunk has one chunk, and torch.export bakes
+that 1 into the graph (a guard the ONNX graph drops) while the input axis stays symbolic. So the export takes the
+longer lengths (text, audio samples or spectrogram frames SEQ_SCALE x as long, where the model takes them), and is
+checked there, at batch 1, and at batch 3 with the case's own lengths; a model with no length to scale, or that
+takes no other, is exported at its own and checked at batch 3 with the longer ones. Each shape is compared to the
+torch model's own fp32 outputs there. What the graph declares (a fixed or a symbolic size per input axis) is read
+from the file, so a graph that can only run at its export shape is named `static_only` before it runs, never
+counted dynamic (a loop over the sequence, mamba's scan, still bakes the length: that stays static_only).
 """
 from __future__ import annotations
 
@@ -70,10 +74,38 @@ class Shape:
     export: bool = False
 
 
-def plan(input_spec: dict, export_batch: int = EXPORT_BATCH) -> list[Shape]:
-    """The export shape first, then another batch (1, or 2 for a graph exported at 1) and batch 3 with every length
-    SEQ_SCALE times as long."""
-    return [Shape(export_batch, export=True), Shape(1 if export_batch != 1 else 2), Shape(3, SEQ_SCALE)]
+def plan(input_spec: dict, export_batch: int = EXPORT_BATCH, export_scale: float = 1.0) -> list[Shape]:
+    """The export shape first, then another batch (1, or 2 for a graph exported at 1) at its lengths, and batch 3 at
+    the other lengths (the case's own for a graph exported at the longer ones, else SEQ_SCALE x as long)."""
+    other = 1.0 if export_scale != 1 else SEQ_SCALE
+    return [Shape(export_batch, export_scale, export=True), Shape(1 if export_batch != 1 else 2, export_scale),
+            Shape(3, other)]
+
+
+def _shapes(feed: dict) -> dict:
+    return {k: tuple(v.shape) for k, v in feed.items() if hasattr(v, "shape")}
+
+
+def export_built(built, input_spec: dict):
+    """(the case to export, its Shape scale): `built` (at EXPORT_BATCH) with its lengths SEQ_SCALE x as long (the
+    module's docstring: no derived size of 1 to bake), or `built` itself, scale 1, where the case has no length to
+    scale or the torch model refuses the longer one (a positional table, fixed frames)."""
+    import torch
+
+    from hwcov.models import inputs
+    from hwcov.models.build import Built
+
+    try:
+        raw = inputs.synthesize(built.model, built.config, spec_at(input_spec, Shape(EXPORT_BATCH, SEQ_SCALE)),
+                                batch=EXPORT_BATCH)
+        if _shapes(raw) == _shapes(built.feed):
+            return built, 1.0
+        with torch.no_grad():
+            torch.manual_seed(0)
+            built.model(**raw)
+    except Exception:  # noqa: BLE001 - the model's own refusal of the longer length: export at its own
+        return built, 1.0
+    return Built(built.config, built.model, raw), SEQ_SCALE
 
 
 MAIN_INPUTS = ("input_ids", "pixel_values", "input_features", "input_values", "past_values", "inputs_embeds")

@@ -23,7 +23,8 @@ def test_a_dynamic_export_passes_at_three_shapes_each_against_the_model_there(ar
     assert row["status"] == "pass"
     assert row["dynamic_status"] == "pass", row["dynamic_message"]
     assert row["dynamic_route"] == dynamic.ROUTE[get_backend(hardware).family]
-    assert row["dynamic_shapes"] == "input_ids 2x8 (export) pass; input_ids 1x8 pass; input_ids 3x20 pass"
+    # exported at the longer text (no size derived from it is 1 there), checked at the case's own too
+    assert row["dynamic_shapes"] == "input_ids 2x20 (export) pass; input_ids 1x20 pass; input_ids 3x8 pass"
     assert 0 < row["dynamic_max_abs_diff"] < 1e-4
     # what each mode cost is part of the case's time (benchmarks/runtime_overhead.py splits the sweep by it)
     assert row["dynamic_s"] > 0 and row["generate_s"] > 0
@@ -38,16 +39,17 @@ def test_a_static_only_export_is_recorded_static_only_not_pass(archs, tmp_path, 
     row = _run(archs, "onnxruntime", "bert", tmp_path)
     assert row["status"] == "pass"  # the forward's own verdict stands
     assert row["dynamic_status"] == "static_only"
-    assert row["dynamic_shapes"] == ("input_ids 2x8 (export) pass; input_ids 1x8 static_only; "
-                                     "input_ids 3x20 static_only; input_ids 2x20 (length only, not counted) static_only")
+    assert row["dynamic_shapes"] == ("input_ids 2x20 (export) pass; input_ids 1x20 static_only; "
+                                     "input_ids 3x8 static_only; input_ids 2x8 (length only, not counted) static_only")
     assert row["dynamic_route"] == "hf-onnx-dynamic"
     assert row["dynamic_message"] == ("torch-onnx-legacy-dynamic: static_only; "
-                                      "at input_ids 1x8: attention_mask axis 0 is fixed at 2, fed 1")
+                                      "at input_ids 1x20: attention_mask axis 0 is fixed at 2, fed 1")
 
 
 def test_a_graph_fixed_in_its_batch_but_free_in_its_length_says_so_without_passing(archs, tmp_path, monkeypatch):
     """A graph whose batch is fixed and whose sequence is symbolic (as a VLM's image count is fixed and its text free)
-    is static_only; the probe at the export's batch with the longer text passes, is listed, and is not counted."""
+    is static_only; the probe at the export's batch with the other text length passes, is listed, and is not
+    counted."""
     import torch
 
     from hwcov.models import outputs
@@ -72,8 +74,8 @@ def test_a_graph_fixed_in_its_batch_but_free_in_its_length_says_so_without_passi
         monkeypatch.setitem(routes.ROUTE_EXPORTERS, route, sequence_only)
     row = _run(archs, "onnxruntime", "bert", tmp_path)
     assert row["dynamic_status"] == "static_only", row["dynamic_message"]
-    assert row["dynamic_shapes"] == ("input_ids 2x8 (export) pass; input_ids 1x8 static_only; "
-                                     "input_ids 3x20 static_only; input_ids 2x20 (length only, not counted) pass")
+    assert row["dynamic_shapes"] == ("input_ids 2x20 (export) pass; input_ids 1x20 static_only; "
+                                     "input_ids 3x8 static_only; input_ids 2x8 (length only, not counted) pass")
 
 
 def test_a_failed_dynamic_export_falls_back_to_the_static_graph_and_says_so(archs, tmp_path, monkeypatch):
@@ -118,10 +120,10 @@ def test_a_graph_wrong_at_another_shape_fails_there(archs, tmp_path, monkeypatch
     row = _run(archs, "onnxruntime", "bert", tmp_path)
     assert row["status"] == "pass"
     assert row["dynamic_status"] == "fail_accuracy"
-    # the probe at the export's batch (2) and a longer text: right there, so the drift is the batch's
-    assert row["dynamic_shapes"] == ("input_ids 2x8 (export) pass; input_ids 1x8 fail_accuracy; "
-                                     "input_ids 3x20 fail_accuracy; input_ids 2x20 (length only, not counted) pass")
-    assert row["dynamic_message"].startswith("torch-onnx-legacy-dynamic: fail_accuracy; at input_ids 1x8: ")
+    # the probe at the export's batch (2) and the other text length: right there, so the drift is the batch's
+    assert row["dynamic_shapes"] == ("input_ids 2x20 (export) pass; input_ids 1x20 fail_accuracy; "
+                                     "input_ids 3x8 fail_accuracy; input_ids 2x8 (length only, not counted) pass")
+    assert row["dynamic_message"].startswith("torch-onnx-legacy-dynamic: fail_accuracy; at input_ids 1x20: ")
 
 
 def test_where_the_first_dynamic_graph_fails_the_second_is_checked_and_the_row_names_both(archs, tmp_path,
@@ -132,7 +134,7 @@ def test_where_the_first_dynamic_graph_fails_the_second_is_checked_and_the_row_n
     row = _run(archs, "onnxruntime", "bert", tmp_path)
     assert (row["dynamic_status"], row["dynamic_route"]) == ("pass", "torch-onnx-legacy-dynamic")
     assert row["dynamic_message"] == "hf-onnx-dynamic: fail_accuracy"
-    assert row["dynamic_shapes"] == "input_ids 2x8 (export) pass; input_ids 1x8 pass; input_ids 3x20 pass"
+    assert row["dynamic_shapes"] == "input_ids 2x20 (export) pass; input_ids 1x20 pass; input_ids 3x8 pass"
 
 
 def test_a_second_graph_the_runtime_cant_load_fails_without_hiding_the_first(archs, tmp_path, monkeypatch):
@@ -151,7 +153,7 @@ def test_a_second_graph_the_runtime_cant_load_fails_without_hiding_the_first(arc
     monkeypatch.setattr(OnnxRuntimeBackend, "load_graph", refuse_the_second)
     row = _run(archs, "onnxruntime", "bert", tmp_path)
     assert (row["dynamic_status"], row["dynamic_route"]) == ("fail_accuracy", "hf-onnx-dynamic")
-    assert row["dynamic_message"].startswith("torch-onnx-legacy-dynamic: fail_to_run; at input_ids 1x8: max |diff|")
+    assert row["dynamic_message"].startswith("torch-onnx-legacy-dynamic: fail_to_run; at input_ids 1x20: max |diff|")
 
 
 def test_openvino_tries_its_own_traced_graph_where_torch_export_fails(archs, tmp_path, monkeypatch):
@@ -166,15 +168,17 @@ def test_openvino_tries_its_own_traced_graph_where_torch_export_fails(archs, tmp
     assert row["dynamic_message"].startswith("hf-openvino-dynamic: export failed (RuntimeError: GuardOnDataDependent")
 
 
-def test_audio_is_checked_at_a_longer_length_too(archs, tmp_path):
+def test_audio_is_exported_at_a_longer_length_and_checked_at_its_own_too(archs, tmp_path):
     row = _run(archs, "onnxruntime", "wav2vec2", tmp_path)
     assert row["dynamic_status"] == "pass", row["dynamic_message"]
-    assert row["dynamic_shapes"].endswith("input_values 3x40000 pass")  # 16000 samples x 2.5, at batch 3
+    # 16000 samples x 2.5 at the export and batch 1, the case's own at batch 3
+    assert row["dynamic_shapes"] == ("input_values 2x40000 (export) pass; input_values 1x40000 pass; "
+                                     "input_values 3x16000 pass")
 
 
 def test_a_model_that_takes_no_longer_input_keeps_its_length_and_says_so(archs, tmp_path):
-    """bert with 16 positions can't take 20 tokens (torch itself raises): that shape keeps 8 tokens at batch 3,
-    the row saying why, and the graph is judged on what the model can take."""
+    """bert with 16 positions can't take 20 tokens (torch itself raises): it is exported at its own 8, and the
+    longer shape keeps 8 tokens at batch 3, the row saying why: the graph is judged on what the model can take."""
     import dataclasses
 
     from hwcov.backends import dynamic as dynamic_check
