@@ -179,7 +179,8 @@ OPTIONS: dict[str, list[tuple[str | tuple[str, ...], dict]]] = {
                               "such as text-generation are accepted, templates/inventory.yaml category_aliases)"}),
         ("--all-models", {**FLAG, "help": "every architecture of the inventory (what no --model means; refused "
                           "beside --model)"}),
-        ("--force", {**FLAG, "help": "rerun cases whose stored result is still valid"}),
+        ("--force", {**FLAG, "help": "rerun cases whose stored result is still valid (the generated tests are "
+                     "rebuilt only when templates, transformers or hwcov changed, or with --generate-tests)"}),
         ("--resume", {**FLAG, "help": "continue a long run: keep every stored row, even one made by older code or "
                       "templates (each row names its versions); run only what has none, or crashed or timed out. "
                       "With the benchmark verbs: skip cells already measured"}),

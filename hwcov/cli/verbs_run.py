@@ -59,7 +59,7 @@ def sweep(args, chosen: Chosen) -> int:
     hardware = chosen.hardware if chosen.runs else []
     if not pipeline.run_pipeline(hardware, chosen.models, args.model_category, force=args.force, resume=args.resume,
                                  workers=args.workers, timeout=timeout(args),
-                                 regenerate=args.generate_tests or args.force, batch_sizes=chosen.batch_sizes,
+                                 regenerate=args.generate_tests, batch_sizes=chosen.batch_sizes,
                                  precision=args.precision or ""):
         return 1
     if hardware:
