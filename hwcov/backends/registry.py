@@ -6,6 +6,7 @@ Adding a backend = one module under hwcov/backends/ + one entry in HARDWARE_TABL
 from __future__ import annotations
 
 import importlib
+import sys
 
 from hwcov.backends import platforms
 from hwcov.backends.hardware import (  # noqa: F401 - the table's names, read through the registry by most callers
@@ -58,3 +59,27 @@ def get_backend(hardware: str):
                                   f"runnable now: {', '.join(RUNNABLE)}")
     module, cls = BY_KEY[hardware].backend.split(":")
     return getattr(importlib.import_module(module), cls)(hardware)
+
+
+# the modules that keep a probe answer worth handing to a case worker (a Chromium launch, a GPU child process)
+_PROBE_KEEPERS = ("hwcov.backends.browser.backend", "hwcov.backends.torch")
+
+
+def probe_answers() -> dict:
+    """What this process's backends probed that is costly to probe again, by module: a case worker, forked from the
+    fork server rather than from this process, adopts it (hwcov.run.inherit). A module not imported probed nothing."""
+    out = {}
+    for name in _PROBE_KEEPERS:
+        module = sys.modules.get(name)
+        if module is not None:
+            answer = module.probe_answers()
+            if answer:
+                out[name] = answer
+    return out
+
+
+def adopt_probe_answers(answers: dict) -> None:
+    """Make the caller's probe answers this worker's (see probe_answers)."""
+    for name, answer in answers.items():
+        if name in _PROBE_KEEPERS:
+            importlib.import_module(name).adopt_probe_answers(answer)

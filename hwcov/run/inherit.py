@@ -3,8 +3,10 @@
 Case workers fork from a fork server started before any thread pool ran (hwcov.run.runner); a plain fork of the
 caller gave them its whole state. The state a case depends on is named here, captured when a batch of cases starts
 and entered first thing in each worker: the environment (a test's or the CLI's settings, telemetry switches), the
-paths chosen in-process (`--db-path` and friends), and where library warnings go. multiprocessing itself carries
-sys.path and the working directory; anything else a case needs is an argument of its task.
+paths chosen in-process (`--db-path` and friends), where library warnings go, and the answers of the caller's
+costly hardware probes (a Chromium launched to read the page's adapters: ~2.8 s of every wasm case that probed
+afresh). multiprocessing itself carries sys.path and the working directory; anything else a case needs is an
+argument of its task.
 """
 from __future__ import annotations
 
@@ -19,10 +21,13 @@ from hwcov.core import library_log, paths
 class CallerState:
     environ: dict[str, str] = field(default_factory=dict)
     chosen: dict[str, Path] = field(default_factory=dict)
+    probes: dict = field(default_factory=dict)  # what the caller's backends probed (a Chromium launch, a GPU child)
 
 
 def capture() -> CallerState:
-    return CallerState(environ=dict(os.environ), chosen=paths.chosen())
+    from hwcov.backends.registry import probe_answers
+
+    return CallerState(environ=dict(os.environ), chosen=paths.chosen(), probes=probe_answers())
 
 
 def enter(state: CallerState) -> None:
@@ -32,3 +37,7 @@ def enter(state: CallerState) -> None:
     os.environ.update(state.environ)
     paths.configure(**state.chosen)
     library_log.route_inherited()  # named in the environment (hwcov.core.library_log)
+    if state.probes:
+        from hwcov.backends.registry import adopt_probe_answers
+
+        adopt_probe_answers(state.probes)

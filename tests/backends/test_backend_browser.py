@@ -176,6 +176,22 @@ def test_probes_report_browser_adapter_and_webnn_error():
     assert not nn.available and "NotSupportedError" in nn.error and "createContext" in nn.error
 
 
+def _page_probe_held(task) -> dict:
+    """In a case worker, before anything probes: the page probe it already holds."""
+    return {"status": "pass", "held": browser_backend.probe_answers()}
+
+
+def test_case_workers_take_the_callers_page_probe_instead_of_launching_a_chromium():
+    """The sweep's parent probes once; its cases fork from the fork server, not from it, and each launched a Chromium
+    to probe again (~2.8 s of every wasm case). The answer now travels with each case (hwcov.run.inherit)."""
+    from hwcov.run.runner import Limits, run_isolated
+
+    assert get_backend("wasm").probe().available  # this process has probed
+    held = []
+    run_isolated(["a", "b"], _page_probe_held, lambda t, r, s: held.append(r.get("held")), Limits(workers=2))
+    assert held == [browser_backend.probe_answers()] * 2 and "page" in held[0]
+
+
 def test_missing_chromium_is_unavailable_with_the_launch_error(monkeypatch, archs):
     monkeypatch.setattr(jobs, "CHROMIUM", "/nonexistent/chromium")
     monkeypatch.setattr(browser_backend, "_PROBES", {})

@@ -28,8 +28,21 @@ def versions() -> str:
     return f"{jobs.chromium_version()}; onnxruntime-web {ort_web_version()}; {export.versions()}"
 
 
-# module-level so a sweep's parent probes once (for all three keys) and its forked workers inherit the answer
+# module-level: a sweep's parent probes once (for all three keys, a Chromium launched for it) and hands the answer
+# to its case workers (probe_answers / adopt_probe_answers, through hwcov.run.inherit: they fork from the fork
+# server, not from it); a worker that probed afresh launched a Chromium per case, ~2.8 s
 _PROBES: dict = {}
+
+
+def probe_answers() -> dict:
+    """The page probe this process has made ({} before it made one)."""
+    return dict(_PROBES)
+
+
+def adopt_probe_answers(answers: dict) -> None:
+    """Take the page probe the process that asked for this case made (an answer of this process's own stands)."""
+    for key, info in answers.items():
+        _PROBES.setdefault(key, info)
 
 
 class BrowserBackend(ExportBackend):
