@@ -16,8 +16,8 @@ from hwcov.backends.exported import reference_outputs
 from hwcov.core.system import cpu_name
 
 DTYPES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
-# GPU probes of this process, inherited by the case workers forked from it: the GPU is started once a sweep (in a
-# throwaway child), not once a case.
+# GPU probes of this process, handed to its case workers (probe_answers / adopt_probe_answers, through
+# hwcov.run.inherit): the GPU is started once a sweep (in a throwaway child), not once a case.
 _GPU_PROBES: dict[str, Probe] = {}
 
 
@@ -30,6 +30,8 @@ def adopt_probe_answers(answers: dict) -> None:
     """Take the GPU probes the process that asked for this case made (a case worker forks from the fork server)."""
     for key, probe in answers.items():
         _GPU_PROBES.setdefault(key, probe)
+
+
 _COMPILER_MISSING = ("InvalidCxxCompiler", "Python.h", "No working C compiler", "CppCompileError: C++ compile error"
                      " ... command not found", "gcc: not found", "cc1plus")
 
@@ -163,7 +165,7 @@ class TorchBackend(Backend):
                                  error=f"torch {torch.__version__} is a {build} build, not {self.hardware}")
                 if not torch.backends.cuda.is_built():
                     torch.cuda.init()  # raises torch's own words at once, starting nothing: no child needed
-                if self.hardware in _GPU_PROBES:  # probed by this process or handed in by its caller (adopt_probe_answers)
+                if self.hardware in _GPU_PROBES:  # probed by this process or handed in by its caller
                     return _GPU_PROBES[self.hardware]
                 if torch.cuda.is_initialized():  # the device is already this process's
                     return Probe(True, f"{self.hardware}:0 {gpu_description()}", versions())

@@ -4,7 +4,7 @@ Case workers fork from a fork server started before any thread pool ran (hwcov.r
 caller gave them its whole state. The state a case depends on is named here, captured when a batch of cases starts
 and entered first thing in each worker: the environment (a test's or the CLI's settings, telemetry switches), the
 paths chosen in-process (`--db-path` and friends), where library warnings go, and the answers of the caller's
-costly hardware probes (a Chromium launched to read the page's adapters: ~2.8 s of every wasm case that probed
+costly hardware probes (a Chromium launched to read the page's adapters: ~2 s of every browser case that probed
 afresh). multiprocessing itself carries sys.path and the working directory; anything else a case needs is an
 argument of its task.
 """

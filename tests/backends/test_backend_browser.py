@@ -183,7 +183,7 @@ def _page_probe_held(task) -> dict:
 
 def test_case_workers_take_the_callers_page_probe_instead_of_launching_a_chromium():
     """The sweep's parent probes once; its cases fork from the fork server, not from it, and each launched a Chromium
-    to probe again (~2.8 s of every wasm case). The answer now travels with each case (hwcov.run.inherit)."""
+    to probe again (~2 s of every wasm case). The answer now travels with each case (hwcov.run.inherit)."""
     from hwcov.run.runner import Limits, run_isolated
 
     assert get_backend("wasm").probe().available  # this process has probed

@@ -30,7 +30,7 @@ def versions() -> str:
 
 # module-level: a sweep's parent probes once (for all three keys, a Chromium launched for it) and hands the answer
 # to its case workers (probe_answers / adopt_probe_answers, through hwcov.run.inherit: they fork from the fork
-# server, not from it); a worker that probed afresh launched a Chromium per case, ~2.8 s
+# server, not from it); a worker that probed afresh launched a Chromium per case, ~2 s
 _PROBES: dict = {}
 
 
