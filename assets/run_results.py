@@ -18,11 +18,12 @@ from dagster import (
     Output,
     asset,
 )
+from pydantic import Field
 
 from hwcov.assets.guards import device, non_empty
 from hwcov.assets.partitions import hardware_partitions, per_hardware
 from hwcov.backends.hardware import HARDWARE_TABLE
-from hwcov.core.schema import conform
+from hwcov.core.schema import MODES, conform
 from hwcov.resources.backends import RESOURCE_KEYS, resource_key
 from hwcov.run import checks, sweep
 from hwcov.run.journal import ResultJournal
@@ -36,6 +37,10 @@ class RunResultsConfig(Config):
     resume: bool = False  # keep any stored row, even one made by older code or templates (crash/timeout rerun)
     precision: str = ""  # one precision; empty = each precision the generated tests declare for the hardware
     batch_size: int = 1
+    modes: list[str] = Field(default=list(MODES), description=(
+        "what an exported runtime's case checks (onnxruntime, openvino, wasm, webgpu): forward always; dynamic (other "
+        "batch sizes and lengths) and generate (greedy decoding with a KV cache) after a passing fp32 forward. "
+        "[\"forward\"] skips both, about half such a case's time, and leaves the mode columns empty"))
     # "Materialize all" / a backfill over several partitions leaves the browser ones out unless this says so: a
     # browser sweep of every architecture takes hours on a CPU machine (README: wasm 111 min, webgpu ~18 s a case)
     include_browser_partitions: bool = False
@@ -54,6 +59,13 @@ def browser_guard(partition_keys: list[str], allowed: bool, backfill: bool = Fal
     return (f"{what} includes {', '.join(slow)}: a browser sweep of every architecture takes hours on a CPU machine "
             "(README: wasm 111 min). Materialize a browser partition on its own, or set "
             "include_browser_partitions: true in the run config")
+
+
+def unknown_modes(modes: list[str]) -> str:
+    """'' when every mode of the run config is one hwcov checks, else which is not (the UI's launchpad takes any
+    string)."""
+    unknown = [m for m in modes if m not in MODES]
+    return f"unknown mode {unknown[0]!r} in the run config's modes; accepted: {', '.join(MODES)}" if unknown else ""
 
 
 CHECKS = {
@@ -130,7 +142,7 @@ def select_tests(tests: pd.DataFrame, models: list[str], categories: list[str], 
 def run_results(context: AssetExecutionContext, config: RunResultsConfig,
                 generated_tests: pd.DataFrame):
     refused = browser_guard(list(context.partition_keys), config.include_browser_partitions,
-                            backfill="dagster/backfill" in context.run.tags)
+                            backfill="dagster/backfill" in context.run.tags) or unknown_modes(config.modes)
     if refused:
         raise Failure(refused)
     tests = select_tests(generated_tests, config.models, config.categories, config.max_priority)
@@ -143,7 +155,7 @@ def run_results(context: AssetExecutionContext, config: RunResultsConfig,
             swept[hardware] = sweep.sweep(tests.to_dict("records"), hardware, artifacts,
                                           precision=config.precision or None, batch=config.batch_size,
                                           force=config.force, resume=config.resume, limits=backend.limits(hardware),
-                                          log=context.log.info)
+                                          log=context.log.info, modes=tuple(config.modes))
     with ExitStack() as publishing:  # until the IO manager has written the partitions (it runs at the yield)
         journals = {hw: publishing.enter_context(ResultJournal(artifacts, hw).publishing()) for hw in sorted(swept)}
         frames = []

@@ -6,7 +6,8 @@ Backend:
                                    "qualcomm", "coreml"): what a variant's setting applies to
   probe(), versions()              is the hardware here (and what is it); the runtime's versions, cheaply
   precisions(), gate(precision)    what it runs; '' or why a precision is not_applicable here
-  run(case, precision, batch)      the sweep's verified forward: one result row
+  run(case, precision, batch,      the sweep's verified forward: one result row, with the `modes` beyond it
+      modes=EXTRA_MODES)           (dynamic, generate) where the backend measures them and the forward passed
   variants                         {name: (settings, description)}: the benchmark switches this family knows
   load(built, case, batch, ...)    the built case on the runtime, for timing (Loaded); NotApplicable when the
                                    variant or precision can't run here
@@ -18,6 +19,7 @@ import time
 from dataclasses import dataclass, field
 
 from hwcov.backends.hardware import precisions
+from hwcov.core.schema import EXTRA_MODES
 
 
 @dataclass(frozen=True)
@@ -109,7 +111,7 @@ class Backend:
         runs = self.precisions()
         return "" if precision in runs else f"{self.hardware} runs {list(runs)}, not {precision}"
 
-    def run(self, case, precision: str, batch: int, reference_dir=None) -> dict:
+    def run(self, case, precision: str, batch: int, reference_dir=None, modes=EXTRA_MODES) -> dict:
         raise NotImplementedError
 
     def memory_limit_mb(self) -> tuple[float, str]:

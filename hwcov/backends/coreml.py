@@ -22,6 +22,7 @@ from pathlib import Path
 
 from hwcov.backends import validate
 from hwcov.backends.base import Backend, Probe
+from hwcov.core.schema import EXTRA_MODES
 
 ROUTES = ("coreml-trace", "coreml-export")
 EXPORTER = {"coreml-trace": "torch.jit.trace -> coremltools.convert",
@@ -198,7 +199,7 @@ class CoreMLBackend(Backend):
         return Probe(True, f"Core ML {self.compute_units} on {platform.machine()} macOS {platform.mac_ver()[0]}",
                      version)
 
-    def run(self, case, precision: str, batch: int, reference_dir=None) -> dict:
+    def run(self, case, precision: str, batch: int, reference_dir=None, modes=EXTRA_MODES) -> dict:
         from hwcov.backends.exported import prepare
 
         ended, built, reference, ref_path = prepare(self.hardware, self.precisions(), case, precision, batch,

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from hwcov.backends import validate
 from hwcov.backends.base import Backend
+from hwcov.core.schema import EXTRA_MODES
 from hwcov.export import routes as export
 from hwcov.models import signal
 
@@ -93,11 +94,12 @@ def name_by_graph(runner, graph_names: list):
 MODE_RESERVE_S = 15.0  # of the case's time, kept for returning the forward's row when a mode overruns
 
 
-def check_modes(backend, case, export_dir, route: str) -> dict:
+def check_modes(backend, case, export_dir, route: str, modes=EXTRA_MODES) -> dict:
     """The dynamic_* and generate_* fields of a case whose fp32 forward passed on `backend` via `route`
     (hwcov.backends.dynamic, .generation): a mode's own failure, whatever it is, is that mode's verdict, never the
     forward's. `backend`: what the checks ask of one (family, hardware, load_graph, component_runner). Each mode's
-    seconds go in `<mode>_s`."""
+    seconds go in `<mode>_s`. A mode not in `modes` (`--modes forward`) gets no columns: not measured, as on a
+    runtime without it."""
     import time
 
     from hwcov.backends import dynamic, generation
@@ -105,6 +107,8 @@ def check_modes(backend, case, export_dir, route: str) -> dict:
 
     fields = {}
     for mode, check, args in (("dynamic", dynamic.check, (route,)), ("generate", generation.check, ())):
+        if mode not in modes:
+            continue
         started = time.monotonic()
         if case_time_left()[0] <= MODE_RESERVE_S:  # an earlier mode used the case's time up
             fields.update({f"{mode}_status": "skipped", f"{mode}_message": "no time left in the case's budget"})
@@ -173,7 +177,7 @@ class ExportBackend(Backend):
             errors.append(failed["error_message"])
         raise RuntimeError(" | ".join(errors)[:3000])
 
-    def run(self, case, precision: str, batch: int, reference_dir=None) -> dict:
+    def run(self, case, precision: str, batch: int, reference_dir=None, modes=EXTRA_MODES) -> dict:
         ended, built, reference, ref_path = prepare(self.hardware, self.precisions(), case, precision, batch,
                                                     reference_dir)
         if ended:
@@ -199,8 +203,9 @@ class ExportBackend(Backend):
                 if failures:
                     row["error_message"] = "passed via " + route + " after " + "; ".join(
                         f["error_message"][:300] for f in failures)
-                if precision == "fp32" and batch == 1:
-                    row.update(self.modes(case, export_dir, route))
+                beyond = tuple(m for m in EXTRA_MODES if m in modes)  # the forward's verdict is this row's
+                if precision == "fp32" and batch == 1 and beyond:
+                    row.update(self.modes(case, export_dir, route, beyond))
                 return row
             failures.append(row)
         worst = min(failures, key=lambda f: _RANK.get(f["status"], 3))
@@ -210,9 +215,9 @@ class ExportBackend(Backend):
                        f"reference): the exporters agree with each other, not with the eager forward | ") + message
         return dict(worst, error_message=message[:4000])
 
-    def modes(self, case, export_dir, route: str) -> dict:
+    def modes(self, case, export_dir, route: str, modes=EXTRA_MODES) -> dict:
         """The dynamic_* and generate_* columns of a passing fp32 forward via `route` (check_modes, in process)."""
-        return check_modes(self, case, export_dir, route)
+        return check_modes(self, case, export_dir, route, modes)
 
     def _export(self, built, case, batch, route, export_dir) -> tuple[dict, object, dict | None]:
         """(row fields naming the route, the export or None, the failure row or None)."""

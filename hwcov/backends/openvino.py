@@ -14,6 +14,7 @@ import time
 
 from hwcov.backends.base import Loaded, NotApplicable, Probe
 from hwcov.backends.exported import ExportBackend, hf_component, hf_metadata, name_by_graph, named_outputs
+from hwcov.core.schema import EXTRA_MODES
 from hwcov.export import routes as export
 from hwcov.export.openvino_core import core
 
@@ -75,12 +76,12 @@ class OpenVinoBackend(ExportBackend):
         full = core().get_property(want, "FULL_DEVICE_NAME")
         return Probe(True, f"openvino {want}: {full} (available: {', '.join(devices)})", versions())
 
-    def run(self, case, precision: str, batch: int, reference_dir=None) -> dict:
+    def run(self, case, precision: str, batch: int, reference_dir=None, modes=EXTRA_MODES) -> dict:
         try:
             self.check_precision(precision)
         except NotApplicable as exc:
             return {"status": "not_applicable", "error_message": str(exc)}
-        return super().run(case, precision, batch, reference_dir)
+        return super().run(case, precision, batch, reference_dir, modes)
 
     def check_precision(self, precision: str) -> None:
         """NotApplicable when the device or install lacks the precision (FP16 capability, NNCF for int8)."""

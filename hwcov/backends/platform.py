@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from hwcov.backends.base import Backend, Loaded, Probe
+from hwcov.core.schema import EXTRA_MODES
 
 
 class PlatformBackend(Backend):
@@ -58,11 +59,11 @@ class PlatformBackend(Backend):
             return self.platform.memory_constraint_mb, f"{self.platform.platform_key}'s memory_constraint_mb"
         return super().memory_limit_mb()  # the host's, as the platform declares no limit of its own
 
-    def run(self, case, precision: str, batch: int, reference_dir=None) -> dict:
+    def run(self, case, precision: str, batch: int, reference_dir=None, modes=EXTRA_MODES) -> dict:
         refused = self.not_supported(precision)
         if refused:
             return {"status": "not_applicable", "error_message": refused}
-        row = self.inner.run(case, precision, batch, reference_dir=reference_dir)
+        row = self.inner.run(case, precision, batch, reference_dir=reference_dir, modes=modes)
         if row.get("device_name"):
             row["device_name"] = f"{self.label()}: {row['device_name']}"
         return row

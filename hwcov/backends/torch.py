@@ -13,6 +13,7 @@ import time
 from hwcov.backends import validate
 from hwcov.backends.base import Backend, Loaded, Probe
 from hwcov.backends.exported import reference_outputs
+from hwcov.core.schema import EXTRA_MODES
 from hwcov.core.system import cpu_name
 
 DTYPES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
@@ -197,7 +198,7 @@ class TorchBackend(Backend):
             return torch.cuda.mem_get_info()[0] / 2**20, "free device memory"
         return super().memory_limit_mb()
 
-    def run(self, case, precision: str, batch: int, reference_dir=None) -> dict:
+    def run(self, case, precision: str, batch: int, reference_dir=None, modes=EXTRA_MODES) -> dict:
         """Build, synthesize, forward twice (determinism), evidence. cpu fp32 makes the reference (stored, with the
         informativeness rule and the mutation check); every other device and precision is compared with it."""
         import torch

@@ -10,7 +10,7 @@ import json
 import time
 from dataclasses import asdict, dataclass, field
 
-from hwcov.core.schema import STATUSES  # noqa: F401 - the case's statuses, for callers reading them here
+from hwcov.core.schema import EXTRA_MODES, STATUSES  # noqa: F401 - STATUSES: the case's, for callers reading them here
 
 
 @dataclass(frozen=True)
@@ -66,8 +66,9 @@ def memory_limits(backend) -> list[tuple[float, str]]:
 
 
 def execute(case: ArchCase, hardware: str = "cpu", precision: str = "fp32", batch: int = 1,
-            reference_dir=None) -> dict:
-    """Run the case on a backend in this process and return its result row."""
+            reference_dir=None, modes=EXTRA_MODES) -> dict:
+    """Run the case on a backend in this process and return its result row (with the `modes` beyond the forward that
+    the backend measures)."""
     from hwcov.backends.registry import get_backend
 
     row = base_row(case, hardware, precision, batch)
@@ -86,5 +87,5 @@ def execute(case: ArchCase, hardware: str = "cpu", precision: str = "fp32", batc
         if too_big:
             row.update(status="not_applicable", error_message=too_big, runtime_version=probe.runtime_version)
             return row
-    row.update(backend.run(case, precision, batch, reference_dir=reference_dir))
+    row.update(backend.run(case, precision, batch, reference_dir=reference_dir, modes=modes))
     return row

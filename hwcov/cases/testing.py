@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 from hwcov.cases.case import ArchCase, execute
+from hwcov.core.schema import EXTRA_MODES
 
 
 class ArchCaseTests:
@@ -36,9 +37,11 @@ class ArchCaseTests:
 
     @classmethod
     def evaluate(cls, hardware: str, precision: str = "fp32", batch: int | None = None,
-                 reference_dir=None) -> dict:
-        """Execute the case and apply this file's modality/family checks: the sweep calls this too."""
-        row = execute(cls.case, hardware, precision, batch or cls.batch_size, reference_dir=reference_dir)
+                 reference_dir=None, modes=EXTRA_MODES) -> dict:
+        """Execute the case and apply this file's modality/family checks: the sweep calls this too (`modes`: which
+        checks beyond the forward an exported runtime runs; `hwcov --modes`)."""
+        row = execute(cls.case, hardware, precision, batch or cls.batch_size, reference_dir=reference_dir,
+                      modes=modes)
         if row["status"] == "pass":
             from hwcov.models.inventory import forward_inputs
 

@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from hwcov.core.errors import UsageError
+from hwcov.core.schema import MODES
 
 EPILOG = """examples:
   hwcov --hardware cpu                          full CPU sweep: inventory -> tests -> results -> patterns -> report
@@ -93,6 +94,16 @@ def name(value: str) -> str:
     if not value.strip():
         raise bad(f"needs a name, got {value!r}")
     return value.strip()
+
+
+def modes(value: str) -> str:
+    """type=: comma-separated modes of MODES, returned in MODES' order with `forward` first (the others are checked
+    only on a passing forward, so it always runs)."""
+    chosen = names(value).split(",")
+    unknown = [m for m in chosen if m not in MODES]
+    if unknown:
+        raise bad(f"unknown mode {shown(unknown[0])}; accepted: {', '.join(MODES)}")
+    return ",".join(m for m in MODES if m == "forward" or m in chosen)
 
 
 def rank_range(value: str) -> str:
@@ -194,6 +205,12 @@ OPTIONS: dict[str, list[tuple[str | tuple[str, ...], dict]]] = {
                           "one run_results materialization per size; rows are kept per (model, precision, batch)"}),
         ("--precision", {"type": name, "default": None, "help": "run only this precision (fp32, fp16, bf16, int8; "
                          "default: each precision the hardware's generated tests declare)"}),
+        ("--modes", {"type": modes, "default": ",".join(MODES), "help": "what an exported runtime's case checks "
+                     "(onnxruntime, openvino, wasm, webgpu; cpu and torch devices run the forward only): forward "
+                     "(always: one forward at the export's shape, every precision), dynamic (the fp32 graph at other "
+                     "batch sizes and lengths), generate (greedy decoding with a KV cache, where the architecture has "
+                     "a generative head); default all three. `--modes forward` skips the two modes, about half of "
+                     "such a case's time (README); its rows leave the mode columns empty"}),
         ("--port", {"type": number(1, 65535), "default": 3000, "help": "for --ui: the port the Dagster UI listens on "
                     "(127.0.0.1), 1-65535 (default 3000)"}),
         ("--trust-remote-code", {**FLAG, "help": "with --checkpoint: let a checkpoint whose config names its own code "

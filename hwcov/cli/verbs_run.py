@@ -60,7 +60,7 @@ def sweep(args, chosen: Chosen) -> int:
     if not pipeline.run_pipeline(hardware, chosen.models, args.model_category, force=args.force, resume=args.resume,
                                  workers=args.workers, timeout=timeout(args),
                                  regenerate=args.generate_tests, batch_sizes=chosen.batch_sizes,
-                                 precision=args.precision or ""):
+                                 precision=args.precision or "", modes=args.modes.split(",")):
         return 1
     if hardware:
         print_summary(hardware, chosen.models, args.model_category)

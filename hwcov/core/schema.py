@@ -85,3 +85,8 @@ EXPORT_COLUMNS = ["model_type", "category", "family", "hardware", "precision", "
 
 # Every precision hwcov knows (--precision, platform JSON, the registry's entries).
 PRECISIONS = ("fp32", "fp16", "bf16", "int8")
+
+# What a case checks on an exported runtime (issue #25): the forward always (the others need it passed), then the
+# modes beyond it, each in its own <mode>_status / <mode>_message / <mode>_s columns. `--modes` picks among them.
+MODES = ("forward", "dynamic", "generate")
+EXTRA_MODES = MODES[1:]

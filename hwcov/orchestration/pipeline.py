@@ -12,6 +12,7 @@ from __future__ import annotations
 import sys
 
 from hwcov.core import library_log, paths
+from hwcov.core.schema import MODES
 from hwcov.orchestration.instance import instance, process_tag
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
@@ -111,9 +112,11 @@ def generate(defs, inst, regenerate: bool = False) -> bool:
 
 def run_pipeline(hardware: list[str], models: list[str], category: str | None, *, force: bool = False,
                  resume: bool = False, workers: int = 0, timeout: float = 0.0, regenerate: bool = False,
-                 max_priority: int = 0, batch_sizes: list[int] = (1,), precision: str = "") -> bool:
+                 max_priority: int = 0, batch_sizes: list[int] = (1,), precision: str = "",
+                 modes: list[str] = MODES) -> bool:
     """Generate (if needed), then run every batch size on every hardware, then the coverage report.
-    timeout 0: each hardware's own default (hwcov.backends.registry). False as soon as a run fails."""
+    timeout 0: each hardware's own default (hwcov.backends.registry). `modes`: what an exported runtime's case checks
+    beyond its forward (hwcov.core.schema.MODES). False as soon as a run fails."""
     route_library_warnings()
     if hardware:  # the case fork server preloads while Dagster and the inventory check run here
         from hwcov.run.runner import start_server
@@ -123,7 +126,7 @@ def run_pipeline(hardware: list[str], models: list[str], category: str | None, *
     if not generate(defs, inst, regenerate):
         return False
     config = {"models": models, "categories": [category] if category else [], "force": force, "resume": resume,
-              "max_priority": max_priority, "precision": precision}
+              "max_priority": max_priority, "precision": precision, "modes": list(modes)}
     for hw in hardware:
         for batch in batch_sizes:  # one materialization per batch size; the others' rows are kept
             print(f"hwcov: running on {hw}{f' at batch {batch}' if batch != 1 else ''} (results stream to "

@@ -5,6 +5,8 @@ import time
 
 import pandas as pd
 
+from hwcov.core.schema import EXTRA_MODES
+
 
 def coverage_matrix(inventory: pd.DataFrame, results: pd.DataFrame) -> pd.DataFrame:
     """One row per (architecture, hardware with results): the cell's status ('untested' if none)."""
@@ -46,15 +48,12 @@ def discrimination(results: pd.DataFrame) -> dict:
             "passes_judged_on_part_of_their_outputs": len(partial)}
 
 
-MODES = ("dynamic", "generate")  # the exported runtimes' modes beyond one forward (hwcov.backends.dynamic, .generation)
-
-
 def mode_cells(inventory: pd.DataFrame, results: pd.DataFrame) -> pd.DataFrame:
     """Cells like coverage_matrix's for each mode a runtime measured: hardware '<hw> · <mode>', status the mode's
     verdict, one per architecture whose fp32 forward passed there (a mode is judged only after one)."""
     frames = []
     fp32 = results[(results["precision"] == "fp32") & (results["batch_size"] == 1)] if len(results) else results
-    for mode in MODES:
+    for mode in EXTRA_MODES:
         column = f"{mode}_status"
         if column not in fp32:
             continue

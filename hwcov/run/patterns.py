@@ -5,6 +5,7 @@ import functools
 import re
 
 from hwcov.core import data, paths
+from hwcov.core.schema import EXTRA_MODES
 
 UNCLASSIFIED = "unclassified"
 NOT_FAILURES = ("pass", "skipped_known", "unavailable", "not_applicable")
@@ -40,14 +41,13 @@ def classify(status: str, message: str, mode: str = "") -> str:
     return UNCLASSIFIED
 
 
-MODES = ("dynamic", "generate")  # an exported runtime's modes beyond one forward: <mode>_status, <mode>_message
 MODE_NOT_FAILURES = NOT_FAILURES + ("skipped", "")
 
 
 def mode_failures(row: dict) -> list[tuple[str, dict]]:
     """('<mode>: <pattern>', the row with that mode's status and message) for each mode that failed in this row."""
     out = []
-    for mode in MODES:
+    for mode in EXTRA_MODES:
         status = row.get(f"{mode}_status") or ""
         if isinstance(status, str) and status not in MODE_NOT_FAILURES:
             message = row.get(f"{mode}_message") or ""

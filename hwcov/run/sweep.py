@@ -15,6 +15,7 @@ from typing import Callable
 from hwcov.backends.registry import get_backend
 from hwcov.cases.case import STATUSES, base_row
 from hwcov.core.paths import code_digest
+from hwcov.core.schema import EXTRA_MODES
 from hwcov.run import patterns
 from hwcov.run.journal import ResultJournal
 from hwcov.run.runner import Limits, run_isolated, start_server
@@ -62,10 +63,13 @@ def test_class(module):
 
 
 def result_key(content_hash: str, hardware: str, precision: str, batch: int, versions: str,
-               limits: Limits | None = None) -> str:
-    """Everything an outcome depends on; the memory cap and timeout too, since they decide oom/timeout."""
+               limits: Limits | None = None, modes=EXTRA_MODES) -> str:
+    """Everything an outcome depends on; the memory cap and timeout too, since they decide oom/timeout, and the
+    modes checked when fewer than all (a forward-only row is no answer to a run that wants the modes; the full set
+    adds nothing, so the keys rows had before `--modes` still match)."""
     bounds = f"{limits.memory_mb}MB/{limits.timeout_s}s" if limits else ""
-    blob = "|".join([content_hash, hardware, precision, str(batch), versions, bounds])
+    narrowed = [] if set(EXTRA_MODES) <= set(modes) else [f"modes {','.join(modes) or 'forward'}"]
+    blob = "|".join([content_hash, hardware, precision, str(batch), versions, bounds, *narrowed])
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
 
@@ -86,8 +90,9 @@ def declared_precisions(test: dict, hardware: str) -> tuple[str, ...]:
 
 def sweep(tests: list[dict], hardware: str, artifacts: Path, *, precision: str | None = "fp32", batch: int = 1,
           force: bool = False, limits: Limits | None = None, progress: bool = True, resume: bool = False,
-          log: Callable[[str], None] = print) -> list[dict]:
-    """Rows for `tests` (dicts with model_type, path, content_hash) on one hardware.
+          log: Callable[[str], None] = print, modes=EXTRA_MODES) -> list[dict]:
+    """Rows for `tests` (dicts with model_type, path, content_hash) on one hardware; an exported runtime's fp32
+    forward passes are also checked in `modes` (dynamic shapes, generation: hwcov.backends.exported.check_modes).
 
     `precision=None` runs every precision each test declares for the hardware: its first (fp32) for every
     test, then the others (fp16, int8 ...) for the tests whose first passed here, since a failure at the
@@ -105,13 +110,13 @@ def sweep(tests: list[dict], hardware: str, artifacts: Path, *, precision: str |
     plans = {t["model_type"]: (precision,) if precision else declared_precisions(t, hardware) for t in tests}
     state = {"probe": None}
     rows = _run_phase([(t, plans[t["model_type"]][0]) for t in tests], hardware, artifacts, batch, versions,
-                      known, journal, backend, limits, progress, log, state)
+                      known, journal, backend, limits, progress, log, state, modes)
     passed = {r["model_type"] for r in rows if r["status"] == "pass"}
     later = [(t, p) for t in tests if t["model_type"] in passed for p in plans[t["model_type"]][1:]]
     _withdraw_lower_precisions(journal, rows, plans, batch, passed)
     if later:
         rows += _run_phase(later, hardware, artifacts, batch, versions, known, journal, backend, limits,
-                           progress, log, state)
+                           progress, log, state, modes)
     return rows
 
 
@@ -131,10 +136,10 @@ def _withdraw_lower_precisions(journal: ResultJournal, rows: list[dict], plans: 
 
 def _run_phase(cases: list[tuple[dict, str]], hardware: str, artifacts: Path, batch: int, versions: str,
                known: dict, journal: ResultJournal, backend, limits: Limits, progress: bool,
-               log: Callable[[str], None], state: dict) -> list[dict]:
+               log: Callable[[str], None], state: dict, modes=EXTRA_MODES) -> list[dict]:
     rows, todo = [], []
     for test, precision in cases:
-        key = result_key(test["content_hash"], hardware, precision, batch, versions, limits)
+        key = result_key(test["content_hash"], hardware, precision, batch, versions, limits, modes)
         stored = known.get(key) or known.get(("resume", test["model_type"], precision, batch))
         if stored:
             rows.append(stored)
@@ -174,7 +179,7 @@ def _run_phase(cases: list[tuple[dict, str]], hardware: str, artifacts: Path, ba
     if not limits.log_path:
         limits.log_path = str(Path(artifacts) / "logs" / f"{hardware}.log")
     try:
-        run_isolated(todo, functools.partial(evaluate, hardware, batch, reference_dir), on_result, limits,
+        run_isolated(todo, functools.partial(evaluate, hardware, batch, reference_dir, modes), on_result, limits,
                      progress=bar)
     finally:
         if bar is not None:
@@ -182,11 +187,11 @@ def _run_phase(cases: list[tuple[dict, str]], hardware: str, artifacts: Path, ba
     return rows
 
 
-def evaluate(hardware: str, batch: int, reference_dir: Path, task: tuple) -> dict:
+def evaluate(hardware: str, batch: int, reference_dir: Path, modes: tuple, task: tuple) -> dict:
     """One case, in its worker: the generated test's `evaluate()` (module level, so a fork server's child can be
     handed it)."""
     test, _, precision = task
-    return test_class(load_module(test["path"])).evaluate(hardware, precision, batch, reference_dir)
+    return test_class(load_module(test["path"])).evaluate(hardware, precision, batch, reference_dir, modes=modes)
 
 
 def assemble(rows: list[dict], journal: ResultJournal, inventory_types: set[str]) -> list[dict]:

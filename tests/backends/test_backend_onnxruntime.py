@@ -123,7 +123,15 @@ def test_sweep_on_onnxruntime_compares_with_the_cpu_references(archs, tmp_path):
     for r in rows:
         assert r["status"] == "pass", (r["model_type"], r["error_message"])
         assert r["reference_path"].endswith(".npz") and r["max_abs_diff"] <= 1e-4
+        assert r["dynamic_status"] == "pass", (r["model_type"], r["dynamic_message"])
     assert any((tmp_path / "art" / "exports").rglob("model.onnx"))
+    # `--modes forward`: the forward alone, under keys of its own (its rows answer no run that wants the modes)
+    forward = sweep.sweep(tests, "onnxruntime", tmp_path / "art", modes=("forward",), **quiet)
+    assert {r["status"] for r in forward} == {"pass"}
+    assert not any(r.get("dynamic_status") or r.get("generate_status") for r in forward)
+    assert not {r["case_key"] for r in forward} & {r["case_key"] for r in rows}
+    again = sweep.sweep(tests, "onnxruntime", tmp_path / "art", **quiet)  # all modes: the first run's rows, reused
+    assert {r["case_key"]: r["dynamic_status"] for r in again} == {r["case_key"]: r["dynamic_status"] for r in rows}
 
 
 def test_export_cache_key_follows_the_built_model_not_only_the_case(archs, tmp_path):

@@ -66,6 +66,8 @@ def test_every_numeric_option_has_a_finite_bounded_range(no_run, capsys, argv, m
     (["--model", ",", "--hardware", "cpu"], "--model needs at least one name, got ','"),
     (["--model", "bert", "--hardware", " , "], "--hardware needs at least one name"),
     (["--priority", "bogus", *RUN], "--priority must be one of highest, high, medium, all, got bogus"),
+    (["--modes", "forward,dyn", *RUN], "--modes: unknown mode dyn; accepted: forward, dynamic, generate"),
+    (["--modes", "", *RUN], "--modes needs at least one name, got ''"),
 ])
 def test_empty_lists_and_unknown_choices_are_refused_without_ci_mode(no_run, capsys, argv, message):
     assert message in refused(argv, capsys)

@@ -163,6 +163,19 @@ def test_materialize_all_leaves_browser_partitions_out_unless_asked(pipeline):
     assert browser_guard(["cpu"], False, backfill=True) == ""
 
 
+def test_an_unknown_mode_in_the_run_config_fails_the_run_before_it_sweeps(pipeline):
+    """The launchpad takes any string for `modes`: one that is none of MODES is named, and nothing runs."""
+    defs, instance, db = pipeline
+    config = {"ops": {"hwcov__run_results": {"config": {"models": ["bert"], "modes": ["forward", "dynamc"]}}}}
+    result = materialize(list(defs.assets), instance=instance, resources=defs.resources, partition_key="cpu",
+                         selection=["hwcov/run_results"], run_config=config, raise_on_error=False)
+    assert not result.success
+    failure = next(e for e in result.all_events if e.is_step_failure).step_failure_data.error
+    assert "unknown mode 'dynamc'" in (failure.cause or failure).message
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert "run_results" not in {r[0] for r in con.sql("SELECT table_name FROM information_schema.tables").fetchall()}
+
+
 def test_each_partition_of_a_multi_partition_run_describes_itself(pipeline):
     """A run over cuda..mps (in process, as the CLI or a script may launch one); each partition's materialization says
     that partition's rows and pass rates, not the run's (issue #29)."""

@@ -1,6 +1,7 @@
 """Exported-runtime failures are classified by what went wrong, not by the output names they quote."""
 import pytest
 
+from hwcov.core.schema import EXTRA_MODES
 from hwcov.run import patterns
 
 MESSAGES = {
@@ -80,4 +81,4 @@ def test_a_mode_only_pattern_leaves_the_forwards_failures_alone():
     assert patterns.mode_pattern("fail_to_run", "at input_ids 1x9: " + message) == "export_size_baked"
     assert patterns.classify("fail_to_run", message) != "export_size_baked"
     scoped = [p for p in patterns.catalog() if p.get("modes")]
-    assert scoped and all(set(p["modes"]) <= set(patterns.MODES) and p["fix"] for p in scoped)
+    assert scoped and all(set(p["modes"]) <= set(EXTRA_MODES) and p["fix"] for p in scoped)

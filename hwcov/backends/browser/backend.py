@@ -17,6 +17,7 @@ from hwcov.backends.browser.tensors import decode_outputs, encode, fed_tensors, 
 from hwcov.backends.exported import ExportBackend
 from hwcov.backends.onnxruntime import model_file
 from hwcov.core.system import cpu_name
+from hwcov.core.schema import EXTRA_MODES
 from hwcov.export import routes as export
 
 # what the provider runs, and what the adapter must offer for it (webgpu fp16 needs shader-f16)
@@ -109,14 +110,14 @@ class BrowserBackend(ExportBackend):
         refused = self.gate_row(precision)
         return refused["error_message"] if refused else ""
 
-    def run(self, case, precision: str, batch: int, reference_dir=None) -> dict:
-        return self.gate_row(precision) or super().run(case, precision, batch, reference_dir)
+    def run(self, case, precision: str, batch: int, reference_dir=None, modes=EXTRA_MODES) -> dict:
+        return self.gate_row(precision) or super().run(case, precision, batch, reference_dir, modes)
 
-    def modes(self, case, export_dir, route: str) -> dict:
+    def modes(self, case, export_dir, route: str, modes=EXTRA_MODES) -> dict:
         """The dynamic and generate checks on a page of this provider, in one browser job (browser.modes)."""
         from hwcov.backends.browser.modes import run_modes
 
-        return run_modes(self, case, export_dir, route)
+        return run_modes(self, case, export_dir, route, modes)
 
     # -- one route ---------------------------------------------------------------------------------
     def _try_route(self, built, case, batch, route, precision, reference, tol, export_dir) -> dict:

@@ -17,6 +17,7 @@ from hwcov.backends.browser.pages import PROVIDERS
 from hwcov.backends.browser.tensors import decode, decode_outputs, encode, graph_io
 from hwcov.backends.exported import check_modes, hf_component
 from hwcov.core.limits import case_time_left
+from hwcov.core.schema import EXTRA_MODES
 
 CLOSE_MARGIN_S = 15.0  # of the case's time, kept for closing the page host and writing the row
 
@@ -129,8 +130,8 @@ def _with_feed(exported, feed: dict):
     return dataclasses.replace(exported, feed=feed)
 
 
-def run_modes(backend, case, export_dir, route: str) -> dict:
+def run_modes(backend, case, export_dir, route: str, modes=EXTRA_MODES) -> dict:
     """The dynamic_* and generate_* fields of a passing fp32 forward on a browser provider: both checks, the torch
     work here, every graph a session on one page host's page."""
     with PageGraphs(backend.hardware, jobs.JOB_TIMEOUT_S) as graphs:
-        return check_modes(PageBackend(backend, graphs), case, export_dir, route)
+        return check_modes(PageBackend(backend, graphs), case, export_dir, route, modes)
