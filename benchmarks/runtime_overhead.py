@@ -9,6 +9,7 @@ The sample: --limit architectures (default 60) taken round-robin over the invent
 2. warm, per runtime: `hwcov --hardware <rt> --precision fp32 --model <passed> --force`, where <passed> are the
    sample's architectures that passed <rt> in step 1: only passing cases count, in the sweep time and the bare loop
    alike (the table says how many; a case that fails the warm run leaves the bare loop, not the sweep time).
+   Then the same with `--modes forward`: the sweep with no dynamic-shape or generation check, as the bare loop.
 3. bare loop, per runtime, on the very graphs the warm run used (its run_results' export_route; the export cache's
    most recently used folder of that route) with their feed.pt mapped to graph inputs by hwcov's own functions
    (browser.tensors.fed_tensors, transformers' openvino_feed), prepared before the clock starts. Timed: what one
@@ -24,7 +25,7 @@ What the ratio charges to hwcov: Dagster, DuckDB, inventory and test generation,
 per case the model build, the reference, the comparison, the page's verbose placement log and the modes
 (dynamic shapes, generation) a passing fp32 forward runs. The "case s" column (the rows' wall_time_s, summed)
 splits per-case work from the run's fixed costs, "modes s" (the rows' dynamic_s + generate_s) the modes from the
-forward, and the last column is the ratio had the modes been off. The machine may be shared: the load average is
+forward, and the last column is a second warm sweep's, `--modes forward` (the forward alone, as the bare loop). The machine may be shared: the load average is
 printed.
 """
 from __future__ import annotations
@@ -316,6 +317,9 @@ def main() -> None:
             sweep_s = timed_hwcov(["--hardware", rt, "--precision", "fp32", "--model", ",".join(passed), "--force"],
                                   work, env, f"warm-{rt}.log")
             rows = results(db, rt, passed)
+            # the same cases with the forward alone (`--modes forward`): what the sweep costs with no mode to run
+            forward_s = timed_hwcov(["--hardware", rt, "--precision", "fp32", "--model", ",".join(passed), "--force",
+                                     "--modes", "forward"], work, env, f"warm-{rt}-forward.log")
             again = [m for m in passed if rows.get(m, {}).get("status") == "pass"]
             case_s = sum(rows[m]["wall_s"] for m in passed if m in rows)
             modes_s = sum(rows[m]["modes_s"] for m in passed if m in rows)
@@ -326,11 +330,11 @@ def main() -> None:
                 bare_s, errors = bare_pool(rt, cases, limits.workers, limits.torch_threads)
             note = f"; {len(passed) - len(again)} failed the warm run (in its time, not the bare loop's)" \
                 if len(again) < len(passed) else ""
-            print(f"{rt}: {len(passed)} passed cold, warm sweep {sweep_s:.1f} s, bare {bare_s:.1f} s "
+            print(f"{rt}: {len(passed)} passed cold, warm sweep {sweep_s:.1f} s ({forward_s:.1f} s with "
+                  f"--modes forward), bare {bare_s:.1f} s "
                   f"({len(again)} graphs{note})", flush=True)
             for e in errors:
                 print(f"  bare loop error {e}")
-            forward_s = sweep_s - modes_s / limits.workers  # the sweep had the modes been off (the bare loop has none)
             table.append((rt, len(again), limits.workers, sweep_s, case_s, modes_s, bare_s, sweep_s / bare_s,
                           forward_s / bare_s))
     finally:
@@ -353,7 +357,7 @@ def main() -> None:
     print("\ncases: passed cold and warm (the bare loop's); sweep: the warm `hwcov --force` over those that passed "
           "cold; case s: its rows' wall_time_s summed (per-case work, before dividing by workers); modes s: the part "
           "of it the dynamic and generate checks took (dynamic_s + generate_s), which the bare loop doesn't do; "
-          "ratio without the modes: (sweep - modes s / workers) / bare")
+          "ratio without the modes: the same warm sweep with `--modes forward`, over bare")
     print("leftover processes: " + ("; ".join(left) if left else "none"))
     if args.keep:
         print(f"kept: {work}")
