@@ -11,6 +11,8 @@ import tempfile
 import traceback
 from pathlib import Path
 
+from hwcov.core.schema import EXTRA_MODES
+
 
 def evaluate(model_type: str, out_dir: Path, hardware: str, batch: int, reference_dir: Path) -> dict:
     from hwcov.cases import generate
@@ -33,6 +35,22 @@ def what_it_proves(row: dict) -> str:
     for key, label in (("inert_blocks", "inert"), ("unused_blocks", "unused"), ("uninformative_outputs", "no signal")):
         if row.get(key):
             parts.append(f"{label}: {str(row[key])[:400]}")
+    return "; ".join(parts)
+
+
+def mode_verdicts(row: dict) -> str:
+    """An exported runtime's verdicts beyond the forward (issue 25): each mode's status, its shapes or first divergent
+    step, and its message when it did not pass."""
+    parts = []
+    for mode in EXTRA_MODES:
+        status = row.get(f"{mode}_status")
+        if not status:
+            continue
+        divergence = row.get("generate_first_divergence")
+        detail = row.get("dynamic_shapes") if mode == "dynamic" else (
+            f"first divergent step {divergence}" if status != "pass" and divergence == divergence and divergence else "")
+        message = row.get(f"{mode}_message") if status != "pass" else ""
+        parts.append(" ".join(str(p)[:300] for p in (f"{mode} {status}", detail, message) if p))
     return "; ".join(parts)
 
 
@@ -61,9 +79,9 @@ def main(argv: list[str] | None = None) -> int:
                 failed += row["status"] != "pass"
                 print(f"{model_type:40s} b{batch} {row['status']:14s} {row.get('inputs', '')} "
                       f"{(row.get('error_message') or '')[:300]}", flush=True)
-                proof = what_it_proves(row)
-                if proof:
-                    print(f"{'':40s}    {proof}", flush=True)
+                for said in (what_it_proves(row), mode_verdicts(row)):
+                    if said:
+                        print(f"{'':40s}    {said}", flush=True)
                 if args.traceback and row["status"] != "pass" and row.get("traceback"):
                     print(row["traceback"])
     return 1 if failed else 0

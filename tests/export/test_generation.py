@@ -152,6 +152,20 @@ def test_a_decoder_only_audio_llm_in_the_seq2seq_mapping_is_prompted_as_a_decode
     assert t5.seq2seq and "decoder_input_ids" in t5.feed
 
 
+def test_a_generative_head_builds_without_the_tensors_its_cases_redraw_entry_names(archs):
+    """mllama's tiny entry redraws its vision layers' tanh gates (issue 24); its generative head, the text LM, has
+    none of them: the head builds (it raised "names no tensor", and generation was not_applicable), while the case's
+    own model keeps the check that catches a stale entry."""
+    from hwcov.models import tiny
+    from hwcov.models.build import build_case
+
+    case = generate.case_for(archs["mllama"])
+    specs = case.config_overrides[tiny.REDRAW]
+    assert type(generation.build(case).model).__name__ == "MllamaForCausalLM"
+    with pytest.raises(ValueError, match="names no tensor"):
+        tiny.redraw(build_case(case, 1).model, [*specs, {"pattern": "no_such_gate$"}])
+
+
 def test_an_encoder_familys_causal_head_generates_as_a_decoder_with_its_cache(archs, tmp_path):
     """BertLMHeadModel is a decoder only with is_decoder set (as checkpoints for generation have it): then it attends
     causally and returns a KV cache, and the runtime generates what torch does (without it the head attended both
