@@ -1,8 +1,9 @@
 """The `dynamic` mode's shapes and graphs: one export with symbolic axes, fed at its export shape and at others.
 
 A user of an exported model feeds other batch sizes and sequence lengths than the one it was exported with. The
-graph for that is exported with torch.export's Dim.AUTO on every input axis (transformers.exporters, dynamic=True)
-at batch 2: torch.export specializes an axis of size 1 (its 0/1 rule), so a graph exported at batch 1 is static in
+graph for that is exported with torch.export's Dim.AUTO on the input axes the check varies (transformers.exporters,
+dynamic=True with the dynamic_shapes symbolic_spec reads off the plan's feeds: batch, text and audio lengths; an image
+keeps its size, static in the graph) at batch 2: torch.export specializes an axis of size 1 (its 0/1 rule), so a graph exported at batch 1 is static in
 its batch whatever was asked. The same rule bites a size the model derives from a length: a chunked scan
 (mamba2's ceil(seq / chunk_size) chunks) exported at a length under one chunk has one chunk, and torch.export bakes
 that 1 into the graph (a guard the ONNX graph drops) while the input axis stays symbolic. So the export takes the
@@ -89,23 +90,55 @@ def _shapes(feed: dict) -> dict:
 def export_built(built, input_spec: dict):
     """(the case to export, its Shape scale): `built` (at EXPORT_BATCH) with its lengths SEQ_SCALE x as long (the
     module's docstring: no derived size of 1 to bake), or `built` itself, scale 1, where the case has no length to
-    scale or the torch model refuses the longer one (a positional table, fixed frames)."""
+    scale or the torch model refuses the longer one (a positional table, fixed frames); with the dynamic_shapes its
+    transformers export takes (symbolic_spec)."""
     import torch
 
     from hwcov.models import inputs
     from hwcov.models.build import Built
 
+    feed, scale = built.feed, 1.0
     try:
         raw = inputs.synthesize(built.model, built.config, spec_at(input_spec, Shape(EXPORT_BATCH, SEQ_SCALE)),
                                 batch=EXPORT_BATCH)
-        if _shapes(raw) == _shapes(built.feed):
-            return built, 1.0
-        with torch.no_grad():
-            torch.manual_seed(0)
-            built.model(**raw)
+        if _shapes(raw) != _shapes(built.feed):
+            with torch.no_grad():
+                torch.manual_seed(0)
+                built.model(**raw)
+            feed, scale = raw, SEQ_SCALE
     except Exception:  # noqa: BLE001 - the model's own refusal of the longer length: export at its own
-        return built, 1.0
-    return Built(built.config, built.model, raw), SEQ_SCALE
+        pass
+    chosen = Built(built.config, built.model, feed)
+    return Built(built.config, built.model, feed, symbolic_spec(chosen, input_spec, scale)), scale
+
+
+def symbolic_spec(built, input_spec: dict, scale: float) -> dict:
+    """torch.export's dynamic_shapes for `built`'s transformers export: Dim.AUTO on the axes that differ between the
+    exporter's completed feed at the export shape and at the plan's other shapes (batch; text, audio lengths; a
+    helper input that follows them), every other tensor axis static. With Dim.AUTO on every axis torch.export
+    reasons symbolically about image sizes the check never varies: maskformer's Swin backbone took over 10 minutes
+    in run_decompositions where this takes 52 s. An input that is no tensor keeps the exporter's own spec."""
+    import torch
+    from transformers.exporters.exporter_dynamo import get_auto_dynamic_shapes
+
+    shapes = plan(input_spec, export_scale=scale)
+    base = feed_at(built, input_spec, shapes[0], True)[1]
+    others = [feed_at(built, input_spec, s, True)[1] for s in shapes[1:]]
+
+    def varying(name, tensor):
+        return {axis: torch.export.Dim.AUTO for axis in range(tensor.dim())
+                if any(torch.is_tensor(o := other.get(name)) and o.dim() == tensor.dim()
+                       and o.shape[axis] != tensor.shape[axis] for other in others)}
+
+    return {k: varying(k, v) if torch.is_tensor(v) else get_auto_dynamic_shapes(v) for k, v in base.items()}
+
+
+def describe_spec(spec: dict) -> str:
+    """The symbolic axes of a dynamic_shapes spec, for the export cache's key ('input_ids:0,1;pixel_values:0')."""
+    def axes(v):
+        return ",".join(str(a) for a, d in v.items() if d is not None) if isinstance(v, dict) else "auto"
+
+    return ";".join(f"{k}:{axes(v)}" for k, v in sorted(spec.items()))
 
 
 MAIN_INPUTS = ("input_ids", "pixel_values", "input_features", "input_values", "past_values", "inputs_embeds")

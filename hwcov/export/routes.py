@@ -118,6 +118,11 @@ def model_digest(built) -> str:
 
     h = hashlib.sha256(built.config.to_json_string().encode())
     hash_items(h, list(built.model.state_dict().items()) + sorted(built.feed.items()))
+    spec = getattr(built, "dynamic_shapes", None)
+    if spec is not None:  # which axes a dynamic graph leaves symbolic (none named: the key it always had)
+        from hwcov.export.dynamic import describe_spec
+
+        h.update(describe_spec(spec).encode())
     return h.hexdigest()[:16]
 
 
@@ -260,7 +265,9 @@ def _hf(exporter_cls: str, config_cls: str, generation: bool = False, **options)
     def run(built, case, batch, feed, staging: Path, export_dir) -> dict:
         import transformers.exporters as hx
 
-        exporter, config = getattr(hx, exporter_cls)(), getattr(hx, config_cls)(**options)
+        spec = getattr(built, "dynamic_shapes", None) if options.get("dynamic") and not generation else None
+        exporter = getattr(hx, exporter_cls)()
+        config = getattr(hx, config_cls)(**options, **({"dynamic_shapes": spec} if spec is not None else {}))
         exported = exporter.export_for_generation(built.model, dict(feed), config) if generation else \
             exporter.export(built.model, feed, config)
         exported.save_pretrained(staging)

@@ -9,6 +9,8 @@ class Built:
     config: object
     model: object
     feed: dict  # forward kwargs; tensors on CPU in fp32/int64
+    # a dynamic export's torch.export spec: the axes its check varies (hwcov.export.dynamic.export_built); None: none
+    dynamic_shapes: dict | None = None
 
     @property
     def input_names(self) -> str:

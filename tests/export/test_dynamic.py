@@ -30,6 +30,30 @@ def test_a_dynamic_export_passes_at_three_shapes_each_against_the_model_there(ar
     assert row["dynamic_s"] > 0 and row["generate_s"] > 0
 
 
+@pytest.mark.parametrize("model_type, symbolic", [("gpt2", {"input_ids": [0, 1], "attention_mask": [0, 1]}),
+                                                  ("vit", {"pixel_values": [0]})])
+def test_the_dynamic_graph_leaves_symbolic_exactly_the_axes_its_check_varies(archs, tmp_path, model_type, symbolic):
+    """Batch and text length are symbolic in the graph file; an image's channels and size, which no shape of the check
+    changes, are static (with Dim.AUTO on every axis torch.export reasoned about them too: maskformer's export took
+    over 10 minutes). A different spec is a different export (the cache's key)."""
+    from hwcov.models.build import build_case
+
+    case = generate.case_for(archs[model_type])
+    built, _ = dynamic.export_built(build_case(case, dynamic.EXPORT_BATCH), case.input_spec)
+    declared = dynamic.declared_shapes(routes.export(built, case, dynamic.EXPORT_BATCH, "hf-onnx-dynamic", tmp_path))
+    assert {k: [a for a, d in enumerate(dims) if isinstance(d, str)] for k, dims in declared.items()} == symbolic
+    import torch
+
+    def digest(spec):
+        return routes.model_digest(type(built)(built.config, built.model, built.feed, spec))
+
+    every_axis = {k: dict.fromkeys(range(built.feed[k].dim()), torch.export.Dim.AUTO)
+                  if torch.is_tensor(built.feed.get(k)) else v for k, v in built.dynamic_shapes.items()}
+    batch_only = {k: {0: torch.export.Dim.AUTO} if torch.is_tensor(built.feed.get(k)) else v
+                  for k, v in built.dynamic_shapes.items()}
+    assert len({digest(built.dynamic_shapes), digest(None), digest(every_axis), digest(batch_only)}) == 3
+
+
 def test_a_static_only_export_is_recorded_static_only_not_pass(archs, tmp_path, monkeypatch):
     """The 'dynamic' route replaced by a static trace (torch.onnx without dynamic axes, at batch 2): the graph runs
     at its export shape and fixes every axis, so another shape is refused before it runs. The second dynamic route is
