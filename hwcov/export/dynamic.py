@@ -2,9 +2,9 @@
 
 A user of an exported model feeds other batch sizes and sequence lengths than the one it was exported with. The
 graph for that is exported with torch.export's Dim.AUTO on the input axes the check varies (transformers.exporters,
-dynamic=True with the dynamic_shapes symbolic_spec reads off the plan's feeds: batch, text and audio lengths; an image
-keeps its size, static in the graph) at batch 2: torch.export specializes an axis of size 1 (its 0/1 rule), so a graph exported at batch 1 is static in
-its batch whatever was asked. The same rule bites a size the model derives from a length: a chunked scan
+dynamic=True, with the dynamic_shapes symbolic_spec reads off the plan's feeds: batch, text and audio lengths; an
+image keeps its size, static in the graph) at batch 2: torch.export specializes an axis of size 1 (its 0/1 rule),
+so a graph exported at batch 1 is static in its batch whatever was asked. The same rule bites a size the model derives from a length: a chunked scan
 (mamba2's ceil(seq / chunk_size) chunks) exported at a length under one chunk has one chunk, and torch.export bakes
 that 1 into the graph (a guard the ONNX graph drops) while the input axis stays symbolic. So the export takes the
 longer lengths (text, audio samples or spectrogram frames SEQ_SCALE x as long, where the model takes them), and is
@@ -107,17 +107,17 @@ def export_built(built, input_spec: dict):
                 built.model(**raw)
             feed, scale = raw, SEQ_SCALE
     except Exception:  # noqa: BLE001 - the model's own refusal of the longer length: export at its own
-        pass
-    chosen = Built(built.config, built.model, feed)
-    return Built(built.config, built.model, feed, symbolic_spec(chosen, input_spec, scale)), scale
+        feed, scale = built.feed, 1.0
+    return Built(built.config, built.model, feed, symbolic_spec(built, input_spec, scale)), scale
 
 
 def symbolic_spec(built, input_spec: dict, scale: float) -> dict:
-    """torch.export's dynamic_shapes for `built`'s transformers export: Dim.AUTO on the axes that differ between the
-    exporter's completed feed at the export shape and at the plan's other shapes (batch; text, audio lengths; a
-    helper input that follows them), every other tensor axis static. With Dim.AUTO on every axis torch.export
-    reasons symbolically about image sizes the check never varies: maskformer's Swin backbone took over 10 minutes
-    in run_decompositions where this takes 52 s. An input that is no tensor keeps the exporter's own spec."""
+    """torch.export's dynamic_shapes for a transformers export of `built`'s model at the plan's export shape (feeds
+    synthesized here, at `scale`): Dim.AUTO on the axes that differ between the exporter's completed feed at the
+    export shape and at the plan's other shapes (batch; text, audio lengths; a helper input that follows them),
+    every other tensor axis static. With Dim.AUTO on every axis torch.export reasons symbolically about image sizes
+    the check never varies: maskformer's Swin backbone took over 10 minutes in run_decompositions where this takes
+    52 s. An input that is no tensor keeps the exporter's own spec."""
     import torch
     from transformers.exporters.exporter_dynamo import get_auto_dynamic_shapes
 

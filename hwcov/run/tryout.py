@@ -7,6 +7,7 @@ hardware (the same code the sweep and the generated file run) and prints status,
 from __future__ import annotations
 
 import argparse
+import math
 import tempfile
 import traceback
 from pathlib import Path
@@ -46,9 +47,9 @@ def mode_verdicts(row: dict) -> str:
         status = row.get(f"{mode}_status")
         if not status:
             continue
-        divergence = row.get("generate_first_divergence")
-        detail = row.get("dynamic_shapes") if mode == "dynamic" else (
-            f"first divergent step {divergence}" if status != "pass" and divergence == divergence and divergence else "")
+        step = row.get("generate_first_divergence")
+        stepped = isinstance(step, (int, float)) and not math.isnan(step) and status != "pass"
+        detail = row.get("dynamic_shapes") if mode == "dynamic" else (f"first divergent step {step}" if stepped else "")
         message = row.get(f"{mode}_message") if status != "pass" else ""
         parts.append(" ".join(str(p)[:300] for p in (f"{mode} {status}", detail, message) if p))
     return "; ".join(parts)
