@@ -26,7 +26,7 @@ def stub_tests(archs, tmp_path, outcomes: dict) -> list[dict]:
                 precisions = {{"cpu": ("fp32", "fp16", "int8")}}
 
                 @classmethod
-                def evaluate(cls, hardware, precision="fp32", batch=None, reference_dir=None):
+                def evaluate(cls, hardware, precision="fp32", batch=None, reference_dir=None, modes=()):
                     return {{"status": {by_precision!r}[precision], "error_message": "stub"}}
         """))
         tests.append({"model_type": model_type, "path": str(path), "content_hash": model_type})
