@@ -25,8 +25,8 @@ What the ratio charges to hwcov: Dagster, DuckDB, inventory and test generation,
 per case the model build, the reference, the comparison, the page's verbose placement log and the modes
 (dynamic shapes, generation) a passing fp32 forward runs. The "case s" column (the rows' wall_time_s, summed)
 splits per-case work from the run's fixed costs, "modes s" (the rows' dynamic_s + generate_s) the modes from the
-forward, and the last column is a second warm sweep's, `--modes forward` (the forward alone, as the bare loop). The machine may be shared: the load average is
-printed.
+forward, and the last column is a second warm sweep's, `--modes forward` (the forward alone, as the bare loop).
+The machine may be shared: the load average is printed.
 """
 from __future__ import annotations
 

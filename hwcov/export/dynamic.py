@@ -3,16 +3,17 @@
 A user of an exported model feeds other batch sizes and sequence lengths than the one it was exported with. The
 graph for that is exported with torch.export's Dim.AUTO on the input axes the check varies (transformers.exporters,
 dynamic=True, with the dynamic_shapes symbolic_spec reads off the plan's feeds: batch, text and audio lengths; an
-image keeps its size, static in the graph) at batch 2: torch.export specializes an axis of size 1 (its 0/1 rule),
-so a graph exported at batch 1 is static in its batch whatever was asked. The same rule bites a size the model derives from a length: a chunked scan
-(mamba2's ceil(seq / chunk_size) chunks) exported at a length under one chunk has one chunk, and torch.export bakes
-that 1 into the graph (a guard the ONNX graph drops) while the input axis stays symbolic. So the export takes the
-longer lengths (text, audio samples or spectrogram frames SEQ_SCALE x as long, where the model takes them), and is
-checked there, at batch 1, and at batch 3 with the case's own lengths; a model with no length to scale, or that
-takes no other, is exported at its own and checked at batch 3 with the longer ones. Each shape is compared to the
-torch model's own fp32 outputs there. What the graph declares (a fixed or a symbolic size per input axis) is read
-from the file, so a graph that can only run at its export shape is named `static_only` before it runs, never
-counted dynamic (a loop over the sequence, mamba's scan, still bakes the length: that stays static_only).
+image keeps its size, static in the graph) at batch 2: torch.export specializes an axis of size 1 (its 0/1 rule), so
+a graph exported at batch 1 is static in its batch whatever was asked. The same rule bites a size the model derives
+from a length: a chunked scan (mamba2's ceil(seq / chunk_size) chunks) exported at a length under one chunk has one
+chunk, and torch.export bakes that 1 into the graph (a guard the ONNX graph drops) while the input axis stays
+symbolic. So the export takes the longer lengths (text, audio samples or spectrogram frames SEQ_SCALE x as long,
+where the model takes them), and is checked there, at batch 1, and at batch 3 with the case's own lengths; a model
+with no length to scale, or that takes no other, is exported at its own and checked at batch 3 with the longer ones.
+Each shape is compared to the torch model's own fp32 outputs there. What the graph declares (a fixed or a symbolic
+size per input axis) is read from the file, so a graph that can only run at its export shape is named `static_only`
+before it runs, never counted dynamic (a loop over the sequence, mamba's scan, still bakes the length: that stays
+static_only).
 """
 from __future__ import annotations
 
@@ -121,9 +122,15 @@ def symbolic_spec(built, input_spec: dict, scale: float) -> dict:
     import torch
     from transformers.exporters.exporter_dynamo import get_auto_dynamic_shapes
 
+    def completed(shape):  # a shape whose feed can't be made varies nothing here: the check names its failure
+        try:
+            return feed_at(built, input_spec, shape, True)[1]
+        except Exception:  # noqa: BLE001 - the model's own refusal, reported where the check feeds that shape
+            return {}
+
     shapes = plan(input_spec, export_scale=scale)
     base = feed_at(built, input_spec, shapes[0], True)[1]
-    others = [feed_at(built, input_spec, s, True)[1] for s in shapes[1:]]
+    others = [completed(s) for s in shapes[1:]]
 
     def varying(name, tensor):
         return {axis: torch.export.Dim.AUTO for axis in range(tensor.dim())

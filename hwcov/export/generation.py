@@ -71,7 +71,8 @@ def build(case) -> LmCase:
             # KV cache (without it bert's head attends both ways and returns no cache; reformer's refuses to build)
             config.is_decoder = True
         model = tiny.build_model(head, config)
-        tiny.redraw(model, (case.config_overrides or {}).get(tiny.REDRAW), strict=False)  # staleness: build_case's error
+        # the head may hold only part of the case's model: a stale redraw entry is build_case's error, not this one's
+        tiny.redraw(model, (case.config_overrides or {}).get(tiny.REDRAW), strict=False)
     model.eval()
     # speech-to-text heads of decoder-only audio LLMs (qwen2_audio, glmasr, granite_speech ...) sit in the seq2seq
     # mapping: their decoder is the LM itself, fed no decoder_input_ids
