@@ -37,8 +37,10 @@ _COMPILER_MISSING = ("InvalidCxxCompiler", "Python.h", "No working C compiler", 
                      " ... command not found", "gcc: not found", "cc1plus")
 
 
+@functools.cache
 def versions() -> str:
-    """From package metadata: cheap, so unchanged results are found without importing torch."""
+    """From package metadata, so unchanged results are found without importing torch; read once per process (each
+    call parses the packages' METADATA files again)."""
     from importlib.metadata import version
 
     return f"torch {version('torch')}; transformers {version('transformers')}"

@@ -14,13 +14,19 @@ LIBRARY_LOGGERS = ("kernels", "transformers", "huggingface_hub", "torchao", "tor
 _routed: dict = {}  # the handler this process routes them to, replaced when the file changes
 
 
+def announce(path: Path) -> None:
+    """Name `path` to the processes this one starts from now on (route() does too; this alone imports nothing, so a
+    process that starts one first, the case fork server, needn't wait for transformers' import)."""
+    os.environ[ENV] = str(path)
+
+
 def route(path: Path) -> None:
     """Send LIBRARY_LOGGERS to `path` (transformers' own stderr handler set aside)."""
     import logging
 
     import transformers.utils.logging as hf_logging
 
-    os.environ[ENV] = str(path)
+    announce(path)
     if _routed.get("path") == path:
         return
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -22,7 +22,11 @@ PACKAGES = ("transformers", "torch", "onnx", "onnxscript", "openvino")
 ROUTE_PACKAGES = {"hf-executorch": ("executorch",)}
 
 
+@functools.cache
 def versions(route: str = "") -> str:
+    """The installed versions of what writes `route`'s graphs. Kept per process (a package can't change under one
+    that has imported it): importlib.metadata parses each package's METADATA file again on every call, ~25 ms a case;
+    the fork server fills this before it forks (hwcov.run.preloaded)."""
     from importlib.metadata import PackageNotFoundError, version
 
     found = []

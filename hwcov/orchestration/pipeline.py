@@ -10,6 +10,7 @@ Progress goes to stderr; what a run produced is read from DuckDB by the caller.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 from hwcov.core import library_log, paths
 from hwcov.core.schema import MODES
@@ -18,10 +19,14 @@ from hwcov.orchestration.instance import instance, process_tag
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
+def library_log_path() -> Path:
+    return paths.artifacts_dir() / "logs" / "libraries.log"
+
+
 def route_library_warnings() -> None:
     """The libraries' warnings to <artifacts>/logs/libraries.log, so a run's terminal holds hwcov's progress and
     summary only (hwcov.core.library_log)."""
-    library_log.route(paths.artifacts_dir() / "logs" / "libraries.log")
+    library_log.route(library_log_path())
 
 
 def definitions(workers: int = 0, timeout: float = 0.0):
@@ -117,11 +122,12 @@ def run_pipeline(hardware: list[str], models: list[str], category: str | None, *
     """Generate (if needed), then run every batch size on every hardware, then the coverage report.
     timeout 0: each hardware's own default (hwcov.backends.registry). `modes`: what an exported runtime's case checks
     beyond its forward (hwcov.core.schema.MODES). False as soon as a run fails."""
-    route_library_warnings()
     if hardware:  # the case fork server preloads while Dagster and the inventory check run here
         from hwcov.run.runner import start_server
 
+        library_log.announce(library_log_path())  # before the server starts: it routes its own warnings there too
         start_server()
+    route_library_warnings()
     defs, inst = definitions(workers, timeout), instance()
     if not generate(defs, inst, regenerate):
         return False
