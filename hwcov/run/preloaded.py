@@ -12,7 +12,7 @@ preload()
 warm_imports()
 
 import hwcov.run.sweep  # noqa: E402,F401  every sweep case's entry point
-from hwcov.export.provenance import versions  # noqa: E402
+from hwcov.export.provenance import versions
 
 versions()  # every case's export key and row name the packages' versions: read once here, not per fork
 
