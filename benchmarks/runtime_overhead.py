@@ -192,9 +192,12 @@ def _bare_case(task) -> tuple[str, float, str]:
             for _ in range(ORT_RUNS):
                 session.run(None, feed)
         else:
-            core = _openvino_core()
+            from hwcov.backends.openvino import MIN_CHECK_THREADS
+
+            core = _openvino_core()  # at the threads the sweep's case compiles for (its check_threads())
             compiled = core.compile_model(core.read_model(str(graph)), "CPU", {
-                "INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": threads})
+                "INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "LATENCY",
+                "INFERENCE_NUM_THREADS": max(MIN_CHECK_THREADS, threads)})
             request = compiled.create_infer_request()
             for _ in range(OV_RUNS):
                 request.infer(feed)

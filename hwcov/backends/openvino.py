@@ -38,6 +38,18 @@ def decline_telemetry() -> None:
 decline_telemetry()
 
 DEVICE = {"openvino": "CPU"}
+# OpenVINO 2026.4's CPU plugin compiled for ONE inference thread dies with SIGSEGV where, compiled for two, it raises the
+# graph's own error: a traced graph fed a shape its sizes don't fit (canine, funnel, cpmant, depth_pro in the dynamic
+# check, on a worker's 1 torch thread; 20 of the first 258 cases of a full sweep). The case's process died and took its
+# forward's verdict with it, so a check compiles for two at least (timings are the benchmark's, at its own threads).
+MIN_CHECK_THREADS = 2
+
+
+def check_threads() -> int:
+    """INFERENCE_NUM_THREADS of the graphs a case checks: the case's torch threads, at least MIN_CHECK_THREADS."""
+    import torch
+
+    return max(MIN_CHECK_THREADS, torch.get_num_threads())
 HINT = {"fp32": "f32", "fp16": "f16", "int8": "f32"}  # int8: quantized weights, the rest of the graph in f32
 
 
@@ -101,10 +113,8 @@ class OpenVinoBackend(ExportBackend):
             import nncf
 
             model = nncf.compress_weights(model, mode=nncf.CompressWeightsMode.INT8_ASYM)
-        config = {"INFERENCE_PRECISION_HINT": HINT[precision], "PERFORMANCE_HINT": "LATENCY"}
-        import torch
-
-        config["INFERENCE_NUM_THREADS"] = max(1, torch.get_num_threads())
+        config = {"INFERENCE_PRECISION_HINT": HINT[precision], "PERFORMANCE_HINT": "LATENCY",
+                  "INFERENCE_NUM_THREADS": check_threads()}
         return core().compile_model(model, DEVICE[self.hardware], config)
 
     def load_graph(self, exported: export.Exported, precision: str):

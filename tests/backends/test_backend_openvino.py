@@ -79,3 +79,19 @@ def test_lower_precisions_run_or_say_why_not(archs, export_dir, precision):
 def test_unknown_precision_is_not_applicable(archs, export_dir):
     row = OpenVinoBackend("openvino", export_dir).run(case(archs, "bert"), "fp8", 1)
     assert row["status"] == "not_applicable"
+
+
+def test_a_graph_fed_a_shape_it_cannot_take_fails_that_mode_and_keeps_the_forward(archs, tmp_path):
+    """funnel's traced dynamic graph (ov-from-torch: `list(range(seq_len))` baked) fed another length: OpenVINO compiled
+    for one inference thread, a sweep worker's, died with SIGSEGV in infer and the row was a `crash` (the forward's pass
+    lost); compiled for two it raises, and that is the dynamic mode's verdict. The case runs as the sweep runs it:
+    forked from the fork server, 1 torch thread."""
+    from hwcov.run import sweep
+    from hwcov.run.runner import Limits
+
+    tests = generate.generate([archs["funnel"]], tmp_path / "gen")
+    quiet = {"progress": False, "log": lambda m: None, "limits": Limits(workers=1, torch_threads=1)}
+    assert sweep.sweep(tests, "cpu", tmp_path / "art", **quiet)[0]["status"] == "pass"
+    row = sweep.sweep(tests, "openvino", tmp_path / "art", **quiet)[0]
+    assert row["status"] == "pass", row["error_message"]
+    assert row["dynamic_status"] == "fail_to_run" and "input_ids 3x8 fail_to_run" in row["dynamic_shapes"], row
