@@ -192,12 +192,9 @@ def _bare_case(task) -> tuple[str, float, str]:
             for _ in range(ORT_RUNS):
                 session.run(None, feed)
         else:
-            from hwcov.backends.openvino import MIN_CHECK_THREADS
-
-            core = _openvino_core()  # at the threads the sweep's case compiles for (its check_threads())
+            core = _openvino_core()
             compiled = core.compile_model(core.read_model(str(graph)), "CPU", {
-                "INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "LATENCY",
-                "INFERENCE_NUM_THREADS": max(MIN_CHECK_THREADS, threads)})
+                "INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": threads})
             request = compiled.create_infer_request()
             for _ in range(OV_RUNS):
                 request.infer(feed)
@@ -210,6 +207,10 @@ def bare_pool(runtime: str, cases: list, workers: int, threads: int) -> tuple[fl
     """(wall s including the pool's start, errors) for onnxruntime or openvino: one architecture at a time each."""
     import multiprocessing as mp
 
+    if runtime == "openvino":  # at the threads the sweep's case compiles for (hwcov.backends.openvino.check_threads)
+        from hwcov.backends.openvino import MIN_CHECK_THREADS
+
+        threads = max(MIN_CHECK_THREADS, threads)
     started = time.monotonic()
     with mp.get_context("spawn").Pool(workers, initializer=_import_runtime, initargs=(runtime,)) as pool:
         done = list(pool.imap_unordered(_bare_case, [(runtime, m, g, f, threads) for m, g, _, f in cases]))

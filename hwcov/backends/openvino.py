@@ -38,6 +38,7 @@ def decline_telemetry() -> None:
 decline_telemetry()
 
 DEVICE = {"openvino": "CPU"}
+HINT = {"fp32": "f32", "fp16": "f16", "int8": "f32"}  # int8: quantized weights, the rest of the graph in f32
 # OpenVINO 2026.4's CPU plugin compiled for ONE inference thread dies with SIGSEGV where, compiled for two, it raises the
 # graph's own error: a traced graph fed a shape its sizes don't fit (canine, funnel, cpmant, depth_pro in the dynamic
 # check, on a worker's 1 torch thread; 20 of the first 258 cases of a full sweep). The case's process died and took its
@@ -50,7 +51,6 @@ def check_threads() -> int:
     import torch
 
     return max(MIN_CHECK_THREADS, torch.get_num_threads())
-HINT = {"fp32": "f32", "fp16": "f16", "int8": "f32"}  # int8: quantized weights, the rest of the graph in f32
 
 
 def versions() -> str:
