@@ -3,7 +3,7 @@
 A config that names its width, depth or a table's length its own way (Perceiver's d_latents, XLM's emb_dim, a codec's
 num_filters) escapes the generic shrink of templates/tiny/defaults.yaml and builds at its full size: the vibevoice
 codecs' 657M parameters made a 2.6 GB graph in each of their exports, and with perceiver and xlm they held 22 of the
-41 GB a full onnxruntime + openvino sweep cached. Each model is built on the meta device (shapes, no memory: the whole
+41 GiB a full onnxruntime + openvino sweep cached. Each model is built on the meta device (shapes, no memory: the whole
 inventory in ~25 s), so a new architecture that escapes the shrink fails here instead of filling the cache.
 """
 from __future__ import annotations
