@@ -103,7 +103,7 @@ def check_modes(backend, case, export_dir, route: str, modes=EXTRA_MODES) -> dic
     import time
 
     from hwcov.backends import dynamic, generation
-    from hwcov.core.limits import CaseTimeSpent, case_time_left, stop_before_deadline
+    from hwcov.core.limits import CaseTimeSpent, case_time_left, mode_in_flight, stop_before_deadline
 
     fields = {}
     for mode, check, args in (("dynamic", dynamic.check, (route,)), ("generate", generation.check, ())):
@@ -114,7 +114,7 @@ def check_modes(backend, case, export_dir, route: str, modes=EXTRA_MODES) -> dic
             fields.update({f"{mode}_status": "skipped", f"{mode}_message": "no time left in the case's budget"})
             continue
         try:
-            with stop_before_deadline(MODE_RESERVE_S):
+            with stop_before_deadline(MODE_RESERVE_S), mode_in_flight(mode):
                 found = check(backend, case, export_dir, *args)
         except CaseTimeSpent:
             _, budget = case_time_left()

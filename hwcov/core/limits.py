@@ -102,3 +102,42 @@ def worker_slot():
 
     slot = os.environ.get(WORKER_SLOT_ENV, "")
     return Path(slot) if slot and os.path.isdir(slot) else None
+
+
+# The mode a case is in, written into its worker's slot while the mode runs: a native crash (OpenVINO's SIGABRT,
+# a SIGFPE in an exporter) kills the worker before it reports, and this file is how the runner learns that the
+# forward had passed and which mode killed it, so the case reruns without that mode (hwcov.run.sweep) instead of
+# the whole row becoming a `crash` that hides a measured forward.
+MODE_IN_FLIGHT_FILE = "mode-in-flight"
+
+
+class mode_in_flight:
+    """`with mode_in_flight("dynamic"):` names the running mode in the worker's slot (a no-op outside a worker)."""
+
+    def __init__(self, mode: str):
+        self.mode, self.path = mode, None
+
+    def __enter__(self):
+        slot = worker_slot()
+        if slot is not None:
+            self.path = slot / MODE_IN_FLIGHT_FILE
+            self.path.write_text(self.mode, encoding="utf-8")
+        return self
+
+    def __exit__(self, *exc):
+        if self.path is not None:
+            self.path.unlink(missing_ok=True)
+        return False
+
+
+def take_mode_in_flight(slot) -> str:
+    """The mode a dead worker's case was in ('' when it died elsewhere), and the slot cleared of it."""
+    from pathlib import Path
+
+    path = Path(slot) / MODE_IN_FLIGHT_FILE
+    try:
+        mode = path.read_text(encoding="utf-8").strip()
+    except OSError:
+        return ""
+    path.unlink(missing_ok=True)
+    return mode

@@ -8,7 +8,9 @@ What a case reads from its caller travels with it: the environment, the paths ch
 warnings go (hwcov.run.inherit); sys.path and the working directory (multiprocessing's own preparation data). So
 `fn` and each task must pickle (a module-level function or a functools.partial of one).
 Each child has a memory cap and the parent a per-case timeout; a child that dies, hangs or runs out of memory yields
-`crash`, `timeout` or `oom` for that case only, and the pool keeps its width.
+`crash`, `timeout` or `oom` for that case only, and the pool keeps its width. Such a result names the mode the case
+was in when it died (`died_in_mode`, hwcov.core.limits.mode_in_flight), and `on_result` may answer it with
+`Again(task)`: a task to run next (the case again, without that mode).
 Each worker has a slot (hwcov.core.limits.worker_slot), a folder handed to one case at a time for the run's length,
 where a case may keep what the worker's next case can reuse (a browser worker's Chromium); the run's end removes it.
 Results reach `on_result` as each case finishes.
@@ -28,11 +30,18 @@ from dataclasses import dataclass
 from multiprocessing.connection import wait
 from typing import Callable, Iterable
 
-from hwcov.core.limits import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_S, WORKER_SLOT_ENV, start_case
+from hwcov.core.limits import (
+    DEFAULT_MEMORY_MB,
+    DEFAULT_TIMEOUT_S,
+    WORKER_SLOT_ENV,
+    start_case,
+    take_mode_in_flight,
+)
 from hwcov.core.offline import no_telemetry
 from hwcov.core.system import status_kb
 from hwcov.run import inherit
 
+DIED = ("crash", "timeout", "oom")  # the runner's own verdicts on a worker that never reported
 OOM_MARKERS = ("can't allocate memory", "out of memory", "cannot allocate memory", "MemoryError")
 
 
@@ -45,6 +54,12 @@ class Limits:
     log_path: str = ""  # children's stdout/stderr go here, keeping the progress bar readable
     # "forkserver" (every caller); "fork" forks the caller itself, for a test whose patches the cases must see
     start: str = "forkserver"
+
+@dataclass(frozen=True)
+class Again:
+    """What on_result returns to run a task next: a case again, changed (a sweep's rerun without a dead mode)."""
+    task: object
+
 
 # What the fork server imports before it forks anything: the caller's main script, once (multiprocessing would
 # otherwise re-run it in every child to find functions pickled from it; a `python -m` module is never re-run), and
@@ -177,7 +192,8 @@ def forked_by() -> str:
 def _label(task) -> str:
     """A sweep task's architecture and precision ((test, key, precision), test a dict), else the task itself."""
     if isinstance(task, tuple) and task and isinstance(task[0], dict) and "model_type" in task[0]:
-        return " ".join(map(str, (task[0]["model_type"], *task[2:])))
+        again = f" (again, modes: {','.join(task[5]) or 'forward'})" if len(task) > 5 else ""  # sweep's rerun
+        return f"{task[0]['model_type']} {task[2]}{again}"
     return repr(task)[:80]
 
 
@@ -193,7 +209,8 @@ def _dead_result(proc, limits: Limits) -> dict:
 
 def run_isolated(tasks: Iterable, fn: Callable, on_result: Callable, limits: Limits | None = None,
                  progress=None) -> None:
-    """Call fn(task) in a forked child per task; on_result(task, result, seconds) as each ends."""
+    """Call fn(task) in a forked child per task; on_result(task, result, seconds) as each ends. When on_result
+    returns Again(task), that task runs too (after those queued); the progress bar counts a case once, at its end."""
     limits = limits or Limits()
     if limits.log_path:
         os.makedirs(os.path.dirname(limits.log_path) or ".", exist_ok=True)
@@ -244,7 +261,12 @@ def _run(ctx, caller, run_dir: str, pending: list, fn, on_result, limits: Limits
                 proc.join()
             conn.close()
             del running[key]
+            died_in = take_mode_in_flight(slot)  # cleared for the slot's next case either way
+            if died_in and result["status"] in DIED:
+                result["died_in_mode"] = died_in
             free.append(slot)  # to the next case, with whatever its last case kept there
-            on_result(task, result, now - start)
-            if progress is not None:
+            follow_up = on_result(task, result, now - start)
+            if isinstance(follow_up, Again):
+                pending.append(follow_up.task)
+            elif progress is not None:
                 progress.update(1)

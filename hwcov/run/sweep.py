@@ -18,7 +18,7 @@ from hwcov.core.paths import code_digest
 from hwcov.core.schema import EXTRA_MODES
 from hwcov.run import patterns
 from hwcov.run.journal import ResultJournal
-from hwcov.run.runner import Limits, run_isolated, start_server
+from hwcov.run.runner import Again, Limits, run_isolated, start_server
 
 RERUN_ON_RESUME = ("crash", "timeout")  # outcomes of the machine as much as of the case
 # The packages a result depends on (case building, export, every backend, the test mixin): globbed, so a moved
@@ -163,13 +163,18 @@ def _run_phase(cases: list[tuple[dict, str]], hardware: str, artifacts: Path, ba
     start_server(limits.start)  # already running when the caller started it early
     reference_dir = Path(artifacts) / "reference"
 
-    def on_result(task, result: dict, seconds: float) -> None:
-        test, key, precision = task
+    def on_result(task, result: dict, seconds: float):
+        test, key, precision, *rerun = task
+        earlier, spent = (rerun[0], rerun[1]) if rerun else ({}, 0.0)
+        if result.get("died_in_mode"):  # the forward had passed: measure it again without the mode that killed it
+            return Again(_without_dead_mode(task, modes, result, seconds))
         row = base_row(test_class(load_module(test["path"])).case, hardware, precision, batch)
         row.update(result)
-        row["wall_time_s"] = round(seconds, 3)
+        row.update(earlier)  # the verdict of a mode that killed an earlier try of this case
+        row["wall_time_s"] = round(seconds + spent, 3)
         rows.append(_finish(row, key, test))
         journal.append(rows[-1])
+        return None
 
     bar = None
     if progress:
@@ -189,9 +194,23 @@ def _run_phase(cases: list[tuple[dict, str]], hardware: str, artifacts: Path, ba
 
 def evaluate(hardware: str, batch: int, reference_dir: Path, modes: tuple, task: tuple) -> dict:
     """One case, in its worker: the generated test's `evaluate()` (module level, so a fork server's child can be
-    handed it)."""
-    test, _, precision = task
+    handed it); a rerun's task names the modes left to it."""
+    test, _, precision, *rerun = task
+    modes = rerun[2] if rerun else modes
     return test_class(load_module(test["path"])).evaluate(hardware, precision, batch, reference_dir, modes=modes)
+
+
+def _without_dead_mode(task: tuple, modes: tuple, result: dict, seconds: float) -> tuple:
+    """The task again, without the mode its worker died in (a native crash, the kernel's OOM killer, a hang past
+    the case's time), that mode's verdict kept for the row: (test, key, precision, verdicts, seconds spent, modes).
+    The row's key stays the run's, so a resumed sweep reuses the row and does not run the crash again."""
+    test, key, precision, *rerun = task
+    earlier, spent, left = rerun if rerun else ({}, 0.0, tuple(modes))
+    mode = result["died_in_mode"]
+    verdict = {f"{mode}_status": result["status"],
+               f"{mode}_message": f"the case's worker died in the {mode} mode ({result.get('error_message', '')}); "
+                                  f"the forward and any other mode were measured again without it"}
+    return test, key, precision, {**earlier, **verdict}, spent + seconds, tuple(m for m in left if m != mode)
 
 
 def assemble(rows: list[dict], journal: ResultJournal, inventory_types: set[str]) -> list[dict]:

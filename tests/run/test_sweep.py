@@ -59,3 +59,25 @@ def test_resume_keeps_rows_made_by_older_code_and_reruns_crashes(archs, tmp_path
     assert [r["model_type"] for r in journal.rows()[3:]] == ["gpt2"]  # only the crashed case ran again
     sweep.sweep(tests[:1], "cpu", tmp_path / "art", **quiet)  # without --resume the old row is stale: rerun
     assert [r["model_type"] for r in journal.rows()[4:]] == ["bert"]
+
+
+def test_a_worker_killed_in_a_mode_keeps_the_forward_and_the_other_modes(archs, tmp_path, monkeypatch):
+    """A native crash inside one mode (OpenVINO's SIGABRT in longcat_flash's dynamic check) kills the case's worker
+    before it reports: the row keeps the forward's pass and the other mode, measured again without the dead one,
+    whose verdict is the crash; one row is journaled, and a resumed sweep does not run the crash again."""
+    import os
+
+    from hwcov.backends import dynamic
+
+    monkeypatch.setattr(dynamic, "check", lambda *a, **k: os.abort())  # forked from this process: the patch holds
+    tests = generate.generate([archs["gpt2"]], tmp_path / "gen")
+    quiet = {"progress": False, "log": lambda m: None}
+    (row,) = sweep.sweep(tests, "onnxruntime", tmp_path / "art", limits=Limits(workers=1, start="fork"), **quiet)
+    assert row["status"] == "pass", row["error_message"]
+    assert row["dynamic_status"] == "crash" and "SIGABRT" in row["dynamic_message"]
+    assert "died in the dynamic mode" in row["dynamic_message"]
+    assert row["generate_status"] == "pass", row.get("generate_message")
+    journal = ResultJournal(tmp_path / "art", "onnxruntime")
+    assert len(journal.rows()) == 1
+    sweep.sweep(tests, "onnxruntime", tmp_path / "art", resume=True, limits=Limits(workers=1, start="fork"), **quiet)
+    assert len(journal.rows()) == 1
