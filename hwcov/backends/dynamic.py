@@ -10,6 +10,7 @@ on its own. Outcomes (dynamic_status):
   fail_accuracy   it ran at another shape, outside the runtime's fp32 tolerance
   fail_to_run     the runtime raised at another shape (or at its export shape)
   skipped         the forward used most of the case's time budget: the check would risk turning it into a timeout
+  not_applicable  the torch model itself fails at every other shape (tvp takes batch 1 only): nothing to judge
 Every row says which shapes were checked and what each gave (dynamic_shapes), and which graph (dynamic_route).
 """
 from __future__ import annotations
@@ -35,26 +36,39 @@ def _fields(status: str, route: str, shapes: list[tuple], message: str, probe: t
             "dynamic_max_abs_diff": max(diffs) if diffs else float("nan"), "dynamic_message": message[:2000]}
 
 
-def _at(built, case, shape, transformers_format: bool, kept_in) -> tuple[dict, dict, dict, str]:
-    """(the model's inputs at `shape`, what the graph is fed, the torch model's outputs there, '' or a note): where the
-    torch model itself refuses the longer lengths (a vision-audio model with fixed frames, a positional table), the
-    shape keeps the case's lengths at its batch and says so -- the graph is not blamed for what the model can't take.
-    The torch outputs are kept in `kept_in` (signal.kept_reference_of)."""
-    import dataclasses
+class ModelRefuses(Exception):
+    """The torch model itself fails at a shape (tvp's positional grid takes batch 1 only): there is no reference to
+    judge a graph against there, and the runtime is not blamed for it."""
 
+
+def _reference(built, raw, case, batch: int, kept_in):
     from hwcov.models.build import Built
     from hwcov.models.signal import kept_reference_of
 
     try:
+        return kept_reference_of(Built(built.config, built.model, raw), case, batch, kept_in)
+    except Exception as exc:  # noqa: BLE001 - the model's own failure, named as such
+        first = (str(exc).strip().splitlines() or [""])[0][:200]
+        raise ModelRefuses(f"the torch model itself fails at batch {batch}: {type(exc).__name__}: {first}") from exc
+
+
+def _at(built, case, shape, transformers_format: bool, kept_in) -> tuple[dict, dict, dict, str]:
+    """(the model's inputs at `shape`, what the graph is fed, the torch model's outputs there, '' or a note): where the
+    torch model itself refuses the longer lengths (a vision-audio model with fixed frames, a positional table), the
+    shape keeps the case's lengths at its batch and says so -- the graph is not blamed for what the model can't take;
+    where it refuses the batch too, ModelRefuses. The torch outputs are kept in `kept_in` (signal.kept_reference_of)."""
+    import dataclasses
+
+    try:
         raw, fed = dynamic.feed_at(built, case.input_spec, shape, transformers_format)
-        return raw, fed, kept_reference_of(Built(built.config, built.model, raw), case, shape.batch, kept_in), ""
+        return raw, fed, _reference(built, raw, case, shape.batch, kept_in), ""
     except Exception as exc:  # noqa: BLE001 - the model's own refusal of this length
         if shape.scale == 1:
             raise
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:120]
         kept = dataclasses.replace(shape, scale=1.0)
         raw, fed = dynamic.feed_at(built, case.input_spec, kept, transformers_format)
-        reference = kept_reference_of(Built(built.config, built.model, raw), case, shape.batch, kept_in)
+        reference = _reference(built, raw, case, shape.batch, kept_in)
         return raw, fed, reference, f" (the model takes no other length: {type(exc).__name__}: {first})"
 
 
@@ -100,7 +114,11 @@ def _judge(backend, case, built, exported, shapes) -> tuple[str, list, tuple | N
         if shape.export:
             raw, fed, reference, kept = built.feed, exported.feed, None, ""
         else:
-            raw, fed, reference, kept = _at(built, case, shape, transformers_format, kept_in)
+            try:
+                raw, fed, reference, kept = _at(built, case, shape, transformers_format, kept_in)
+            except ModelRefuses as exc:
+                done.append((f"batch {shape.batch}", "not_applicable", float("nan"), str(exc)))
+                continue
         label = dynamic.describe(raw) + (" (export)" if shape.export else "") + kept
         done.append(_verdict(infer, declared, tol, lambda r, known=reference: known if known is not None else
                              kept_reference_of(Built(built.config, built.model, r), case, shape.batch, kept_in),

@@ -29,6 +29,9 @@ ROUTE = {"onnxruntime": "hf-onnx-dynamic", "openvino": "hf-openvino-dynamic", "b
 SECOND_ROUTE = {"onnxruntime": "torch-onnx-legacy-dynamic", "openvino": "ov-from-torch",
                 "browser": "torch-onnx-legacy-dynamic"}
 SEQ_SCALE = 2.5
+# the longer lengths an export tries, in turn: SEQ_SCALE, then whole multiples for a model whose lengths must be a
+# multiple of its own (qwen3_asr's audio windows: 100 frames take 200, not 250)
+LONGER = (SEQ_SCALE, 2.0, 3.0)
 # forward flags the transformers exporter takes out of the feed before tracing (its _OUTPUT_FLAGS): not graph inputs
 OUTPUT_FLAGS = ("use_cache", "output_attentions", "output_hidden_states", "return_dict", "return_loss")
 
@@ -90,26 +93,27 @@ def _shapes(feed: dict) -> dict:
 
 def export_built(built, input_spec: dict):
     """(the case to export, its Shape scale): `built` (at EXPORT_BATCH) with its lengths SEQ_SCALE x as long (the
-    module's docstring: no derived size of 1 to bake), or `built` itself, scale 1, where the case has no length to
-    scale or the torch model refuses the longer one (a positional table, fixed frames); with the dynamic_shapes its
-    transformers export takes (symbolic_spec)."""
+    module's docstring: no derived size of 1 to bake; else the first of LONGER the model takes), or `built` itself,
+    scale 1, where the case has no length to scale or the torch model refuses every longer one (a positional table,
+    fixed frames); with the dynamic_shapes its transformers export takes (symbolic_spec)."""
     import torch
 
     from hwcov.models import inputs
     from hwcov.models.build import Built
 
-    feed, scale = built.feed, 1.0
-    try:
-        raw = inputs.synthesize(built.model, built.config, spec_at(input_spec, Shape(EXPORT_BATCH, SEQ_SCALE)),
-                                batch=EXPORT_BATCH)
-        if _shapes(raw) != _shapes(built.feed):
+    for scale in LONGER:
+        try:
+            raw = inputs.synthesize(built.model, built.config, spec_at(input_spec, Shape(EXPORT_BATCH, scale)),
+                                    batch=EXPORT_BATCH)
+            if _shapes(raw) == _shapes(built.feed):
+                break  # no length to scale
             with torch.no_grad():
                 torch.manual_seed(0)
                 built.model(**raw)
-            feed, scale = raw, SEQ_SCALE
-    except Exception:  # noqa: BLE001 - the model's own refusal of the longer length: export at its own
-        feed, scale = built.feed, 1.0
-    return Built(built.config, built.model, feed, symbolic_spec(built, input_spec, scale)), scale
+            return Built(built.config, built.model, raw, symbolic_spec(built, input_spec, scale)), scale
+        except Exception:  # noqa: BLE001, S112 - the model's own refusal of that length: the next, else its own
+            continue
+    return Built(built.config, built.model, built.feed, symbolic_spec(built, input_spec, 1.0)), 1.0
 
 
 def symbolic_spec(built, input_spec: dict, scale: float) -> dict:

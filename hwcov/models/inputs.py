@@ -120,8 +120,10 @@ def _named_tensors(config, spec, batch: int, inputs: dict, gen, key: str = "tens
             out[name] = torch.full(shape, rec["value"])
         elif fill == "rows":  # every last-axis row = the value list (grids: [1, 2, 2] per image)
             out[name] = torch.tensor(rec["value"]).expand(*shape).clone()
-        elif fill == "arange":  # 0, 1, 2 … in row-major order (index tables: each row a distinct slice)
-            out[name] = torch.arange(math.prod(shape)).reshape(shape)
+        elif fill == "arange":  # 0, 1, 2 … in row-major order (index tables: each row a distinct slice); `mod`
+            # restarts the count every `mod` entries (indices local to each image, as a batched processor makes them)
+            values = torch.arange(math.prod(shape))
+            out[name] = (values % int(rec["mod"]) if rec.get("mod") else values).reshape(shape)
         else:
             raise ValueError(f"unknown tensors fill '{fill}' for {name}")
     return _nest_dotted(out)

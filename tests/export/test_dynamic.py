@@ -201,8 +201,23 @@ def test_audio_is_exported_at_a_longer_length_and_checked_at_its_own_too(archs, 
 
 
 def test_a_model_that_takes_no_longer_input_keeps_its_length_and_says_so(archs, tmp_path):
-    """bert with 16 positions can't take 20 tokens (torch itself raises): it is exported at its own 8, and the
-    longer shape keeps 8 tokens at batch 3, the row saying why: the graph is judged on what the model can take."""
+    """bert with 12 positions can't take 20, 16 or 24 tokens (torch itself raises): it is exported at its own 8, and
+    the longer shape keeps 8 tokens at batch 3, the row saying why: the graph is judged on what the model can take."""
+    import dataclasses
+
+    from hwcov.backends import dynamic as dynamic_check
+
+    bert = generate.case_for(archs["bert"])
+    short = dataclasses.replace(bert, config_overrides={**(bert.config_overrides or {}), "max_position_embeddings": 12})
+    row = dynamic_check.check(get_backend("onnxruntime"), short, tmp_path, "hf-onnx")
+    assert row["dynamic_status"] == "pass", row["dynamic_message"]
+    last = row["dynamic_shapes"].split("; ")[-1]
+    assert last.startswith("input_ids 3x8 (the model takes no other length: ") and last.endswith(") pass"), last
+
+
+def test_a_model_that_refuses_the_longer_length_is_exported_at_a_whole_multiple_it_takes(archs, tmp_path):
+    """bert with 16 positions refuses 20 tokens (8 x 2.5) but takes 16: the export is at twice the case's length
+    (as qwen3_asr's audio, whose frames must be a multiple of its window), its own checked at batch 3."""
     import dataclasses
 
     from hwcov.backends import dynamic as dynamic_check
@@ -211,8 +226,29 @@ def test_a_model_that_takes_no_longer_input_keeps_its_length_and_says_so(archs, 
     short = dataclasses.replace(bert, config_overrides={**(bert.config_overrides or {}), "max_position_embeddings": 16})
     row = dynamic_check.check(get_backend("onnxruntime"), short, tmp_path, "hf-onnx")
     assert row["dynamic_status"] == "pass", row["dynamic_message"]
-    last = row["dynamic_shapes"].split("; ")[-1]
-    assert last.startswith("input_ids 3x8 (the model takes no other length: ") and last.endswith(") pass"), last
+    assert row["dynamic_shapes"] == "input_ids 2x16 (export) pass; input_ids 1x16 pass; input_ids 3x8 pass"
+
+
+def test_a_shape_the_torch_model_itself_fails_at_is_not_the_runtimes_failure(archs, tmp_path, monkeypatch):
+    """tvp's positional grid is built for batch 1 only: where the torch model raises at a shape there is nothing to
+    judge the graph against, so that shape is not_applicable (and the row, when every other shape is), named as the
+    model's own failure, never the runtime's fail_to_run."""
+    from hwcov.backends import dynamic as dynamic_check
+    from hwcov.models import signal
+
+    real = signal.reference_of
+
+    def batch_two_only(built, case, batch):
+        if batch != dynamic.EXPORT_BATCH:
+            raise RuntimeError(f"shape '[{batch}, 1, 4, 64]' is invalid for input of size 256")
+        return real(built, case, batch)
+
+    monkeypatch.setattr(signal, "reference_of", batch_two_only)
+    row = dynamic_check.check(get_backend("onnxruntime"), generate.case_for(archs["bert"]), tmp_path, "hf-onnx")
+    assert row["dynamic_status"] == "not_applicable", row
+    assert row["dynamic_shapes"].startswith("input_ids 2x20 (export) pass; batch 1 not_applicable; batch 3 "
+                                            "not_applicable"), row["dynamic_shapes"]
+    assert "the torch model itself fails at batch 1: RuntimeError: shape '[1, 1, 4, 64]'" in row["dynamic_message"]
 
 
 def test_the_models_outputs_at_each_shape_are_kept_beside_the_graph(archs, tmp_path, monkeypatch):
