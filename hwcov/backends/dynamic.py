@@ -47,7 +47,7 @@ def _reference(built, raw, case, batch: int, kept_in):
 
     try:
         return kept_reference_of(Built(built.config, built.model, raw), case, batch, kept_in)
-    except Exception as exc:  # noqa: BLE001 - the model's own failure, named as such
+    except Exception as exc:  # the model's own failure, named as such
         first = (str(exc).strip().splitlines() or [""])[0][:200]
         raise ModelRefuses(f"the torch model itself fails at batch {batch}: {type(exc).__name__}: {first}") from exc
 
