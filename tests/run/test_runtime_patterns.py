@@ -63,6 +63,22 @@ MODE_MESSAGES = {
         "generation_not_decomposable",
     ("generate", "RuntimeError: Error in execution: Got invalid dimensions for input: input.cache.layers.1.buffer_kv."
                  "compressor for the following indices index: 1 Got: 1 Expected: 0"): "export_size_baked",
+    # openvino's CPU plugin words for the same faults (full sweep of 2026-12-06: 57 of its dynamic rows unclassified)
+    ("dynamic", "ov-from-torch: export failed (RuntimeError: Couldn't get TorchScript module by tracing.); at input_ids "
+                "1x56: RuntimeError: Exception from src/inference/src/cpp/infer_request.cpp:224:\nException from "
+                "src/plugins/intel_cpu/src/node.cpp:794:\n[CPU] Squeeze node with name 'squeeze_1/aten.squeeze.dims/"
+                "Squeeze' Check 'getShape().getRank() == dims.size()' failed"): "export_size_baked",
+    ("dynamic", "at input_ids 1x24: RuntimeError: Exception from src/plugins/intel_cpu/src/graph.cpp:1628:\nNode "
+                "repeat_interleave_1/aten.repeat_interleave.self_int/Range of type Range\nCheck 'byte_size.has_value()' "
+                "failed"): "export_size_baked",
+    ("dynamic", "at input_features 2x25x160 (export): RuntimeError: Exception from src/inference/src/dev/plugin.cpp:54: "
+                "Check '!shape.rank().is_dynamic()' failed at src/plugins/intel_cpu/src/node.cpp:108:\nUnexpected: CPU "
+                "plug-in doesn't support Squeeze operation with dynamic rank."): "dynamic_rank_unsupported",
+    ("dynamic", "at input_ids 2x20 (export): RuntimeError: Exception from src/inference/src/cpp/compiled_model.cpp:123: "
+                "Output for tensor name 'image_embeddings' is not found."): "graph_output_missing",
+    ("dynamic", "stopped after 179 s, 15 s before the case's 300 s ran out (the forward's verdict stands)"): "timeout",
+    ("generate", "ValueError: The graph takes ['hidden_states'], which ['input'] don't hold."):
+        "generation_stage_inputs_mismatch",
 }
 
 
