@@ -12,6 +12,8 @@ MESSAGES = {
     "operator 'aten::diff' to ONNX opset version 17 is not supported [unsupported operator aten::diff]":
         "unsupported_operator",
     "hf-onnx: output 'keypoints' has shape (1, 78, 2), reference (1, 79, 2)": "data_dependent_output_size",
+    "export hf-onnx: ValueError: Unsupported input type <class 'transformers.models.sam2_video.modeling_sam2_video."
+    "Sam2VideoInferenceSession'>. Export only supports pytree containers of basic types": "stateful_session_input",
     "hf-onnx: max |diff| 0.423 on 'logits_per_image' > 0.0106 (max_abs 0.01 + 0.01 x max|ref|: fp16 ...)":
         "low_precision_accuracy",
     "hf-openvino: cosine of 'audio_values' 0.83839 < 0.99 (max |diff| 3.04 on 'audio_values'; cosine >= 0.99)":
