@@ -94,10 +94,12 @@ def _split_prefill(backend, exported, language_model_inputs: dict):
     embeddings as torch made them (the exporter leaves that merge to the caller), its lm_head graph on the result;
     the decode graph then runs the whole model a token at a time, as for any decoder."""
     language_model, lm_head = (backend.component_runner(exported, name) for name in generation.SPLIT_PREFILL)
+    # the head's one input, as its graph names it: an nn.Linear's `input`, a head module's own (t5gemma2: hidden_states)
+    (head_input,) = _component_inputs(exported, "lm_head")
 
     def prefill(**_prompt):  # the prompt is already in the embeddings
         out = language_model(**language_model_inputs)
-        logits = lm_head(input=out["last_hidden_state"])
+        logits = lm_head(**{head_input: out["last_hidden_state"]})
         logits = logits if hasattr(logits, "shape") else next(iter(logits.values()))
         return {"logits": logits, "cache": out[generation.cache_key(out)]}
     return prefill
@@ -107,3 +109,11 @@ def _components(exported) -> list[str]:
     import json
 
     return list(json.loads((exported.directory / "export.json").read_text())["components"])
+
+
+def _component_inputs(exported, component: str) -> list[str]:
+    """The keyword inputs a component's graph was exported with (export.json's metadata), in order."""
+    import json
+
+    components = json.loads((exported.directory / "export.json").read_text())["components"]
+    return list(components[component]["metadata"]["kwargs"])

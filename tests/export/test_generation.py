@@ -190,6 +190,16 @@ def test_a_multimodal_lm_prompted_with_text_prefills_through_its_language_model_
     assert (broken["generate_status"], broken["generate_first_divergence"]) == ("fail_accuracy", 1)
 
 
+def test_a_split_prefills_head_is_fed_by_the_name_its_graph_declares(archs, tmp_path):
+    """t5gemma2's lm_head graph takes `hidden_states` (its head is a module of its own), where an nn.Linear head's
+    takes `input`: the prefill feeds the name export.json records, and generation passes."""
+    row = _check(archs, "onnxruntime", "t5gemma2", tmp_path)
+    export = next(tmp_path.glob("t5gemma2/hf-onnx-generate-*"))
+    head = json.loads((export / "export.json").read_text())["components"]["lm_head"]["metadata"]["kwargs"]
+    assert list(head) == ["hidden_states"]
+    assert row["generate_status"] == "pass", row["generate_message"]
+
+
 def test_a_generate_the_exporter_cant_capture_says_why(archs):
     """transformers' decompose_prefill_decode names only the inputs it passed; the row carries generate()'s own
     refusal too (xmod's language adapters want a language id), still under its pattern."""
