@@ -212,9 +212,14 @@ def greedy(prefill, decode, prefill_kwargs: dict, decode_kwargs: dict, steps: in
            carry=lambda cache: cache) -> Generated:
     """Greedy decoding through two runners (kwargs -> a ModelOutput with logits and the cache): the prefill, then one
     decode per further token fed the runtime's own token and `carry` of the cache its previous step returned."""
+    import torch
+
     out = prefill(**prefill_kwargs)
-    tokens, logits = [], []
-    key = cache_key(decode_kwargs)
+    tokens, logits, chosen = [], [], []
+    key, token = cache_key(decode_kwargs), token_key(decode_kwargs)
+    # a decode that takes the whole sequence so far, its cache covering all but the new token (cpmant's generate()
+    # hands it every id), is fed the prompt and each token chosen; any other, the new token alone
+    prefix = decode_kwargs[token][:, :-1]
     for step in range(steps):
         last = out["logits"][:, -1]
         logits.append(last[0].float().numpy())
@@ -222,8 +227,8 @@ def greedy(prefill, decode, prefill_kwargs: dict, decode_kwargs: dict, steps: in
         if step == steps - 1:
             break
         kwargs = advance(decode_kwargs, step)
-        token = token_key(decode_kwargs)
-        kwargs[token] = last.argmax(-1, keepdim=True).to(decode_kwargs[token].dtype)
+        chosen.append(last.argmax(-1, keepdim=True).to(decode_kwargs[token].dtype))
+        kwargs[token] = torch.cat([prefix, *chosen], dim=-1) if prefix.shape[-1] else chosen[-1]
         kwargs[key] = carry(out[cache_key(out)])
         out = decode(**kwargs)
     return Generated(tokens, logits)

@@ -77,6 +77,28 @@ def test_a_model_that_returns_no_cache_is_not_judged_as_a_kv_cache_generation(ar
     assert _check(archs, "onnxruntime", "vit", tmp_path) == {}  # no generative head: no generate columns
 
 
+def test_a_decode_that_takes_the_whole_sequence_is_fed_the_prompt_and_each_token_chosen():
+    """cpmant's generate() hands its decode every id so far (its cache covering all but the last): the loop feeds
+    such a decode the prompt plus the tokens chosen, and a one-token decode (gpt2's) the new token alone."""
+    import torch
+    from transformers.cache_utils import DynamicCache
+
+    def runner(seen):
+        def run(input_ids, cache):
+            seen.append(input_ids.tolist()[0])
+            logits = torch.zeros(1, input_ids.shape[1], 10)
+            logits[0, -1, (len(seen) * 3) % 10] = 1.0  # the next token: 3, 6, 9, 2 ...
+            return {"logits": logits, "cache": cache}
+        return run
+
+    prompt = torch.tensor([[5, 7]])
+    for first_decode, expect in (([[5, 7, 0]]), [[5, 7, 3], [5, 7, 3, 6], [5, 7, 3, 6, 9]]), ([[0]], [[3], [6], [9]]):
+        seen = []
+        generation.greedy(runner(seen), runner(seen), {"input_ids": prompt, "cache": DynamicCache()},
+                          {"input_ids": torch.tensor(first_decode), "cache": DynamicCache()}, steps=4)
+        assert seen == [[5, 7]] + expect
+
+
 def test_compare_names_the_first_step_that_differs_in_tokens_or_logits():
     ref = generation.Generated([5, 6, 7], [np.zeros(4), np.zeros(4), np.zeros(4)])
 
