@@ -55,6 +55,7 @@ class Limits:
     # "forkserver" (every caller); "fork" forks the caller itself, for a test whose patches the cases must see
     start: str = "forkserver"
 
+
 @dataclass(frozen=True)
 class Again:
     """What on_result returns to run a task next: a case again, changed (a sweep's rerun without a dead mode)."""
