@@ -13,6 +13,7 @@ from pathlib import Path
 
 from hwcov.backends import validate
 from hwcov.backends.base import Backend
+from hwcov.core.limits import skipped_route, stage_in_flight
 from hwcov.core.schema import EXTRA_MODES
 from hwcov.export import routes as export
 from hwcov.models import signal
@@ -103,7 +104,7 @@ def check_modes(backend, case, export_dir, route: str, modes=EXTRA_MODES) -> dic
     import time
 
     from hwcov.backends import dynamic, generation
-    from hwcov.core.limits import CaseTimeSpent, case_time_left, mode_in_flight, stop_before_deadline
+    from hwcov.core.limits import CaseTimeSpent, case_time_left, stop_before_deadline
 
     fields = {}
     for mode, check, args in (("dynamic", dynamic.check, (route,)), ("generate", generation.check, ())):
@@ -114,7 +115,7 @@ def check_modes(backend, case, export_dir, route: str, modes=EXTRA_MODES) -> dic
             fields.update({f"{mode}_status": "skipped", f"{mode}_message": "no time left in the case's budget"})
             continue
         try:
-            with stop_before_deadline(MODE_RESERVE_S), mode_in_flight(mode):
+            with stop_before_deadline(MODE_RESERVE_S), stage_in_flight("mode", mode):
                 found = check(backend, case, export_dir, *args)
         except CaseTimeSpent:
             _, budget = case_time_left()
@@ -191,13 +192,12 @@ class ExportBackend(Backend):
         failures: list[dict] = []
         fp32_tol = validate.tolerance(self.hardware, "fp32", case.model_type)
         for route in self.routes:
-            if precision != "fp32":  # a lower precision counts only on a route whose own fp32 graph passes
-                fp32 = self._try_route(built, case, batch, route, "fp32", reference, fp32_tol, export_dir)
-                if fp32["status"] != "pass":
-                    failures.append({**fp32, "error_message": f"{route}: its fp32 graph did not pass, so its "
-                                                              f"{precision} is not judged ({fp32['error_message'][:300]})"})
-                    continue
-            row = self._try_route(built, case, batch, route, precision, reference, tol, export_dir)
+            killed = skipped_route(route)
+            if killed:  # a rerun: this route's export or graph killed the case's worker in an earlier try
+                failures.append({"export_route": route, "status": "crash", "error_message": f"{route}: {killed}"})
+                continue
+            with stage_in_flight("route", route):
+                row = self._try_precision(built, case, batch, route, precision, reference, tol, fp32_tol, export_dir)
             row["reference_path"] = ref_path
             if row["status"] == "pass":
                 if failures:
@@ -214,6 +214,16 @@ class ExportBackend(Backend):
             message = (f"every route's export gives the same outputs (max |diff| {worst['max_abs_diff']:.3g} from the "
                        f"reference): the exporters agree with each other, not with the eager forward | ") + message
         return dict(worst, error_message=message[:4000])
+
+    def _try_precision(self, built, case, batch, route, precision, reference, tol, fp32_tol, export_dir):
+        """The route's row at `precision`; a lower precision only where the route's own fp32 graph passes (else that
+        failure, as the row)."""
+        if precision != "fp32":
+            fp32 = self._try_route(built, case, batch, route, "fp32", reference, fp32_tol, export_dir)
+            if fp32["status"] != "pass":
+                return {**fp32, "error_message": f"{route}: its fp32 graph did not pass, so its {precision} is not "
+                                                 f"judged ({fp32['error_message'][:300]})"}
+        return self._try_route(built, case, batch, route, precision, reference, tol, export_dir)
 
     def modes(self, case, export_dir, route: str, modes=EXTRA_MODES) -> dict:
         """The dynamic_* and generate_* columns of a passing fp32 forward via `route` (check_modes, in process)."""

@@ -104,24 +104,25 @@ def worker_slot():
     return Path(slot) if slot and os.path.isdir(slot) else None
 
 
-# The mode a case is in, written into its worker's slot while the mode runs: a native crash (OpenVINO's SIGABRT,
-# a SIGFPE in an exporter) kills the worker before it reports, and this file is how the runner learns that the
-# forward had passed and which mode killed it, so the case reruns without that mode (hwcov.run.sweep) instead of
-# the whole row becoming a `crash` that hides a measured forward.
-MODE_IN_FLIGHT_FILE = "mode-in-flight"
+# The stage a case is in (a mode, or an export route), written into its worker's slot while it runs: a native crash
+# (OpenVINO's SIGABRT in a dynamic check, a SIGFPE in TorchScript's exporter) kills the worker before it reports, and
+# this file is how the runner learns where, so the sweep reruns the case without that mode or route
+# (hwcov.run.sweep) instead of the whole row becoming a `crash` that hides what the case had measured.
+STAGE_IN_FLIGHT_FILE = "stage-in-flight"
 
 
-class mode_in_flight:
-    """`with mode_in_flight("dynamic"):` names the running mode in the worker's slot (a no-op outside a worker)."""
+class stage_in_flight:
+    """`with stage_in_flight("mode", "dynamic"):` names the running stage in the worker's slot (outside a worker,
+    nothing)."""
 
-    def __init__(self, mode: str):
-        self.mode, self.path = mode, None
+    def __init__(self, kind: str, name: str):
+        self.text, self.path = f"{kind} {name}", None
 
     def __enter__(self):
         slot = worker_slot()
         if slot is not None:
-            self.path = slot / MODE_IN_FLIGHT_FILE
-            self.path.write_text(self.mode, encoding="utf-8")
+            self.path = slot / STAGE_IN_FLIGHT_FILE
+            self.path.write_text(self.text, encoding="utf-8")
         return self
 
     def __exit__(self, *exc):
@@ -130,14 +131,30 @@ class mode_in_flight:
         return False
 
 
-def take_mode_in_flight(slot) -> str:
-    """The mode a dead worker's case was in ('' when it died elsewhere), and the slot cleared of it."""
+def take_stage_in_flight(slot) -> str:
+    """The stage a dead worker's case was in ('mode dynamic', 'route torch-onnx-legacy'; '' when it died elsewhere),
+    and the slot cleared of it."""
     from pathlib import Path
 
-    path = Path(slot) / MODE_IN_FLIGHT_FILE
+    path = Path(slot) / STAGE_IN_FLIGHT_FILE
     try:
-        mode = path.read_text(encoding="utf-8").strip()
+        stage = path.read_text(encoding="utf-8").strip()
     except OSError:
         return ""
     path.unlink(missing_ok=True)
-    return mode
+    return stage
+
+
+# Export routes a case's rerun leaves out, each with why (one killed the worker of an earlier try): set by the sweep
+# in the case's worker, read by the exported runtimes' backends.
+_skipped_routes: dict[str, str] = {}
+
+
+def skip_routes(routes: dict[str, str]) -> None:
+    _skipped_routes.clear()
+    _skipped_routes.update(routes)
+
+
+def skipped_route(route: str) -> str:
+    """Why this case's rerun leaves `route` out ('' when it doesn't)."""
+    return _skipped_routes.get(route, "")

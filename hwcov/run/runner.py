@@ -8,9 +8,9 @@ What a case reads from its caller travels with it: the environment, the paths ch
 warnings go (hwcov.run.inherit); sys.path and the working directory (multiprocessing's own preparation data). So
 `fn` and each task must pickle (a module-level function or a functools.partial of one).
 Each child has a memory cap and the parent a per-case timeout; a child that dies, hangs or runs out of memory yields
-`crash`, `timeout` or `oom` for that case only, and the pool keeps its width. Such a result names the mode the case
-was in when it died (`died_in_mode`, hwcov.core.limits.mode_in_flight), and `on_result` may answer it with
-`Again(task)`: a task to run next (the case again, without that mode).
+`crash`, `timeout` or `oom` for that case only, and the pool keeps its width. Such a result names the stage the case
+was in when it died (`died_in`: 'mode dynamic', 'route torch-onnx-legacy'; hwcov.core.limits.stage_in_flight), and
+`on_result` may answer it with `Again(task)`: a task to run next (the case again, without that stage).
 Each worker has a slot (hwcov.core.limits.worker_slot), a folder handed to one case at a time for the run's length,
 where a case may keep what the worker's next case can reuse (a browser worker's Chromium); the run's end removes it.
 Results reach `on_result` as each case finishes.
@@ -35,7 +35,7 @@ from hwcov.core.limits import (
     DEFAULT_TIMEOUT_S,
     WORKER_SLOT_ENV,
     start_case,
-    take_mode_in_flight,
+    take_stage_in_flight,
 )
 from hwcov.core.offline import no_telemetry
 from hwcov.core.system import status_kb
@@ -58,7 +58,7 @@ class Limits:
 
 @dataclass(frozen=True)
 class Again:
-    """What on_result returns to run a task next: a case again, changed (a sweep's rerun without a dead mode)."""
+    """What on_result returns to run a task next: a case again, changed (a sweep's rerun without a dead stage)."""
     task: object
 
 
@@ -193,7 +193,7 @@ def forked_by() -> str:
 def _label(task) -> str:
     """A sweep task's architecture and precision ((test, key, precision), test a dict), else the task itself."""
     if isinstance(task, tuple) and task and isinstance(task[0], dict) and "model_type" in task[0]:
-        again = f" (again, modes: {','.join(task[5]) or 'forward'})" if len(task) > 5 else ""  # sweep's rerun
+        again = f" (again, {task[3]})" if len(task) > 3 else ""  # a sweep's rerun: what it leaves out
         return f"{task[0]['model_type']} {task[2]}{again}"
     return repr(task)[:80]
 
@@ -262,9 +262,9 @@ def _run(ctx, caller, run_dir: str, pending: list, fn, on_result, limits: Limits
                 proc.join()
             conn.close()
             del running[key]
-            died_in = take_mode_in_flight(slot)  # cleared for the slot's next case either way
+            died_in = take_stage_in_flight(slot)  # cleared for the slot's next case either way
             if died_in and result["status"] in DIED:
-                result["died_in_mode"] = died_in
+                result["died_in"] = died_in
             free.append(slot)  # to the next case, with whatever its last case kept there
             follow_up = on_result(task, result, now - start)
             if isinstance(follow_up, Again):

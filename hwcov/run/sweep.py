@@ -9,6 +9,7 @@ import functools
 import hashlib
 import importlib.util
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -164,14 +165,14 @@ def _run_phase(cases: list[tuple[dict, str]], hardware: str, artifacts: Path, ba
     reference_dir = Path(artifacts) / "reference"
 
     def on_result(task, result: dict, seconds: float):
-        test, key, precision, *rerun = task
-        earlier, spent = (rerun[0], rerun[1]) if rerun else ({}, 0.0)
-        if result.get("died_in_mode"):  # the forward had passed: measure it again without the mode that killed it
-            return Again(_without_dead_mode(task, modes, result, seconds))
+        test, key, precision, *again = task
+        rerun = again[0] if again else Rerun(modes=tuple(modes))
+        if result.get("died_in"):  # measure the case again without the mode or route that killed its worker
+            return Again((test, key, precision, rerun.without(result, seconds)))
         row = base_row(test_class(load_module(test["path"])).case, hardware, precision, batch)
         row.update(result)
-        row.update(earlier)  # the verdict of a mode that killed an earlier try of this case
-        row["wall_time_s"] = round(seconds + spent, 3)
+        row.update(rerun.verdicts)  # the verdict of a mode that killed an earlier try of this case
+        row["wall_time_s"] = round(seconds + rerun.spent_s, 3)
         rows.append(_finish(row, key, test))
         journal.append(rows[-1])
         return None
@@ -194,23 +195,41 @@ def _run_phase(cases: list[tuple[dict, str]], hardware: str, artifacts: Path, ba
 
 def evaluate(hardware: str, batch: int, reference_dir: Path, modes: tuple, task: tuple) -> dict:
     """One case, in its worker: the generated test's `evaluate()` (module level, so a fork server's child can be
-    handed it); a rerun's task names the modes left to it."""
-    test, _, precision, *rerun = task
-    modes = rerun[2] if rerun else modes
+    handed it); a rerun's task (a Rerun after the usual three) leaves out the modes and routes that killed earlier
+    tries."""
+    from hwcov.core.limits import skip_routes
+
+    test, _, precision, *again = task
+    skip_routes(again[0].skipped_routes if again else {})
+    modes = again[0].modes if again else modes
     return test_class(load_module(test["path"])).evaluate(hardware, precision, batch, reference_dir, modes=modes)
 
 
-def _without_dead_mode(task: tuple, modes: tuple, result: dict, seconds: float) -> tuple:
-    """The task again, without the mode its worker died in (a native crash, the kernel's OOM killer, a hang past
-    the case's time), that mode's verdict kept for the row: (test, key, precision, verdicts, seconds spent, modes).
-    The row's key stays the run's, so a resumed sweep reuses the row and does not run the crash again."""
-    test, key, precision, *rerun = task
-    earlier, spent, left = rerun if rerun else ({}, 0.0, tuple(modes))
-    mode = result["died_in_mode"]
-    verdict = {f"{mode}_status": result["status"],
-               f"{mode}_message": f"the case's worker died in the {mode} mode ({result.get('error_message', '')}); "
-                                  f"the forward and any other mode were measured again without it"}
-    return test, key, precision, {**earlier, **verdict}, spent + seconds, tuple(m for m in left if m != mode)
+@dataclass(frozen=True)
+class Rerun:
+    """A case run again after a native crash, the kernel's OOM killer or a hang killed its worker in one stage: the
+    modes left to run, the routes left out (with why), the dead modes' verdicts for the row, the seconds already
+    spent. The row's key stays the run's, so a resumed sweep reuses the row and does not run the crash again."""
+    modes: tuple = ()
+    skipped_routes: dict = field(default_factory=dict)
+    verdicts: dict = field(default_factory=dict)
+    spent_s: float = 0.0
+
+    def without(self, result: dict, seconds: float) -> Rerun:
+        kind, name = result["died_in"].split(" ", 1)
+        what = f"the case's worker died in the {name} {kind} ({result.get('error_message', '')})"
+        spent = self.spent_s + seconds
+        if kind == "mode":
+            verdict = {f"{name}_status": result["status"],
+                       f"{name}_message": f"{what}; the forward and any other mode were measured again without it"}
+            return Rerun(tuple(m for m in self.modes if m != name), self.skipped_routes, {**self.verdicts, **verdict},
+                         spent)
+        return Rerun(self.modes, {**self.skipped_routes, name: f"{what}; the case ran again without it"},
+                     self.verdicts, spent)
+
+    def __str__(self) -> str:
+        left = [f"modes {','.join(self.modes) or 'forward only'}"] + [f"without {r}" for r in self.skipped_routes]
+        return ", ".join(left)
 
 
 def assemble(rows: list[dict], journal: ResultJournal, inventory_types: set[str]) -> list[dict]:

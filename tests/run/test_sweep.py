@@ -81,3 +81,27 @@ def test_a_worker_killed_in_a_mode_keeps_the_forward_and_the_other_modes(archs, 
     assert len(journal.rows()) == 1
     sweep.sweep(tests, "onnxruntime", tmp_path / "art", resume=True, limits=Limits(workers=1, start="fork"), **quiet)
     assert len(journal.rows()) == 1
+
+
+def test_a_route_that_kills_the_worker_is_left_out_of_a_rerun_and_named_in_the_row(archs, tmp_path, monkeypatch):
+    """A native crash in one export route (TorchScript's SIGFPE on ernie4_5_vl_moe's second route) used to make the
+    row a `crash` that hid what the other routes said: the case runs again without that route, and its row is what
+    the others gave, naming the route that died."""
+    import os
+
+    from hwcov.export import routes
+
+    real = routes.export
+
+    def first_route_aborts(built, case, batch, route, export_dir):
+        if route == "hf-onnx":
+            os.abort()
+        return real(built, case, batch, route, export_dir)
+
+    monkeypatch.setattr(routes, "export", first_route_aborts)  # forked from this process: the patch holds
+    tests = generate.generate([archs["bert"]], tmp_path / "gen")
+    (row,) = sweep.sweep(tests, "onnxruntime", tmp_path / "art", limits=Limits(workers=1, start="fork"),
+                         modes=(), progress=False, log=lambda m: None)
+    assert row["status"] == "pass" and row["export_route"] == "torch-onnx-legacy", row["error_message"]
+    assert row["error_message"].startswith("passed via torch-onnx-legacy after hf-onnx: the case's worker died in "
+                                           "the hf-onnx route (worker died with SIGABRT)"), row["error_message"]
