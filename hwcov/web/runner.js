@@ -72,6 +72,15 @@ async function probeWebNN() {
   }
 }
 
+// hwcov's warm-up graph, y = Identity(x) on float[1], opset 13: these 68 bytes are its ONNX file (made with
+// onnx.helper; tests/backends/test_page_host.py rebuilds and compares them). A page host runs it on a spare page
+// before a case asks for one (hwcov/backends/browser/host.py): onnxruntime-web compiles and instantiates its
+// WebAssembly module at a page's first session, ~0.5 s that then overlaps the next case's own work.
+const WARM_GRAPH = new Uint8Array([
+  8, 8, 58, 58, 10, 16, 10, 1, 120, 18, 1, 121, 34, 8, 73, 100, 101, 110, 116, 105, 116, 121, 18, 4, 119, 97, 114,
+  109, 90, 15, 10, 1, 120, 18, 10, 10, 8, 8, 1, 18, 4, 10, 2, 8, 1, 98, 15, 10, 1, 121, 18, 10, 10, 8, 8, 1, 18, 4,
+  10, 2, 8, 1, 66, 4, 10, 0, 16, 13]);
+
 // sessions by key: the sweep's one graph ('main'), or a mode's several (a generation's prefill and decode)
 const sessions = {};
 let provider = null;
@@ -83,6 +92,17 @@ window.hwcov = {
       ort: ort.env.versions, bundle, threads: ort.env.wasm.numThreads,
       webgpu: await probeWebGPU(), webnn: await probeWebNN(),
     };
+  },
+
+  // the warm-up above, on the wasm provider whatever the page's bundle (a webgpu page's device stays unopened: the
+  // case's session opens it, as its evidence says); nothing of it is kept but the compiled module
+  async warm() {
+    const session = await ort.InferenceSession.create(WARM_GRAPH, { executionProviders: ['wasm'],
+                                                                     logSeverityLevel: 3 });
+    const out = await session.run({ x: new ort.Tensor('float32', new Float32Array([7]), [1]) });
+    await session.release();
+    if (out.y.data[0] !== 7) throw new Error(`the warm-up graph returned ${out.y.data[0]}, not 7`);
+    return true;
   },
 
   // spec: {model: url, externalData: [{path, data}], provider: 'wasm'|'webgpu'|'webnn', severity: 0..4, key}

@@ -111,10 +111,12 @@ def test_a_workers_cases_share_one_chromium_each_on_a_fresh_page(tmp_path, monke
     monkeypatch.setenv(WORKER_SLOT_ENV, str(slot))
     spec = {"model": str(_tiny_graph(tmp_path)), "provider": "wasm", "severity": 3, "externalData": [], "key": "a"}
     with host.PageHost("wasm", 1) as first:
+        assert not first.opened_ahead  # the host's first page: nothing to open it ahead of
         first.create(spec)
         pid, chromium = first.host_pid, jobs.groups_below(first.host_pid) - {first.host_pid}
     with host.PageHost("wasm", 1) as second:
         assert second.host_pid == pid and jobs.groups_below(pid) - {pid} == chromium and live_in_groups(chromium)
+        assert second.opened_ahead  # the spare, opened and warmed while no case held the host
         with pytest.raises(host.PageHostError, match="no session 'a'"):  # a fresh page
             second.run("a", [encode("x", torch.ones(1))])
         second.create({**spec, "model": str(_endless_graph(tmp_path))})
@@ -198,3 +200,57 @@ def test_a_page_that_cannot_open_fails_its_case_and_keeps_the_workers_host(tmp_p
 
     shutil.rmtree(slot)
     assert _gone({pid})
+
+
+def test_the_next_cases_page_is_opened_ahead_fresh_and_only_for_the_page_it_asks(tmp_path, monkeypatch):
+    """The host's spare page (host.Spare): after a case, the same page opened and onnxruntime-web warmed up before the
+    next case asks. That case finds no session of the last one's nor any console line of the warm-up (its placements
+    evidence is its own session's), runs its graph; a case asking for another page (another thread count) gets one
+    opened then, and the spare it didn't fit is never handed to anyone."""
+    import torch
+
+    from hwcov.backends.browser.tensors import decode, encode
+    from hwcov.core.limits import WORKER_SLOT_ENV
+
+    slot = tmp_path / "slot-0"
+    slot.mkdir()
+    monkeypatch.setenv(WORKER_SLOT_ENV, str(slot))
+    spec = {"model": str(_tiny_graph(tmp_path)), "provider": "wasm", "severity": 0, "externalData": [], "key": "a"}
+    with host.PageHost("wasm", 1, log="verbose") as first:
+        first.create(spec)
+    with host.PageHost("wasm", 1, log="verbose") as second:
+        assert second.opened_ahead
+        with pytest.raises(host.PageHostError, match="no session 'a'"):
+            second.run("a", [encode("x", torch.ones(1))])
+        job = second.session("wasm", spec["model"], [], [encode("x", torch.zeros(3))], 1)
+        assert decode(job["outputs"][0]).tolist() == [1.0, 1.0, 1.0]
+        # its one node placed, and no more: the warm-up's session logged nothing that reached this case
+        assert {ep: count for ep, (count, _) in job["placements"].items()} == {"CPUExecutionProvider": 1}
+    with host.PageHost("wasm", 2, log="verbose") as other:
+        assert not other.opened_ahead  # the spare was for one thread
+        other.create(spec)
+    with host.PageHost("wasm", 2, log="verbose") as again:
+        assert again.opened_ahead  # the next spare follows the last page asked for
+    import shutil
+
+    shutil.rmtree(slot)
+
+
+def test_the_warm_up_graph_is_the_one_its_comment_names():
+    """runner.js carries the warm-up graph as bytes; rebuilt here from its description, they are the same file."""
+    import re
+
+    import onnx
+    from onnx import TensorProto, helper
+
+    from hwcov.backends.browser.server import WEB_DIR
+
+    graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "warm",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    text = (WEB_DIR / "runner.js").read_text()
+    carried = bytes(int(b) for b in re.search(r"WARM_GRAPH = new Uint8Array\(\[([\d,\s]+)\]\)", text)[1].split(","))
+    assert carried == model.SerializeToString()
+    onnx.checker.check_model(onnx.load_from_string(carried))

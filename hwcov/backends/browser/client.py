@@ -39,6 +39,7 @@ class PageHost:
         self.private = False
         self.conn: socket.socket | None = None
         self.browser = ""
+        self.opened_ahead = False  # the host had this page open, its runtime compiled, before it was asked (host.Spare)
         self._buffer = b""
         self.broken = ""  # why this page ended early (a request timed out): later requests fail at once
 
@@ -51,7 +52,8 @@ class PageHost:
             try:
                 self.conn = self._connect()
                 self._send(opening)
-                self.browser = self._reply(START_TIMEOUT_S)
+                opened = self._reply(START_TIMEOUT_S)
+                self.browser, self.opened_ahead = opened["browser"], opened["ahead"]
                 return self
             except PageHostError as exc:
                 host_failed = self.broken or "browser job died" in str(exc)  # else: the page's own error

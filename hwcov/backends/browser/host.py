@@ -10,7 +10,9 @@ thread pools ran can deadlock), and it outlives the case that started it.
 Isolation, per case: a connection gets a browser context and page of its own, closed when the connection ends, and
 the files it registered with the page server are forgotten. A case that hangs up mid-request (killed at its timeout,
 or its own deadline passed) gets Chromium killed, which ends the request; a browser that crashed, was killed or has
-served RECYCLE_AFTER pages is started afresh for the next connection. The host ends when its folder goes (the run
+served RECYCLE_AFTER pages is started afresh for the next connection. Pipelined: once a case's page closes, the host
+opens the next one (a Spare: fresh context and page, onnxruntime-web's WebAssembly compiled by a one-node warm-up
+graph) while the next case forks and builds its model; a case asking for another page gets one opened then. The host ends when its folder goes (the run
 ended), when its owner dies (a private host's case), or after IDLE_EXIT_S without a connection.
 
 Protocol: one JSON object per line each way. The first request opens the page: {"op": "open", "hardware": h,
@@ -26,6 +28,7 @@ import socket
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from hwcov.backends.browser import jobs
@@ -49,7 +52,7 @@ def serve(folder: Path, owner: int) -> None:
     listener.listen(4)
     listener.settimeout(1.0)
     (folder / PIDFILE).write_text(str(os.getpid()))
-    browser, served, last = None, 0, time.monotonic()
+    browser, served, last, spare = None, 0, time.monotonic(), None
     with PageServer() as server, sync_playwright() as playwright:
         try:
             while folder.is_dir() and (not owner or os.getppid() == owner) and time.monotonic() - last < IDLE_EXIT_S:
@@ -58,11 +61,12 @@ def serve(folder: Path, owner: int) -> None:
                 except (socket.timeout, TimeoutError):
                     continue
                 if browser is None or not browser.is_connected() or served >= RECYCLE_AFTER:
-                    browser, served = _relaunch(playwright, browser), 0
+                    browser, served, spare = _relaunch(playwright, browser), 0, None
                 served += 1
                 with conn:
-                    _serve_page(conn, browser, server)
+                    opening = _serve_page(conn, browser, server, spare)
                 server.files.clear()
+                spare = _spare(browser, server, opening) if opening and served < RECYCLE_AFTER else None
                 last = time.monotonic()
         finally:
             listener.close()
@@ -86,30 +90,92 @@ def _kill_browsers() -> None:
     jobs.kill_groups(jobs.groups_below(os.getpid()) - {os.getpgid(0)})
 
 
-def _serve_page(conn: socket.socket, browser, server) -> None:
-    """One case: its page in a context of its own, requests until it hangs up."""
-    from hwcov.backends.browser.pages import PROVIDERS, Tab
+@dataclass
+class Spare:
+    """A page opened, and its wasm runtime compiled, before any case asked for it (_spare): the next case's page when
+    it asks for the same page (hardware, threads, log level), else closed unused."""
+    opening: tuple
+    context: object
+    page: object
+    console: list
+
+
+def _opening_key(opening: dict) -> tuple:
+    return opening["hardware"], int(opening["threads"]), opening.get("log", "warning")
+
+
+def _open(browser, server, key: tuple) -> tuple:
+    """(context, page, console) of a fresh page for `key` in a context of its own."""
+    from hwcov.backends.browser.pages import PROVIDERS
+
+    hardware, threads, log = key
+    console: list = []
+    context = browser.new_context()
+    try:
+        return context, jobs.open_page(context, server, PROVIDERS[hardware][1], threads, console, log=log), console
+    except BaseException:
+        _close(context)
+        raise
+
+
+def _close(context) -> None:
+    try:
+        context.close()
+    except Exception:  # noqa: BLE001, S110 - a crashed page's context; the next connection relaunches
+        pass
+
+
+def _spare(browser, server, key: tuple) -> Spare | None:
+    """The next case's page, made while its worker forks and builds its model: a fresh page (context of its own) that
+    has run hwcov's one-node warm-up graph on the wasm provider (window.hwcov.warm), so onnxruntime-web's WebAssembly
+    module is compiled and instantiated before the case's own session (~0.5 s of a case's first session create, and
+    ~0.3 s of opening the page, measured here). It never served a case; its warm-up's console lines are dropped. The
+    warm-up is on wasm whatever the hardware: a webgpu page's adapter and device stay the case's own evidence."""
+    if not browser.is_connected():
+        return None
+    try:
+        context, page, console = _open(browser, server, key)
+    except Exception:  # noqa: BLE001 - no spare: the next case opens its page itself and says why it can't
+        return None
+    try:
+        page.evaluate("() => window.hwcov.warm()")
+    except Exception:  # noqa: BLE001 - a page that can't warm up is no page to hand a case
+        _close(context)
+        return None
+    console.clear()
+    return Spare(key, context, page, console)
+
+
+def _serve_page(conn: socket.socket, browser, server, spare: Spare | None) -> tuple | None:
+    """One case: its page in a context of its own (the spare when it fits, else opened now), requests until it hangs
+    up. Returns the page's opening key (for the next spare), None when no page opened; the spare is used or closed."""
+    from hwcov.backends.browser.pages import Tab
 
     lines = conn.makefile("rb")
 
     def reply(**message) -> None:
         conn.sendall(json.dumps(message).encode() + b"\n")
 
-    context = None
+    context = spare.context if spare else None
     try:
         opening = json.loads(lines.readline() or b"{}")
         if opening.get("op") != "open":
-            return
-        console: list = []
+            return None
         try:
-            context = browser.new_context()
-            page = jobs.open_page(context, server, PROVIDERS[opening["hardware"]][1], int(opening["threads"]),
-                                  console, log=opening.get("log", "warning"))
+            key = _opening_key(opening)
+            ahead = spare is not None and spare.opening == key and not spare.page.is_closed()
+            if ahead:
+                page, console = spare.page, spare.console
+            else:
+                if spare is not None:
+                    _close(spare.context)
+                context = None
+                context, page, console = _open(browser, server, key)
         except Exception as exc:  # noqa: BLE001 - the page didn't open (a crashed browser is replaced next time)
             reply(error=f"the page didn't open: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
-            return
+            return None
         tab = Tab(page, server, console, f"Chromium {browser.version}")
-        reply(ok=tab.browser)
+        reply(ok={"browser": tab.browser, "ahead": ahead})
         for line in lines:
             request = json.loads(line)
             with _HangupWatch(conn):  # ended before the reply: a case that has its answer may hang up
@@ -121,14 +187,13 @@ def _serve_page(conn: socket.socket, browser, server) -> None:
                     answer = {"error": first + (f" [console: {tail}]" if tail else "")}
             reply(**answer)
             console.clear()
+        return key
     except (OSError, ValueError) as exc:  # the case hung up, or sent what isn't a request: its page ends
         print(f"hwcov page host: connection ended: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return None
     finally:
         if context is not None and browser.is_connected():
-            try:
-                context.close()
-            except Exception:  # noqa: BLE001 - a crashed page's context; the next connection relaunches
-                pass
+            _close(context)
 
 
 class _HangupWatch:
