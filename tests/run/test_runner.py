@@ -125,6 +125,25 @@ def test_cases_run_from_a_caller_whose_thread_pools_ran(tmp_path):
     assert len(started) == 50 and all(", forked by the fork server (pid " in line for line in started), started[:3]
 
 
+def test_what_every_case_reads_of_its_machine_is_read_once_by_the_fork_server():
+    """The packages' versions (importlib.metadata: ~25 ms a call) and Chromium's (`chromium --version`: ~60 ms) name
+    every exported or browser row: a case forked from the fork server finds them read, and reads nothing again."""
+    seen = {}
+    run_isolated(["look"], _cached_reads, lambda t, r, s: seen.update(r), Limits(workers=1))
+    assert seen == {"status": "pass", "versions": (1, 0), "chromium": (1, 0)}
+
+
+def _cached_reads(task) -> dict:
+    from hwcov.backends.browser import jobs
+    from hwcov.export import provenance
+
+    before = {"versions": provenance.versions.cache_info(), "chromium": jobs.chromium_version.cache_info()}
+    provenance.versions()
+    jobs.chromium_version()
+    after = {"versions": provenance.versions.cache_info(), "chromium": jobs.chromium_version.cache_info()}
+    return {"status": "pass", **{k: (before[k].currsize, after[k].misses - before[k].misses) for k in before}}
+
+
 def test_a_case_forked_by_its_caller_says_so_in_the_log(tmp_path):
     """The log line that shows a case came from the fork server tells the other start apart (Limits.start='fork',
     for tests whose patches the case must see)."""
