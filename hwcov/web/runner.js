@@ -96,13 +96,25 @@ window.hwcov = {
 
   // the warm-up above, on the wasm provider whatever the page's bundle (a webgpu page's device stays unopened: the
   // case's session opens it, as its evidence says); nothing of it is kept but the compiled module
-  async warm() {
-    const session = await ort.InferenceSession.create(WARM_GRAPH, { executionProviders: ['wasm'],
-                                                                     logSeverityLevel: 3 });
-    const out = await session.run({ x: new ort.Tensor('float32', new Float32Array([7]), [1]) });
-    await session.release();
-    if (out.y.data[0] !== 7) throw new Error(`the warm-up graph returned ${out.y.data[0]}, not 7`);
-    return true;
+  // (bounded: the host waits on it with no case to time it out)
+  async warm(limitMs = 30000) {
+    const work = async () => {
+      const session = await ort.InferenceSession.create(WARM_GRAPH, { executionProviders: ['wasm'],
+                                                                       logSeverityLevel: 3 });
+      const out = await session.run({ x: new ort.Tensor('float32', new Float32Array([7]), [1]) });
+      await session.release();
+      if (out.y.data[0] !== 7) throw new Error(`the warm-up graph returned ${out.y.data[0]}, not 7`);
+      return true;
+    };
+    let timer;  // cleared once the race is decided: a rejection firing later would land in the case's console
+    const late = new Promise((_, fail) => {
+      timer = setTimeout(() => fail(new Error(`warm-up past ${limitMs} ms`)), limitMs);
+    });
+    try {
+      return await Promise.race([work(), late]);
+    } finally {
+      clearTimeout(timer);
+    }
   },
 
   // spec: {model: url, externalData: [{path, data}], provider: 'wasm'|'webgpu'|'webnn', severity: 0..4, key}

@@ -254,3 +254,23 @@ def test_the_warm_up_graph_is_the_one_its_comment_names():
     carried = bytes(int(b) for b in re.search(r"WARM_GRAPH = new Uint8Array\(\[([\d,\s]+)\]\)", text)[1].split(","))
     assert carried == model.SerializeToString()
     onnx.checker.check_model(onnx.load_from_string(carried))
+
+
+def test_the_warm_up_runs_its_graph_and_is_bounded():
+    """What the host runs on a spare page: the graph returns what it was fed; past its limit the warm-up fails (the
+    host then closes that page: a hung warm-up never holds the host with no case to time it out)."""
+    from playwright.sync_api import sync_playwright
+
+    from hwcov.backends.browser.pages import PROVIDERS
+    from hwcov.backends.browser.server import PageServer
+
+    with PageServer() as server, sync_playwright() as p:
+        browser = jobs.launch(p)
+        try:
+            page = jobs.open_page(browser, server, PROVIDERS["wasm"][1], 1, [])
+            assert page.evaluate("() => window.hwcov.warm()") is True
+            fresh = jobs.open_page(browser, server, PROVIDERS["wasm"][1], 1, [])
+            with pytest.raises(Exception, match="warm-up past 0 ms"):
+                fresh.evaluate("() => window.hwcov.warm(0)")
+        finally:
+            browser.close()
