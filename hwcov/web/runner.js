@@ -106,7 +106,7 @@ window.hwcov = {
       if (out.y.data[0] !== 7) throw new Error(`the warm-up graph returned ${out.y.data[0]}, not 7`);
       return true;
     };
-    let timer;  // cleared once the race is decided: a rejection firing later would land in the case's console
+    let timer;  // cleared once the race is decided: no stray timer left running on the page a case gets
     const late = new Promise((_, fail) => {
       timer = setTimeout(() => fail(new Error(`warm-up past ${limitMs} ms`)), limitMs);
     });

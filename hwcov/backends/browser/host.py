@@ -12,8 +12,9 @@ the files it registered with the page server are forgotten. A case that hangs up
 or its own deadline passed) gets Chromium killed, which ends the request; a browser that crashed, was killed or has
 served RECYCLE_AFTER pages is started afresh for the next connection. Pipelined: once a case's page closes, the host
 opens the next one (a Spare: fresh context and page, onnxruntime-web's WebAssembly compiled by a one-node warm-up
-graph) while the next case forks and builds its model; a case asking for another page gets one opened then. The host ends when its folder goes (the run
-ended), when its owner dies (a private host's case), or after IDLE_EXIT_S without a connection.
+graph) while the next case forks and builds its model; a case asking for another page gets one opened then. The host
+ends when its folder goes (the run ended), when its owner dies (a private host's case), or after IDLE_EXIT_S without a
+connection.
 
 Protocol: one JSON object per line each way. The first request opens the page: {"op": "open", "hardware": h,
 "threads": n, "log": level}; then {"op": "create", "spec": {...}} | {"op": "run", "key": k, "feeds": [...]} |
