@@ -233,6 +233,8 @@ def test_runs_match_the_reference_with_evidence(archs, export_dir, hardware, mod
     ep = {"wasm": "CPUExecutionProvider", "webgpu": "WebGpuExecutionProvider"}[hardware]
     assert f"executionProviders=['{hardware}']" in row["device_name"] and f"nodes on {ep}" in row["device_name"]
     assert "Chromium" in row["device_name"] and "first run" in row["device_name"]
+    # a private page host (no runner worker here) has no page to open ahead: the create time is the page's first
+    assert "(runtime initialized ahead)" not in row["device_name"]
     if hardware == "webgpu":
         assert "WebGPU adapter" in row["device_name"]
     assert "onnxruntime-web 1." in row["runtime_version"] and row["export_route"] in row["runtime_version"]
@@ -351,3 +353,15 @@ def test_a_benchmark_page_killed_at_its_limit_is_a_timeout_that_resume_measures_
                              export_dir=export_dir)
     assert row["status"] == "timeout" and "browser job timed out" in row["error_message"], row
     assert row["status"] in RERUN and "p50_ms" not in row
+
+
+def test_the_device_text_says_when_the_pages_runtime_was_initialized_ahead(tmp_path):
+    """A runner worker's page is opened ahead (host.Spare): its session create then leaves out onnxruntime-web's
+    WebAssembly compile, and the row's evidence says so rather than passing it off as a page's first create."""
+    import collections
+
+    backend = browser_backend.BrowserBackend("wasm", tmp_path)
+    job = {"browser": "Chromium 156", "created": {"createMs": 12.0}, "threads": 1, "first": 1.5, "times": [0.5],
+           "placements": {"CPUExecutionProvider": (3, collections.Counter({"Add": 3}))}}
+    assert "create 12 ms (runtime initialized ahead), first run" in backend.device_text({**job, "ahead": True})
+    assert "create 12 ms, first run" in backend.device_text(job)

@@ -175,13 +175,15 @@ def test_a_runner_worker_keeps_one_browser_for_its_cases():
     run_isolated(range(3), _open_a_page, lambda t, r, s: seen.append(r), Limits(workers=1, memory_mb=0))
     assert all(r["status"] == "pass" for r in seen), seen
     assert len({r["host"] for r in seen}) == 1 and len({r["chromium"] for r in seen}) == 1
+    assert [r["ahead"] for r in seen] == [False, True, True]  # after the first, each page was opened before asked
     assert _gone({seen[0]["host"]} | set(seen[0]["chromium"]))
 
 
 def _open_a_page(task) -> dict:
     with host.PageHost("wasm", 1) as page:
         pid = page.host_pid
-        return {"status": "pass", "host": pid, "chromium": tuple(sorted(jobs.groups_below(pid) - {pid}))}
+        return {"status": "pass", "host": pid, "chromium": tuple(sorted(jobs.groups_below(pid) - {pid})),
+                "ahead": page.opened_ahead}
 
 
 def test_a_page_that_cannot_open_fails_its_case_and_keeps_the_workers_host(tmp_path, monkeypatch):
