@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from hwcov.backends import validate
 from hwcov.core.limits import case_time_left
-from hwcov.export import dynamic
+from hwcov.export import dynamic, split
 from hwcov.export import routes as export
 
 ORDER = ("static_only", "shape_mismatch", "fail_to_run", "fail_accuracy")  # the row's status: the first found
@@ -80,6 +80,8 @@ def _verdict(infer, declared, tol, reference_for, raw, fed, label) -> tuple:
     reference = reference_for(raw)
     try:
         result = infer(fed)
+    except dynamic.FixedAxis as exc:  # a split's language graph, fed what the host made of the inputs
+        return label, "static_only", float("nan"), str(exc)
     except Exception as exc:  # noqa: BLE001 - the runtime's error at this shape is the verdict
         return label, "fail_to_run", float("nan"), f"{type(exc).__name__}: {str(exc)[:400]}"
     mismatch = [f"'{k}' {tuple(result[k].shape)} vs {tuple(reference[k].shape)}" for k in sorted(reference)
@@ -100,10 +102,12 @@ def _judge(backend, case, built, exported, shapes) -> tuple[str, list, tuple | N
     from hwcov.models.build import Built
     from hwcov.models.signal import kept_reference_of
 
-    declared = dynamic.declared_shapes(exported)
+    pair = exported.manifest.get("format") == split.FORMAT
+    declared = {} if pair else dynamic.declared_shapes(exported)
     transformers_format = exported.manifest.get("format") == "transformers"
+    narrow = split.narrow if pair else dict
     try:
-        infer, _ = backend.load_graph(exported, "fp32")
+        infer = _load_pair(backend, built, exported) if pair else backend.load_graph(exported, "fp32")[0]
     except Exception as exc:  # noqa: BLE001 - a graph the runtime can't load (mamba2's traced one) fails, at its shape
         label = dynamic.describe(built.feed) + " (export)"
         return "fail_to_run", [(label, "fail_to_run", float("nan"), f"{type(exc).__name__}: {str(exc)[:400]}")], None
@@ -120,9 +124,9 @@ def _judge(backend, case, built, exported, shapes) -> tuple[str, list, tuple | N
                 done.append((f"batch {shape.batch}", "not_applicable", float("nan"), str(exc)))
                 continue
         label = dynamic.describe(raw) + (" (export)" if shape.export else "") + kept
-        done.append(_verdict(infer, declared, tol, lambda r, known=reference: known if known is not None else
-                             kept_reference_of(Built(built.config, built.model, r), case, shape.batch, kept_in),
-                             raw, fed, label))
+        done.append(_verdict(infer, declared, tol, lambda r, known=reference: narrow(
+            known if known is not None else kept_reference_of(Built(built.config, built.model, r), case, shape.batch,
+                                                              kept_in)), raw, fed, label))
     failed = [d for d in done if d[1] != "pass"]
     if not failed:
         return "pass", done, None
@@ -132,10 +136,24 @@ def _judge(backend, case, built, exported, shapes) -> tuple[str, list, tuple | N
         probe = dataclasses.replace(shapes[0], scale=shapes[-1].scale, export=False)
         raw, fed, reference, kept = _at(built, case, probe, transformers_format, kept_in)
         if not kept and dynamic.describe(raw) != dynamic.describe(built.feed):  # lengths the model took
-            probed = _verdict(infer, declared, tol, lambda _r: reference, raw, fed, dynamic.describe(raw) + PROBE)
+            probed = _verdict(infer, declared, tol, lambda _r: narrow(reference), raw, fed, dynamic.describe(raw) + PROBE)
     except Exception:  # noqa: BLE001, S110 - inputs the synthesizer can't make at that shape: no probe
         pass
     return worst[1], done, probed
+
+
+def _load_pair(backend, built, exported):
+    """raw inputs -> named outputs through a split export's two graphs on the runtime (hwcov.export.split.run)."""
+    graphs = {}
+    for part in split.PARTS:
+        graph = export.Exported(exported.route, exported.exporter, exported.directory / part, {}, exported.fresh)
+        graphs[part] = backend.load_graph(graph, "fp32")[0], dynamic.declared_shapes(graph)
+
+    def check(fed):
+        conflict = dynamic.fixed_axis_conflict(graphs["language"][1], fed)
+        if conflict:
+            raise dynamic.FixedAxis(conflict)
+    return lambda raw: split.run(built.model, raw, graphs["vision"][0], graphs["language"][0], check)
 
 
 def _aside(route: str, what: str) -> str:
@@ -157,14 +175,23 @@ def check(backend, case, export_dir, static_route: str) -> dict:
                                           "no room for another export")
     built, scale = dynamic.export_built(build_case(case, dynamic.EXPORT_BATCH), case.input_spec)
     shapes, judged, asides, cause = dynamic.plan(case.input_spec, export_scale=scale), [], [], ""
-    for route in (dynamic.ROUTE[backend.family], dynamic.SECOND_ROUTE[backend.family]):
+    # a VLM's vision encoder and language part apart, where the whole graph fixes its image count: before the
+    # tracer's graph, which fixes it too
+    pair = [split.ROUTE[backend.family]] if split.splits(built.model, built.feed) else []
+    for route in (dynamic.ROUTE[backend.family], *pair, dynamic.SECOND_ROUTE[backend.family]):
         if judged or cause:  # a second graph costs another export: only while the case has the time
             left, budget = case_time_left()
             if left < SECOND_BUDGET_LEFT * budget:
                 asides.append(_aside(route, "not tried, the case's time was spent"))
                 break
         try:
-            exported = export.export(built, case, dynamic.EXPORT_BATCH, route, export_dir)
+            target = split.prepared(built, case.input_spec, scale) if route in pair else built
+        except Exception as exc:  # noqa: BLE001 - the host's part (features, positions) failed on the model
+            cause = cause or f"{type(exc).__name__}: {exc}"[:400]
+            asides.append(_aside(route, f"export failed ({type(exc).__name__}: {str(exc)[:160]})"))
+            continue
+        try:
+            exported = export.export(target, case, dynamic.EXPORT_BATCH, route, export_dir)
         except export.ExportError as exc:
             cause = cause or exc.message[:400]
             asides.append(_aside(route, f"export failed ({exc.message[:200]})"))

@@ -135,13 +135,17 @@ def symbolic_spec(built, input_spec: dict, scale: float) -> dict:
     shapes = plan(input_spec, export_scale=scale)
     base = feed_at(built, input_spec, shapes[0], True)[1]
     others = [completed(s) for s in shapes[1:]]
+    return {k: varying_axes(k, v, others) if torch.is_tensor(v) else get_auto_dynamic_shapes(v)
+            for k, v in base.items()}
 
-    def varying(name, tensor):
-        return {axis: torch.export.Dim.AUTO for axis in range(tensor.dim())
-                if any(torch.is_tensor(o := other.get(name)) and o.dim() == tensor.dim()
-                       and o.shape[axis] != tensor.shape[axis] for other in others)}
 
-    return {k: varying(k, v) if torch.is_tensor(v) else get_auto_dynamic_shapes(v) for k, v in base.items()}
+def varying_axes(name: str, tensor, others: list[dict]) -> dict:
+    """{axis: Dim.AUTO} for each axis of input `name` whose size differs in any of the `others` feeds."""
+    import torch
+
+    return {axis: torch.export.Dim.AUTO for axis in range(tensor.dim())
+            if any(torch.is_tensor(o := other.get(name)) and o.dim() == tensor.dim()
+                   and o.shape[axis] != tensor.shape[axis] for other in others)}
 
 
 def describe_spec(spec: dict) -> str:
@@ -214,6 +218,10 @@ def declared_shapes(exported) -> dict[str, list]:
         for name in port.get_names():
             shapes[name] = dims
     return shapes
+
+
+class FixedAxis(Exception):
+    """A graph fixes an input axis at another size than it is fed (fixed_axis_conflict's words): static_only."""
 
 
 def fixed_axis_conflict(declared: dict[str, list], feed: dict) -> str:

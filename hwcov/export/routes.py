@@ -11,6 +11,8 @@ Routes (tried in order by the backends; the row records the one that produced th
   ov-from-torch      openvino.convert_model on the torch module itself (OpenVINO's TorchScript frontend)
   hf-executorch      transformers.exporters.ExecutorchExporter (torch.export, lowered to XNNPACK: a .pte program)
   hf-*-dynamic, hf-*-generate   the modes' graphs (hwcov.export.dynamic, .generation)
+  hf-*-split         a VLM's vision encoder (one image) and language part (symbolic batch, length, features) as two
+                     graphs: the `dynamic` mode's route where the whole graph fixes its image count (hwcov.export.split)
 
 An export directory holds the program, `feed.pt` (the forward kwargs as exported: HF's exporters add
 e.g. `position_ids` to the dict in place, and the graph expects them) and `hwcov.json` (route, exporter,
@@ -29,7 +31,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from hwcov.export import provenance
+from hwcov.export import provenance, split
 from hwcov.export.provenance import versions
 
 ONNX_ROUTES = ("hf-onnx", "torch-onnx-legacy")
@@ -49,6 +51,8 @@ EXPORTER = {
     "hf-onnx-generate": "transformers.exporters.OnnxExporter.export_for_generation(dynamic=True)",
     "hf-openvino-generate": "transformers.exporters.OpenVINOExporter.export_for_generation(dynamic=True, "
                             "stateful=False)",
+    "hf-onnx-split": "transformers.exporters.OnnxExporter (vision encoder; language part dynamic=True)",
+    "hf-openvino-split": "transformers.exporters.OpenVINOExporter (vision encoder; language part dynamic=True)",
 }
 MANIFEST = "hwcov.json"
 FEED = "feed.pt"
@@ -394,4 +398,6 @@ ROUTE_EXPORTERS = {
     "hf-openvino-dynamic": _hf("OpenVINOExporter", "OpenVINOConfig", dynamic=True),
     "hf-onnx-generate": _hf("OnnxExporter", "OnnxConfig", generation=True, dynamic=True),
     "hf-openvino-generate": _hf("OpenVINOExporter", "OpenVINOConfig", generation=True, dynamic=True, stateful=False),
+    "hf-onnx-split": split.route_exporter("hf-onnx-split", "OnnxExporter", "OnnxConfig"),
+    "hf-openvino-split": split.route_exporter("hf-openvino-split", "OpenVINOExporter", "OpenVINOConfig"),
 }
