@@ -11,7 +11,9 @@ on its own. Outcomes (dynamic_status):
   fail_to_run     the runtime raised at another shape (or at its export shape)
   skipped         the forward used most of the case's time budget: the check would risk turning it into a timeout
   not_applicable  the torch model itself fails at every other shape (tvp takes batch 1 only): nothing to judge
-Every row says which shapes were checked and what each gave (dynamic_shapes), and which graph (dynamic_route).
+Every row says which shapes were checked and what each gave (dynamic_shapes), and which graph (dynamic_route): a
+VLM's may be a pair (`hf-onnx-split`: its vision encoder run per image, its language part fed the features), judged
+on the outputs the pair returns (hwcov.export.split.narrow).
 """
 from __future__ import annotations
 
@@ -163,8 +165,9 @@ def _aside(route: str, what: str) -> str:
 
 def check(backend, case, export_dir, static_route: str) -> dict:
     """The dynamic_* fields of a case whose fp32 forward passed on `backend` via `static_route`: the first of the
-    family's dynamic graphs (dynamic.ROUTE, then SECOND_ROUTE) that passes at every shape; where none does, the first
-    that exported, with what the other gave; where none exported, the static graph, never counted dynamic."""
+    family's dynamic graphs (dynamic.ROUTE; for a VLM that takes precomputed image features, the split pair,
+    hwcov.export.split; then SECOND_ROUTE) that passes at every shape; where none does, the first that exported, with
+    what the others gave; where none exported, the static graph, never counted dynamic."""
     from hwcov.models.build import build_case
 
     if backend.family not in dynamic.ROUTE:  # a runtime without the mode gets no columns, whatever the time
