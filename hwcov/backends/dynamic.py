@@ -200,6 +200,9 @@ def check(backend, case, export_dir, static_route: str) -> dict:
             asides.append(_aside(route, f"export failed ({exc.message[:200]})"))
             continue
         status, done, probe = _judge(backend, case, built, exported, shapes)
+        traced = exported.manifest.get("vision_traced_because")
+        if traced:  # the pair's vision graph is a tracer's (hwcov.export.split.export_pair): the row says why
+            asides.append(_aside(route, f"vision encoder traced at one image, torch.export refused it ({traced})"))
         if status == "pass":
             return _fields("pass", route, done, "; ".join(asides))
         judged.append((route, status, done, probe))

@@ -149,9 +149,14 @@ def varying_axes(name: str, tensor, others: list[dict]) -> dict:
 
 
 def describe_spec(spec: dict) -> str:
-    """The symbolic axes of a dynamic_shapes spec, for the export cache's key ('input_ids:0,1;pixel_values:0')."""
+    """The symbolic axes of a dynamic_shapes spec, for the export cache's key ('input_ids:0,1;pixel_values:0'; a
+    named, bounded size with its name and bounds: 'image_features:0=image_tokens[1,1048576]')."""
+    def axis(a, d):
+        name = getattr(d, "__name__", None)
+        return f"{a}={name}[{d.min},{d.max}]" if name and hasattr(d, "min") else str(a)
+
     def axes(v):
-        return ",".join(str(a) for a, d in v.items() if d is not None) if isinstance(v, dict) else "auto"
+        return ",".join(axis(a, d) for a, d in v.items() if d is not None) if isinstance(v, dict) else "auto"
 
     return ";".join(f"{k}:{axes(v)}" for k, v in sorted(spec.items()))
 

@@ -356,6 +356,17 @@ def _ov_from_torch(built, case, batch, feed, staging: Path, export_dir) -> dict:
     return {"format": "named", "inputs": names, "outputs": output_names}
 
 
+def _ov_from_traced_onnx(built, case, batch, feed, staging: Path, export_dir) -> dict:
+    """OpenVINO IR of the TorchScript ONNX trace (a split VLM's vision encoder where torch.export refuses it:
+    OpenVINO's own TorchScript frontend has no rule for some of what torch.onnx's tracer lowers)."""
+    import openvino as ov
+
+    manifest = _torch_onnx_legacy(built, case, batch, feed, staging, export_dir)
+    ov.save_model(ov.convert_model(str(staging / "model.onnx")), str(staging / "openvino_model.xml"),
+                  compress_to_fp16=False)
+    return manifest
+
+
 def _ov_from_onnx(built, case, batch, feed, staging: Path, export_dir) -> dict:
     import openvino as ov
 
@@ -398,6 +409,7 @@ ROUTE_EXPORTERS = {
     "hf-openvino-dynamic": _hf("OpenVINOExporter", "OpenVINOConfig", dynamic=True),
     "hf-onnx-generate": _hf("OnnxExporter", "OnnxConfig", generation=True, dynamic=True),
     "hf-openvino-generate": _hf("OpenVINOExporter", "OpenVINOConfig", generation=True, dynamic=True, stateful=False),
-    "hf-onnx-split": split.route_exporter("hf-onnx-split", "OnnxExporter", "OnnxConfig"),
-    "hf-openvino-split": split.route_exporter("hf-openvino-split", "OpenVINOExporter", "OpenVINOConfig"),
+    "hf-onnx-split": split.route_exporter("hf-onnx-split", "OnnxExporter", "OnnxConfig", _torch_onnx_legacy),
+    "hf-openvino-split": split.route_exporter("hf-openvino-split", "OpenVINOExporter", "OpenVINOConfig",
+                                              _ov_from_traced_onnx),
 }

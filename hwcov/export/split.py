@@ -77,10 +77,10 @@ def language_feed(model, feed: dict, features: dict) -> dict:
     encoder = encoder_of(model)
     compute = getattr(encoder, "compute_3d_position_ids", None)
     if callable(compute) and POSITIONS not in feed and torch.is_tensor(feed.get("input_ids")):
-        known = {**feed, "inputs_embeds": encoder.get_input_embeddings()(feed["input_ids"]), "cache": None}
-        wanted = inspect.signature(compute).parameters
-        with torch.no_grad():
-            positions = compute(**{k: v for k, v in known.items() if k in wanted})
+        known = {**feed, "inputs_embeds": encoder.get_input_embeddings()(feed["input_ids"])}
+        wanted = [name for name, p in inspect.signature(compute).parameters.items() if p.kind == p.POSITIONAL_OR_KEYWORD]
+        with torch.no_grad():  # what the feed lacks (a video's grid, the cache) is None, as for a first forward
+            positions = compute(**{k: known.get(k) for k in wanted})
         if positions is not None:
             fed[POSITIONS] = positions
     return fed
@@ -160,35 +160,61 @@ def prepared(built, input_spec: dict, scale: float):
             others.append(language_feed(model, raw, features(model, raw)))
         except Exception:  # noqa: BLE001, S112 - a shape the model refuses varies nothing; the check names it
             continue
-    return Built(built.config, model, built.feed, {k: dynamic.varying_axes(k, v, others) for k, v in base.items()})
+    spec = {k: dynamic.varying_axes(k, v, others) for k, v in base.items()}
+    # the image token count as a bounded, named size (the features' rows, the deepstack's tokens: one size): with
+    # Dim.AUTO's unbounded one, torch.export refuses gemma4's check that the image tokens and features match
+    # (`tgt_bound=VR[128, int_oo] not a subset of src_bound`)
+    import torch
+
+    tokens = torch.export.Dim("image_tokens", min=1, max=1 << 20)
+    for name, axis in ((FEATURES, 0), (DEEPSTACK, 1)):
+        if axis in spec.get(name, {}):
+            spec[name][axis] = tokens
+    return Built(built.config, model, built.feed, spec)
 
 
-def export_pair(built, exporter, config_of, staging, route: str) -> dict:
-    """Both graphs into staging/vision and staging/language (each a transformers export with its own hwcov.json):
-    the vision encoder at the feed's first image, static; the language part with `built.dynamic_shapes`."""
+def export_pair(built, exporter, config_of, staging, route: str, traced=None) -> dict:
+    """Both graphs into staging/vision and staging/language (each with its own hwcov.json): the vision encoder at the
+    feed's first image, static; the language part with `built.dynamic_shapes`. Where torch.export can't take the
+    vision encoder even at one image (a data-dependent size in its per-image Python: qwen2_5_vl's window index), a
+    tracer's graph of it (`traced`: the route family's TorchScript export) serves: at one fixed image it records what
+    torch.export refused to guess, and the pair's check judges it like the other."""
     import json
+
+    from hwcov.models.build import Built
 
     model, feed = built.model, built.feed
     if not splits(model, feed):
         raise ValueError(f"{type(model).__name__} takes no precomputed image features (mm_encoder_outputs) for "
                          "these inputs: no vision encoder to export apart")
-    vision = exporter.export(vision_module(model), dict(images(model, feed)[0]), config_of())
-    vision.save_pretrained(staging / "vision")
+    one = dict(images(model, feed)[0])
+    manifests = {"vision": {"format": "transformers"}, "language": {"format": "transformers"}}
+    try:
+        exporter.export(vision_module(model), dict(one), config_of()).save_pretrained(staging / "vision")
+    except Exception as exc:  # noqa: BLE001 - the tracer's turn; without one the route fails with this error
+        if traced is None:
+            raise
+        (staging / "vision").mkdir(parents=True, exist_ok=True)
+        why = f"{type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0]}"[:300]
+        manifests["vision"] = {**traced(Built(model.config, vision_module(model), one), None, 1, one,
+                                         staging / "vision", None), "traced_because": why}
     language = exporter.export(language_module(model), language_feed(model, feed, features(model, feed)),
                                config_of(dynamic=True, dynamic_shapes=built.dynamic_shapes))
     language.save_pretrained(staging / "language")
-    for part in PARTS:
-        (staging / part / "hwcov.json").write_text(json.dumps({"route": route, "format": "transformers",
-                                                               "part": part}))
-    return {"format": FORMAT, "parts": list(PARTS)}
+    for part, manifest in manifests.items():
+        (staging / part / "hwcov.json").write_text(json.dumps({"route": route, "part": part, **manifest}))
+    return {"format": FORMAT, "parts": list(PARTS),
+            "vision_format": manifests["vision"]["format"], "vision_traced_because": manifests["vision"].get(
+                "traced_because", "")}
 
 
-def route_exporter(route: str, exporter_cls: str, config_cls: str):
-    """The export route writing both graphs with a transformers exporter (hwcov.export.routes.ROUTE_EXPORTERS)."""
+def route_exporter(route: str, exporter_cls: str, config_cls: str, traced=None):
+    """The export route writing both graphs with a transformers exporter, the vision encoder by `traced` where that
+    exporter can't (hwcov.export.routes.ROUTE_EXPORTERS)."""
     def run(built, case, batch, feed, staging, export_dir) -> dict:
         import transformers.exporters as hx
 
-        return export_pair(built, getattr(hx, exporter_cls)(), getattr(hx, config_cls), staging, route)
+        return export_pair(built, getattr(hx, exporter_cls)(), getattr(hx, config_cls), staging, route, traced)
     return run
 
 

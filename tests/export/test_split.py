@@ -77,3 +77,24 @@ def test_only_the_vision_encoders_inner_states_leave_the_comparison():
 def test_a_model_without_an_image_encoder_is_not_split(archs):
     built = build_case(generate.case_for(archs["gpt2"]), 1)
     assert not split.splits(built.model, built.feed)
+
+
+def test_a_vision_encoder_torch_export_refuses_is_traced_at_one_image_and_the_row_says_so(archs, tmp_path):
+    """qwen2_5_vl's vision encoder guards on a data-dependent size (its window index) even at one image: the pair
+    takes the tracer's graph of it, which at one fixed image records what torch.export refused to guess."""
+    fields = _check(archs, "onnxruntime", "qwen2_5_vl", tmp_path)
+    assert fields["dynamic_status"] == "pass", fields["dynamic_message"]
+    assert fields["dynamic_route"] == "hf-onnx-split"
+    assert "hf-onnx-split: vision encoder traced at one image, torch.export refused it (GuardOnDataDependent" \
+        in fields["dynamic_message"]
+
+
+def test_the_language_graph_counts_image_tokens_in_one_bounded_named_size(archs):
+    """The features' rows are a named size with bounds (torch.export refuses gemma4's token check with an
+    unbounded one), and the cache key names it: a graph exported with another spec is another export."""
+    from hwcov.export.dynamic import describe_spec
+
+    case = generate.case_for(archs["llava"])
+    built, scale = dynamic.export_built(build_case(case, dynamic.EXPORT_BATCH), case.input_spec)
+    spec = split.prepared(built, case.input_spec, scale).dynamic_shapes
+    assert describe_spec(spec) == "attention_mask:0,1;image_features:0=image_tokens[1,1048576];input_ids:0,1"
