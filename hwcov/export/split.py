@@ -160,17 +160,21 @@ def prepared(built, input_spec: dict, scale: float):
             others.append(language_feed(model, raw, features(model, raw)))
         except Exception:  # noqa: BLE001, S112 - a shape the model refuses varies nothing; the check names it
             continue
-    spec = {k: dynamic.varying_axes(k, v, others) for k, v in base.items()}
-    # the image token count as a bounded, named size (the features' rows, the deepstack's tokens: one size): with
-    # Dim.AUTO's unbounded one, torch.export refuses gemma4's check that the image tokens and features match
-    # (`tgt_bound=VR[128, int_oo] not a subset of src_bound`)
+    return Built(built.config, model, built.feed, {k: dynamic.varying_axes(k, v, others) for k, v in base.items()})
+
+
+def bounded_tokens(spec: dict) -> dict:
+    """`spec` with the image token count as one named, bounded size (the features' rows, the deepstack's tokens):
+    with Dim.AUTO's unbounded size torch.export refuses gemma4's check that image tokens and features match
+    (`tgt_bound=VR[128, int_oo] not a subset of src_bound`), where ovis2_5's language part takes only Dim.AUTO."""
     import torch
 
     tokens = torch.export.Dim("image_tokens", min=1, max=1 << 20)
+    bounded = {k: dict(v) if isinstance(v, dict) else v for k, v in spec.items()}
     for name, axis in ((FEATURES, 0), (DEEPSTACK, 1)):
-        if axis in spec.get(name, {}):
-            spec[name][axis] = tokens
-    return Built(built.config, model, built.feed, spec)
+        if axis in (bounded.get(name) or {}):
+            bounded[name][axis] = tokens
+    return bounded
 
 
 def export_pair(built, exporter, config_of, staging, route: str, traced=None) -> dict:
@@ -198,8 +202,16 @@ def export_pair(built, exporter, config_of, staging, route: str, traced=None) ->
         why = f"{type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0]}"[:300]
         manifests["vision"] = {**traced(Built(model.config, vision_module(model), one), None, 1, one,
                                          staging / "vision", None), "traced_because": why}
-    language = exporter.export(language_module(model), language_feed(model, feed, features(model, feed)),
-                               config_of(dynamic=True, dynamic_shapes=built.dynamic_shapes))
+    fed = language_feed(model, feed, features(model, feed))
+    try:
+        language = exporter.export(language_module(model), dict(fed),
+                                   config_of(dynamic=True, dynamic_shapes=built.dynamic_shapes))
+    except Exception as exc:  # noqa: BLE001 - once more with the token count bounded; its error, if any, stands
+        bounded = bounded_tokens(built.dynamic_shapes)
+        if bounded == built.dynamic_shapes:
+            raise
+        language = exporter.export(language_module(model), dict(fed), config_of(dynamic=True, dynamic_shapes=bounded))
+        manifests["language"]["tokens_bounded_because"] = f"{type(exc).__name__}: {str(exc)[:200]}"
     language.save_pretrained(staging / "language")
     for part, manifest in manifests.items():
         (staging / part / "hwcov.json").write_text(json.dumps({"route": route, "part": part, **manifest}))
