@@ -138,7 +138,8 @@ def _judge(backend, case, built, exported, shapes) -> tuple[str, list, tuple | N
         probe = dataclasses.replace(shapes[0], scale=shapes[-1].scale, export=False)
         raw, fed, reference, kept = _at(built, case, probe, transformers_format, kept_in)
         if not kept and dynamic.describe(raw) != dynamic.describe(built.feed):  # lengths the model took
-            probed = _verdict(infer, declared, tol, lambda _r: narrow(reference), raw, fed, dynamic.describe(raw) + PROBE)
+            probed = _verdict(infer, declared, tol, lambda _r: narrow(reference), raw, fed,
+                              dynamic.describe(raw) + PROBE)
     except Exception:  # noqa: BLE001, S110 - inputs the synthesizer can't make at that shape: no probe
         pass
     return worst[1], done, probed

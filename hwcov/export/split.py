@@ -1,4 +1,4 @@
-"""The `dynamic` mode's graph pair for a vision-language model: its vision encoder and its language part, exported apart.
+"""The `dynamic` mode's graph pair for a vision-language model: its vision encoder and language part, exported apart.
 
 A VLM exported whole fixes its image count: the vision encoder's per-image Python (llava's `list(image_features)`,
 qwen2_vl's `len(grid_thw)`, idefics3's `.split(...tolist())`) turns the number of images into a constant of the graph,
@@ -78,7 +78,8 @@ def language_feed(model, feed: dict, features: dict) -> dict:
     compute = getattr(encoder, "compute_3d_position_ids", None)
     if callable(compute) and POSITIONS not in feed and torch.is_tensor(feed.get("input_ids")):
         known = {**feed, "inputs_embeds": encoder.get_input_embeddings()(feed["input_ids"])}
-        wanted = [name for name, p in inspect.signature(compute).parameters.items() if p.kind == p.POSITIONAL_OR_KEYWORD]
+        wanted = [name for name, p in inspect.signature(compute).parameters.items()
+                  if p.kind == p.POSITIONAL_OR_KEYWORD]
         with torch.no_grad():  # what the feed lacks (a video's grid, the cache) is None, as for a first forward
             positions = compute(**{k: known.get(k) for k in wanted})
         if positions is not None:
