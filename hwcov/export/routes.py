@@ -25,13 +25,13 @@ import functools
 import hashlib
 import json
 import os
-import re
 import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from hwcov.export import provenance, split
+from hwcov.export.errors import full_text, machine_state, root_message, unsupported_op
 from hwcov.export.provenance import versions
 
 ONNX_ROUTES = ("hf-onnx", "torch-onnx-legacy")
@@ -58,20 +58,6 @@ MANIFEST = "hwcov.json"
 FEED = "feed.pt"
 
 
-# How exporters, converters and runtimes name an operator they can't handle, most specific first.
-_OP = r"((?:aten|prim|onnx)(?:::|\.)[A-Za-z_][\w.]*)"
-_UNSUPPORTED = [re.compile(p, re.I) for p in (
-    r"No conversion rule found for operations?:\s*" + _OP,
-    r"No ONNX function found for <OpOverload\(op='([\w.:]+)'",
-    r"operator '?" + _OP + r"'? to ONNX opset version \d+ is not supported",
-    r"Could not find an implementation for (\w+)\(\d+\) node",
-    r"data type is not supported with (\w+)",
-    r"(?:unsupported|not supported|no decomposition|is not implemented|not registered|no translation)[^\n]{0,120}?"
-    + _OP,
-    _OP + r"[^\n]{0,120}?(?:unsupported|not supported|is not implemented|no decomposition|not registered)",
-)]
-
-
 class ExportError(Exception):
     """An export route failed; `op` names the operator when the exporter said which one."""
 
@@ -95,15 +81,6 @@ class Exported:
     @property
     def onnx_file(self) -> Path:
         return self.directory / "model.onnx"
-
-
-def unsupported_op(message: str) -> str:
-    """The operator an export or runtime error names as unsupported, or ''."""
-    for pattern in _UNSUPPORTED:
-        match = pattern.search(message)
-        if match:
-            return match.group(1)
-    return ""
 
 
 @functools.cache
@@ -182,24 +159,15 @@ def export(built, case, batch: int, route: str, export_dir) -> Exported:
         bound_cache(Path(export_dir), keep=target)
     except Exception as exc:  # noqa: BLE001 - every exporter failure becomes an ExportError with the op named
         shutil.rmtree(staging, ignore_errors=True)
-        if _machine_state(exc):
+        if machine_state(exc):
             raise  # the machine's state, not the export's: not cached
         error = exc if isinstance(exc, ExportError) else ExportError(
-            route, f"{type(exc).__name__}: {_root_message(exc)}"[:2000], unsupported_op(_full_text(exc)))
+            route, f"{type(exc).__name__}: {root_message(exc)}"[:2000], unsupported_op(full_text(exc)))
         failed.write_text(json.dumps({"message": error.message, "op": error.op, "code": route_code(route)}))
         if error is exc:
             raise
         raise error from exc
     return Exported(route, EXPORTER[route], target, feed, fresh=True)
-
-
-def _machine_state(exc: BaseException) -> bool:
-    """Out of memory or disk, or a package that doesn't import (an install, not the model: seen, executorch's exporter
-    while torchao was missing), anywhere in the chain: a rerun on a healthier machine may export fine."""
-    import errno
-
-    return any(isinstance(e, (MemoryError, ImportError))
-               or (isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT)) for e in _chain(exc))
 
 
 def _prune_stale(target: Path) -> None:
@@ -240,28 +208,6 @@ def bound_cache(export_dir: Path, keep: Path, limit: int | None = None) -> list[
             total -= size
             deleted.append(folder)
     return deleted
-
-
-def _chain(exc: BaseException):
-    seen = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        yield exc
-        exc = exc.__cause__ or exc.__context__
-
-
-def _full_text(exc: BaseException) -> str:
-    return "\n".join(str(e) for e in _chain(exc))
-
-
-def _root_message(exc: BaseException) -> str:
-    """The chain's first lines, innermost last (exporters wrap the converter's own words), and a converter's
-    summary where it wrote one (OpenVINO lists the operators it had no rule for)."""
-    parts = [str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__ for e in _chain(exc)]
-    text = _full_text(exc)
-    if "Summary:" in text:
-        parts.append(" ".join(text.split("Summary:", 1)[1].split()))
-    return " <- ".join(parts)
 
 
 def _hf(exporter_cls: str, config_cls: str, generation: bool = False, **options):
