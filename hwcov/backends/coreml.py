@@ -23,6 +23,7 @@ from pathlib import Path
 from hwcov.backends import validate
 from hwcov.backends.base import Backend, Probe
 from hwcov.core.schema import EXTRA_MODES
+from hwcov.export.errors import first_named
 
 ROUTES = ("coreml-trace", "coreml-export")
 EXPORTER = {"coreml-trace": "torch.jit.trace -> coremltools.convert",
@@ -49,11 +50,7 @@ def versions() -> str:
 
 
 def unsupported_op(message: str) -> str:
-    for pattern in _UNSUPPORTED:
-        found = pattern.search(message)
-        if found:
-            return found.group(1)
-    return ""
+    return first_named(message, _UNSUPPORTED)
 
 
 def _positional(built):

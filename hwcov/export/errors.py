@@ -21,7 +21,12 @@ _UNSUPPORTED = [re.compile(p, re.I) for p in (
 
 def unsupported_op(message: str) -> str:
     """The operator an export or runtime error names as unsupported, or ''."""
-    for pattern in _UNSUPPORTED:
+    return first_named(message, _UNSUPPORTED)
+
+
+def first_named(message: str, patterns: list) -> str:
+    """The first group of the first of `patterns` that `message` matches (a tool's own list: coremltools'), or ''."""
+    for pattern in patterns:
         match = pattern.search(message)
         if match:
             return match.group(1)
