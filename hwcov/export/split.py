@@ -13,6 +13,7 @@ in torch on the host). The pair is checked at the same shapes and against the sa
 from __future__ import annotations
 
 import inspect
+import re
 
 # backend family -> its route (onnxruntime-web runs the ONNX graphs onnxruntime runs)
 ROUTE = {"onnxruntime": "hf-onnx-split", "openvino": "hf-openvino-split", "browser": "hf-onnx-split"}
@@ -245,8 +246,10 @@ def narrow(reference: dict) -> dict:
 
 
 def _image_prefix(names) -> str | None:
-    """'image_outputs.' where outputs are named 'image_outputs.pooler_output.0' ..., else None."""
-    return next((k[:k.index(POOLED)] for k in names if POOLED in k), None)
+    """'image_outputs.' where outputs are named 'image_outputs.pooler_output.0' ..., else None: a group's per-image
+    list, never a model's own top-level `pooler_output` (narrowing to that would drop every other output)."""
+    pattern = re.compile(rf"^(.+\.){POOLED}\.\d+$")
+    return next((found.group(1) for k in names if (found := pattern.match(k))), None)
 
 
 def run(model, feed: dict, vision, language, check=lambda fed: None) -> dict:

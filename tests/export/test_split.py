@@ -72,6 +72,8 @@ def test_only_the_vision_encoders_inner_states_leave_the_comparison():
     assert split.narrow(reference) == {"last_hidden_state": 1, "image_outputs.pooler_output.0": 2,
                                        "image_outputs.pooler_output.1": 3}
     assert split.narrow({"logits": 1}) == {"logits": 1}
+    # a model's own top-level pooled output is no image group: nothing is left out
+    assert split.narrow({"last_hidden_state": 1, "pooler_output": 2}) == {"last_hidden_state": 1, "pooler_output": 2}
 
 
 def test_a_model_without_an_image_encoder_is_not_split(archs):
