@@ -1,10 +1,11 @@
 """What hwcov's sweep costs over a bare loop on the exported runtimes (onnxruntime, openvino, wasm), side by side.
 
-    HF_HUB_OFFLINE=1 python benchmarks/runtime_overhead.py [--limit 60] [--models bert,gpt2,...] [--keep]
+    HF_HUB_OFFLINE=1 python benchmarks/runtime_overhead.py [--limit 60] [--models bert,gpt2,...] [--keep] [--from DIR]
 
 The sample: --limit architectures (default 60) taken round-robin over the inventory's categories in sorted order
 (sorted model types within each), so every category is in it; --models names them instead. All in a fresh folder
-(HWCOV_DB_PATH, HWCOV_GENERATED_DIR, HWCOV_ARTIFACTS_DIR, DAGSTER_HOME inside it):
+(HWCOV_DB_PATH, HWCOV_GENERATED_DIR, HWCOV_ARTIFACTS_DIR, DAGSTER_HOME inside it), or in DIR with --from (a full
+sweep's folder: every architecture, step 1 and step 2's sweep with the modes skipped):
 1. cold: `hwcov --hardware cpu,onnxruntime,openvino,wasm --precision fp32 --model <sample>`, nothing cached.
 2. warm, per runtime: `hwcov --hardware <rt> --precision fp32 --model <passed> --force`, where <passed> are the
    sample's architectures that passed <rt> in step 1: only passing cases count, in the sweep time and the bare loop
@@ -25,7 +26,10 @@ What the ratio charges to hwcov: Dagster, DuckDB, inventory and test generation,
 per case the model build, the reference, the comparison, the page's verbose placement log and the modes
 (dynamic shapes, generation) a passing fp32 forward runs. The "case s" column (the rows' wall_time_s, summed)
 splits per-case work from the run's fixed costs, "modes s" (the rows' dynamic_s + generate_s) the modes from the
-forward, and the last column is a second warm sweep's, `--modes forward` (the forward alone, as the bare loop).
+forward, and "without the modes" is a second warm sweep's, `--modes forward` (the forward alone, as the bare loop).
+4. isolation floor, per runtime: as many cases that do nothing, forked one each by hwcov's runner from its preloaded
+   fork server at the sweep's width. Per-case isolation (a crash, hang or OOM stays its case's) costs this much on its
+   own; "floor's ratio", (bare + floor) / bare, is the best ratio any isolated sweep could reach on these graphs.
 The machine may be shared: the load average is printed.
 """
 from __future__ import annotations
@@ -254,6 +258,24 @@ def bare_page(cases: list, threads: int) -> tuple[float, list[str]]:
     return time.monotonic() - started, errors
 
 
+def _no_op_case(task) -> dict:
+    return {"status": "pass"}
+
+
+def isolation_floor(cases: int, workers: int) -> float:
+    """Wall s of `cases` cases that do nothing, each in its own child forked from hwcov's preloaded fork server by
+    hwcov's runner at the sweep's width (the server's preload and a first case before the clock): what per-case
+    isolation costs on its own (the fork, the result's pipe, the child's exit), which no sweep that keeps a crash,
+    a hang or an OOM to its case can avoid and the bare loop does not pay."""
+    from hwcov.run import runner
+
+    runner.start_server()
+    runner.run_isolated([0], _no_op_case, lambda *_: None, runner.Limits(workers=workers))
+    started = time.monotonic()
+    runner.run_isolated(range(cases), _no_op_case, lambda *_: None, runner.Limits(workers=workers))
+    return time.monotonic() - started
+
+
 def leftovers(marker: str) -> list[str]:
     """Processes still running with this run's folder in their environment, or Chromium below this process."""
     from hwcov.core.system import descendants
@@ -288,13 +310,16 @@ def main() -> None:
     p.add_argument("--models", default="", help="comma-separated model types instead of the round-robin sample")
     p.add_argument("--runtimes", default=",".join(RUNTIMES), help="runtimes compared warm (default %(default)s)")
     p.add_argument("--keep", action="store_true", help="keep the temp folder (database, exports, hwcov logs)")
+    p.add_argument("--from", dest="reuse", default="", metavar="DIR",
+                   help="a folder --keep left, or a full sweep's laid out the same (benchmark_db.duckdb, generated/, "
+                        "artifacts/): no cold step, every architecture that passed there (or --models); kept")
     args = p.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     runtimes = [r for r in args.runtimes.split(",") if r]
     if set(runtimes) - set(RUNTIMES):
         raise SystemExit(f"--runtimes takes {', '.join(RUNTIMES)}")
     load_start, date = os.getloadavg(), datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    work = Path(tempfile.mkdtemp(prefix="hwcov-runtime-overhead-"))
+    work = Path(args.reuse).resolve() if args.reuse else Path(tempfile.mkdtemp(prefix="hwcov-runtime-overhead-"))
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HWCOV_DB_PATH": str(work / "benchmark_db.duckdb"),
            "HWCOV_GENERATED_DIR": str(work / "generated"), "HWCOV_ARTIFACTS_DIR": str(work / "artifacts"),
            "DAGSTER_HOME": str(work / "dagster_home")}
@@ -304,26 +329,30 @@ def main() -> None:
     from hwcov.core.system import machine
     from hwcov.resources.backends import BackendResource
 
-    types = sample(args.limit, args.models)
+    types = sample(10**6 if args.reuse else args.limit, args.models)
     print(f"{len(types)} architectures: {','.join(types)}\nfolder: {work}", flush=True)
     try:
-        cold_s = timed_hwcov(["--hardware", COLD_HARDWARE, "--precision", "fp32", "--model", ",".join(types)],
-                             work, env, "cold.log")
-        print(f"cold {COLD_HARDWARE}: {cold_s:.1f} s", flush=True)
+        cold_s = float("nan") if args.reuse else timed_hwcov(
+            ["--hardware", COLD_HARDWARE, "--precision", "fp32", "--model", ",".join(types)], work, env, "cold.log")
+        cold = f"{cold_s:.1f} s" if cold_s == cold_s else f"not run (--from {work})"
+        print(f"cold {COLD_HARDWARE}: {cold}", flush=True)
         db, exports = work / "benchmark_db.duckdb", work / "artifacts" / "exports"
         table = []
         for rt in runtimes:
             passed = [m for m, r in results(db, rt, types).items() if r["status"] == "pass"]
             limits = BackendResource().limits(rt)
             if not passed:
-                table.append((rt, 0, limits.workers, *[float("nan")] * 6))
+                table.append((rt, 0, limits.workers, *[float("nan")] * 7))
                 continue
-            sweep_s = timed_hwcov(["--hardware", rt, "--precision", "fp32", "--model", ",".join(passed), "--force"],
-                                  work, env, f"warm-{rt}.log")
-            rows = results(db, rt, passed)
+            # with --from, the forward alone: a full sweep's dynamic and generation graphs may not be cached there
+            sweep_s = float("nan") if args.reuse else timed_hwcov(
+                ["--hardware", rt, "--precision", "fp32", "--model", ",".join(passed), "--force"], work, env,
+                f"warm-{rt}.log")
+            rows = {} if args.reuse else results(db, rt, passed)
             # the same cases with the forward alone (`--modes forward`): what the sweep costs with no mode to run
             forward_s = timed_hwcov(["--hardware", rt, "--precision", "fp32", "--model", ",".join(passed), "--force",
                                      "--modes", "forward"], work, env, f"warm-{rt}-forward.log")
+            rows = rows or results(db, rt, passed)
             again = [m for m in passed if rows.get(m, {}).get("status") == "pass"]
             case_s = sum(rows[m]["wall_s"] for m in passed if m in rows)
             modes_s = sum(rows[m]["modes_s"] for m in passed if m in rows)
@@ -332,36 +361,40 @@ def main() -> None:
                 bare_s, errors = bare_page(cases, limits.torch_threads)
             else:
                 bare_s, errors = bare_pool(rt, cases, limits.workers, limits.torch_threads)
+            floor_s = isolation_floor(len(again), limits.workers)
             note = f"; {len(passed) - len(again)} failed the warm run (in its time, not the bare loop's)" \
                 if len(again) < len(passed) else ""
             print(f"{rt}: {len(passed)} passed cold, warm sweep {sweep_s:.1f} s ({forward_s:.1f} s with "
                   f"--modes forward), bare {bare_s:.1f} s "
-                  f"({len(again)} graphs{note})", flush=True)
+                  f"({len(again)} graphs{note}), isolation floor {floor_s:.1f} s", flush=True)
             for e in errors:
                 print(f"  bare loop error {e}")
             table.append((rt, len(again), limits.workers, sweep_s, case_s, modes_s, bare_s, sweep_s / bare_s,
-                          forward_s / bare_s))
+                          forward_s / bare_s, floor_s))
     finally:
         time.sleep(3)  # a page host ends within a second of its worker slot's removal
         left = leftovers(f"HWCOV_DB_PATH={work}")
-        if not args.keep:
+        if not (args.keep or args.reuse):
             shutil.rmtree(work, ignore_errors=True)
     load_end = os.getloadavg()
     print(f"\n{date}; {machine()}\n{versions_text()}")
     print(f"load average (1/5/15 min) at start {'/'.join(f'{x:.2f}' for x in load_start)}, at end "
           f"{'/'.join(f'{x:.2f}' for x in load_end)}: the machine is shared, other work ran beside this one")
-    print(f"cold, {COLD_HARDWARE} fp32, {len(types)} architectures, nothing cached: {cold_s:.1f} s\n")
+    print(f"cold, {COLD_HARDWARE} fp32, {len(types)} architectures, nothing cached: {cold}\n")
     print(f"| runtime | cases | workers | sweep (warm) s | case s | modes s | bare s | ratio (goal <= {GOAL}x) "
-          "| ratio without the modes |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    for rt, n, workers, sweep_s, case_s, modes_s, bare_s, ratio, forward_ratio in table:
+          "| ratio without the modes | isolation floor s | floor's ratio |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for rt, n, workers, sweep_s, case_s, modes_s, bare_s, ratio, forward_ratio, floor_s in table:
         verdict = "" if ratio != ratio else (" ok" if ratio <= GOAL else " over")
         print(f"| {rt} | {n} | {workers} | {sweep_s:.1f} | {case_s:.1f} | {modes_s:.1f} | {bare_s:.1f} "
-              f"| {ratio:.2f}x{verdict} | {forward_ratio:.2f}x |")
+              f"| {ratio:.2f}x{verdict} | {forward_ratio:.2f}x | {floor_s:.1f} | {(bare_s + floor_s) / bare_s:.2f}x |")
     print("\ncases: passed cold and warm (the bare loop's); sweep: the warm `hwcov --force` over those that passed "
           "cold; case s: its rows' wall_time_s summed (per-case work, before dividing by workers); modes s: the part "
           "of it the dynamic and generate checks took (dynamic_s + generate_s), which the bare loop doesn't do; "
-          "ratio without the modes: the same warm sweep with `--modes forward`, over bare")
+          "ratio without the modes: the same warm sweep with `--modes forward`, over bare; isolation floor: as many "
+          "cases that do nothing, each forked by hwcov's runner from its preloaded fork server at the same width; "
+          "floor's ratio: (bare + floor) / bare, the best an isolated-per-case sweep could do here with no start-up, "
+          "no model build, no reference and no comparison")
     print("leftover processes: " + ("; ".join(left) if left else "none"))
     if args.keep:
         print(f"kept: {work}")
