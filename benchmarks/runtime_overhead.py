@@ -329,7 +329,7 @@ def main() -> None:
     from hwcov.core.system import machine
     from hwcov.resources.backends import BackendResource
 
-    types = sample(10**6 if args.reuse else args.limit, args.models)
+    types = sample(float("inf") if args.reuse else args.limit, args.models)  # --from: every architecture
     print(f"{len(types)} architectures: {','.join(types)}\nfolder: {work}", flush=True)
     try:
         cold_s = float("nan") if args.reuse else timed_hwcov(
