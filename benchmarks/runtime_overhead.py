@@ -79,7 +79,7 @@ BARE_CASE_JS = """async ([spec, feeds, steady, budgetMs]) => {
 }"""
 
 
-def sample(limit: int, models: str) -> list[str]:
+def sample(limit: float, models: str) -> list[str]:
     """--models as given, else `limit` model types round-robin over the sorted categories."""
     from hwcov.models import inventory
 
