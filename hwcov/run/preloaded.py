@@ -13,10 +13,12 @@ warm_imports()
 
 import hwcov.run.sweep  # noqa: E402,F401  every sweep case's entry point
 from hwcov.backends.browser.jobs import chromium_version
+from hwcov.export import warm
 from hwcov.export.provenance import versions
 
 versions()  # every case's export key and row name the packages' versions: read once here, not per fork
 chromium_version()  # ... and a browser case's row names Chromium's (`chromium --version`: ~60 ms a fork)
+warm.warm()  # torch.export / torch.onnx / onnxscript and transformers' patch targets: ~1.3 s of every export case
 
 # tqdm's default lock is a multiprocessing semaphore made on a case's first bar (torch.export's interpreter shows
 # one); a case ends with os._exit, so each left one for the resource tracker to warn about when the caller exits.

@@ -200,9 +200,11 @@ def _mark_slot(task) -> dict:
 
 
 def test_cases_start_with_the_runtimes_imported_and_no_thread_started_for_them():
-    """An exported runtime's case doesn't import onnx, onnxruntime, transformers.exporters or hwcov's case code
-    afresh (~1.3 s a case): the fork server did, once, from when start_server() was called (a sweep calls it before
-    Dagster's run starts); openvino, whose import starts a TBB thread, it leaves to the case."""
+    """An exported runtime's case doesn't import onnx, onnxruntime, transformers.exporters, the export toolchain or
+    hwcov's case code afresh (~2.3 s a case), nor rebuild torch.onnx's operator registry: the fork server did, once,
+    from when start_server() was called (a sweep calls it before Dagster's run starts); openvino, whose import starts a
+    TBB thread, it leaves to the case."""
+    from hwcov.export.warm import TOOLCHAIN
     from hwcov.run.runner import CASE_MODULES, WARM_IMPORTS, start_server
 
     start_server()
@@ -210,15 +212,20 @@ def test_cases_start_with_the_runtimes_imported_and_no_thread_started_for_them()
     for _ in range(2):
         run_isolated(["look"], _modules_at_start, lambda t, r, s: seen.append(r), Limits(workers=1))
     assert all(r["status"] == "pass" for r in seen), seen
-    assert set(WARM_IMPORTS + CASE_MODULES) <= set(seen[0]["loaded"]), seen
+    assert set(WARM_IMPORTS + CASE_MODULES + TOOLCHAIN) <= set(seen[0]["loaded"]), seen
     assert "openvino" not in seen[0]["loaded"]
+    assert seen[0]["registry_shared"]
     assert seen[0]["server"] == seen[1]["server"] != os.getpid()  # one server, started once, not this process
 
 
 def _modules_at_start(task) -> dict:
     import sys
 
+    from hwcov.export.warm import TOOLCHAIN
     from hwcov.run.runner import CASE_MODULES, WARM_IMPORTS
 
+    registry = sys.modules.get("torch.onnx._internal.exporter._registration")
     return {"status": "pass", "server": os.getppid(),
-            "loaded": [m for m in (*WARM_IMPORTS, *CASE_MODULES, "openvino") if m in sys.modules]}
+            "loaded": [m for m in (*WARM_IMPORTS, *CASE_MODULES, *TOOLCHAIN, "openvino") if m in sys.modules],
+            "registry_shared": getattr(getattr(registry, "ONNXRegistry", None), "from_torchlib", None) is not None
+            and getattr(registry.ONNXRegistry.from_torchlib, "hwcov_shared", False)}
