@@ -19,6 +19,7 @@ from hwcov.core.paths import code_digest
 from hwcov.core.schema import EXTRA_MODES
 from hwcov.run import patterns
 from hwcov.run.journal import ResultJournal
+from hwcov.run.order import longest_first
 from hwcov.run.runner import Again, Limits, run_isolated, start_server
 
 RERUN_ON_RESUME = ("crash", "timeout")  # outcomes of the machine as much as of the case
@@ -163,6 +164,7 @@ def _run_phase(cases: list[tuple[dict, str]], hardware: str, artifacts: Path, ba
         return rows
     start_server(limits.start)  # already running when the caller started it early
     reference_dir = Path(artifacts) / "reference"
+    todo = longest_first(todo, artifacts, hardware)
 
     def on_result(task, result: dict, seconds: float):
         test, key, precision, *again = task
