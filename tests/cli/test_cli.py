@@ -1,4 +1,5 @@
 """The `hwcov` command as a user runs it."""
+import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -32,6 +33,10 @@ def test_main_job_runs_and_summarizes(ran):
     # library chatter goes to a log, not around the progress bar (issue 29)
     assert "Skipping publisher trust check" not in out.stderr
     assert "Skipping publisher trust check" in (cwd / ".hwcov" / "logs" / "libraries.log").read_text()
+    # ... and torch.onnx's, from the fork server's operator registry (#27)
+    assert "torchvision is not installed" not in out.stderr
+    if importlib.util.find_spec("torchvision") is None:
+        assert "torchvision is not installed" in (cwd / ".hwcov" / "logs" / "libraries.log").read_text()
 
 
 def test_a_no_change_rerun_reuses_inventory_and_results(ran):
