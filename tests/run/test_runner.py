@@ -215,6 +215,7 @@ def test_cases_start_with_the_runtimes_imported_and_no_thread_started_for_them()
     assert set(WARM_IMPORTS + CASE_MODULES + TOOLCHAIN) <= set(seen[0]["loaded"]), seen
     assert "openvino" not in seen[0]["loaded"]
     assert seen[0]["registry_shared"]
+    assert seen[0]["frozen"] > 100_000  # the server's objects: outside every collection the case makes
     assert seen[0]["server"] == seen[1]["server"] != os.getpid()  # one server, started once, not this process
 
 
@@ -224,8 +225,10 @@ def _modules_at_start(task) -> dict:
     from hwcov.export.warm import TOOLCHAIN
     from hwcov.run.runner import CASE_MODULES, WARM_IMPORTS
 
+    import gc
+
     registry = sys.modules.get("torch.onnx._internal.exporter._registration")
-    return {"status": "pass", "server": os.getppid(),
+    return {"status": "pass", "server": os.getppid(), "frozen": gc.get_freeze_count(),
             "loaded": [m for m in (*WARM_IMPORTS, *CASE_MODULES, *TOOLCHAIN, "openvino") if m in sys.modules],
             "registry_shared": getattr(getattr(registry, "ONNXRegistry", None), "from_torchlib", None) is not None
             and getattr(registry.ONNXRegistry.from_torchlib, "hwcov_shared", False)}
