@@ -10,6 +10,7 @@ forward's cost says nothing of an export's. Nothing known at all (a first sweep)
 """
 from __future__ import annotations
 
+import math
 import statistics
 from pathlib import Path
 
@@ -41,7 +42,7 @@ def walls(artifacts: Path, hardware: str) -> tuple[dict, dict]:
             continue
         for (model, precision, _), row in ResultJournal(artifacts, name).latest_by_case().items():
             seconds = row.get("wall_time_s")
-            if not isinstance(seconds, (int, float)) or seconds != seconds or seconds <= 0:
+            if not isinstance(seconds, (int, float)) or math.isnan(seconds) or seconds <= 0:
                 continue
             if name == hardware:
                 own[(model, precision)] = max(own.get((model, precision), 0), seconds)
