@@ -1,17 +1,14 @@
 """Compare a backend's outputs to the CPU fp32 reference with the (hardware, precision) tolerance table."""
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from hwcov.backends.hardware import tolerance_key
-from hwcov.core.paths import TEMPLATES_DIR
+from hwcov.core import data
 from hwcov.models import outputs, signal
 
-TABLE = TEMPLATES_DIR / "tolerances.yaml"
+TABLE = "tolerances.yaml"  # under the templates in use
 # Under a cosine tolerance, an output within this absolute distance of the reference matches outright:
 # cosine is undefined for an all-zero output and noise for a near-zero one (tiny mobilevit: max |ref| ~1e-39).
 EXACT = 1e-6
@@ -62,9 +59,10 @@ class Verdict:
                 "uninformative_outputs": self.uninformative}
 
 
-@functools.lru_cache(maxsize=4)
-def load_table(path: str = str(TABLE)) -> dict:
-    return yaml.safe_load(Path(path).read_text())
+def load_table(path: str | None = None) -> dict:
+    """The tolerance table: `path`'s, else the templates' tolerances.yaml (a customized copy's where
+    $HWCOV_TEMPLATES_DIR names one), read through hwcov.core.data's checked cache like every other template file."""
+    return data.read_yaml(Path(path)) if path else data.load(TABLE)
 
 
 def _entry(spec: dict) -> Tolerance:
@@ -85,7 +83,7 @@ def tolerance(hardware: str, precision: str, model_type: str = "", table: dict |
     for key in (tolerance_key(hardware), "*"):
         if precision in (defaults.get(key) or {}):
             return _entry(defaults[key][precision])
-    raise KeyError(f"no tolerance for ({hardware}, {precision}) in {TABLE.name}")
+    raise KeyError(f"no tolerance for ({hardware}, {precision}) in {TABLE}")
 
 
 def load_reference(path) -> signal.Reference:

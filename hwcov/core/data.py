@@ -1,4 +1,8 @@
-"""Load the per-architecture data under templates/ (YAML), cached per process."""
+"""Load the per-architecture data under templates/ (YAML), cached per process.
+
+The cache is checked against the files: a sweep's fork server reads what every case reads once (~120 ms of parsing
+a case), and a case forked from it later (a long-lived Dagster code server's) calls forget_changed() first, so a
+template edited since is read again rather than served as it was."""
 from __future__ import annotations
 
 import functools
@@ -23,6 +27,37 @@ def load(name: str) -> dict:
 def clear_cache() -> None:
     """Forget every file read so far: the next load() reads the templates as they are now on disk."""
     _load.cache_clear()
+    _READ.clear()
+
+
+def reads() -> int:
+    """How many template files this process has parsed through load() (a case forked from a primed server: none)."""
+    return _load.cache_info().misses
+
+
+def forget_changed() -> bool:
+    """clear_cache() when a file load() read has changed since, or a drop-in came or went (a stat per file);
+    True when it did."""
+    if any(_stamps(folder, name) != stamps for (folder, name), stamps in list(_READ.items())):
+        clear_cache()
+        return True
+    return False
+
+
+_READ: dict[tuple[str, str], tuple] = {}  # (folder, name) -> its files' stamps when _load read them
+
+
+def _stamps(folder: str, name: str) -> tuple:
+    """(path, mtime_ns, size) of `name` and of each drop-in beside it."""
+    path = Path(folder) / name
+    stamps = []
+    for p in (path, *sorted(path.with_suffix(".d").glob("*.yaml"))):
+        try:
+            st = p.stat()
+            stamps.append((str(p), st.st_mtime_ns, st.st_size))
+        except OSError:
+            stamps.append((str(p), None, None))
+    return tuple(stamps)
 
 
 @functools.cache
@@ -32,6 +67,7 @@ def _load(folder: str, name: str) -> dict:
     A drop-in that declares `applies_to: {transformers: "<5"}` is a version patch: read only when the
     installed transformers matches, and its entries merge over the ones it patches."""
     path = Path(folder) / name
+    _READ[(folder, name)] = _stamps(folder, name)  # before reading: an edit while it reads is seen next time
     out = read_yaml(path)
     for extra in sorted(path.with_suffix(".d").glob("*.yaml")):
         more = read_yaml(extra)

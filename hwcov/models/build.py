@@ -58,6 +58,6 @@ def hash_items(hasher, items) -> None:
         hasher.update(name.encode())
         if torch.is_tensor(value):
             hasher.update(f"{value.dtype}{tuple(value.shape)}".encode())
-            hasher.update(value.detach().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+            hasher.update(value.detach().contiguous().view(-1).view(torch.uint8).numpy())  # its buffer, not a copy
         else:
             hasher.update(repr(value).encode())

@@ -37,6 +37,7 @@ from hwcov.core.limits import (
     start_case,
     take_stage_in_flight,
 )
+from hwcov.core import data
 from hwcov.core.offline import no_telemetry
 from hwcov.core.system import status_kb
 from hwcov.run import inherit
@@ -83,15 +84,16 @@ def _case_environment() -> None:
 
 
 # What a case imports on its way (the generated test's mixin and pytest, the backends, the model builders and the
-# transformers modules most architectures reach): ~0.25 s a case when each fork imports them afresh. None starts a
+# transformers modules most architectures reach): ~0.3 s a case when each fork imports them afresh. None starts a
 # thread (the openvino backend imports openvino itself only when a case runs it).
 CASE_MODULES = ("hwcov.cases.testing", "hwcov.backends.exported", "hwcov.backends.dynamic", "hwcov.backends.generation",
                 "hwcov.backends.onnxruntime", "hwcov.backends.openvino", "hwcov.backends.torch",
-                "hwcov.backends.browser.client", "hwcov.models.build", "hwcov.models.signal", "hwcov.export.routes",
+                "hwcov.backends.browser.client", "hwcov.models.build", "hwcov.models.tiny", "hwcov.models.inputs",
+                "hwcov.models.inventory", "hwcov.models.checkpoints", "hwcov.models.signal", "hwcov.export.routes",
                 "hwcov.export.generation", "transformers.generation.utils", "transformers.modeling_layers",
-                "transformers.image_processing_utils", "transformers.video_processing_utils",
-                "transformers.tokenization_utils_tokenizers", "transformers.tokenization_utils_sentencepiece",
-                "transformers.convert_slow_tokenizer")
+                "transformers.exporters.runners.runner_onnx", "transformers.image_processing_utils",
+                "transformers.video_processing_utils", "transformers.tokenization_utils_tokenizers",
+                "transformers.tokenization_utils_sentencepiece", "transformers.convert_slow_tokenizer")
 
 
 def preload() -> None:
@@ -147,6 +149,7 @@ def _child(conn, fn, task, limits: Limits, caller: inherit.CallerState, slot: st
     start_case(limits.timeout_s)
     try:
         inherit.enter(caller)
+        data.forget_changed()  # a template the fork server read, edited since (a long-lived code server's)
         os.environ[WORKER_SLOT_ENV] = slot
         if limits.log_path:
             _redirect_output(limits.log_path)

@@ -82,6 +82,25 @@ def test_clear_cache_rereads_the_templates(tmp_path, monkeypatch):
     assert data.load("skips.yaml")["model_types"]["a"] == {"reason": "edited"}
 
 
+def test_forget_changed_rereads_only_when_a_file_read_was_edited_added_or_removed(tmp_path, monkeypatch):
+    """What a fork server read stays served until a file under it changes: an edit, a drop-in added or removed."""
+    _templates(tmp_path, monkeypatch, {"model_types": {"a": {"reason": "x"}}}, {"one.yaml": {"model_types": {}}})
+    first = data.load("skips.yaml")
+    assert data.forget_changed() is False and data.load("skips.yaml") is first  # unchanged: one read
+    edits = [
+        lambda: (tmp_path / "skips.yaml").write_text(yaml.safe_dump({"model_types": {"a": {"reason": "edited"}}})),
+        lambda: (tmp_path / "skips.d" / "two.yaml").write_text(yaml.safe_dump({"model_types": {"b": {"reason": "y"}}})),
+        lambda: (tmp_path / "skips.d" / "two.yaml").unlink(),
+    ]
+    seen = []
+    for edit in edits:
+        edit()
+        assert data.forget_changed() is True
+        seen.append(sorted(data.load("skips.yaml")["model_types"].items()))
+    assert seen == [[("a", {"reason": "edited"})], [("a", {"reason": "edited"}), ("b", {"reason": "y"})],
+                    [("a", {"reason": "edited"})]]
+
+
 def test_paths_chosen_for_a_call_win_over_the_environment_and_end_with_it(tmp_path, monkeypatch):
     from hwcov.core import paths
 

@@ -144,6 +144,60 @@ def _cached_reads(task) -> dict:
     return {"status": "pass", **{k: (before[k].currsize, after[k].misses - before[k].misses) for k in before}}
 
 
+def test_a_case_reads_again_a_template_edited_after_its_server_read_it(tmp_path, monkeypatch):
+    """The fork server reads the template data every case reads, once; a case forked after an edit (a code server
+    lives for days) gets the file as it is now. Forked from this process, which read the file first, as the server."""
+    import yaml
+
+    from hwcov.core import data
+
+    (tmp_path / "skips.yaml").write_text(yaml.safe_dump({"model_types": {"a": {"reason": "as read"}}}))
+    monkeypatch.setenv("HWCOV_TEMPLATES_DIR", str(tmp_path))
+    data.load("skips.yaml")
+    (tmp_path / "skips.yaml").write_text(yaml.safe_dump({"model_types": {"a": {"reason": "edited since"}}}))
+    seen = {}
+    try:
+        run_isolated(["look"], _skip_reason, lambda t, r, s: seen.update(r), Limits(workers=1, start="fork"))
+    finally:
+        data.clear_cache()
+    assert seen == {"status": "pass", "reason": "edited since"}
+
+
+def _skip_reason(task) -> dict:
+    from hwcov.core import data
+
+    return {"status": "pass", "reason": data.load("skips.yaml")["model_types"]["a"]["reason"]}
+
+
+def test_a_case_imports_none_of_hwcovs_modules_and_parses_no_template_the_server_has(archs, tmp_path):
+    """What a case runs of hwcov's own (the model builders, the template data: ~0.12 s of parsing) the fork server
+    has loaded once: a bert case on cpu forked from it imports no hwcov module and parses no template file afresh."""
+    from hwcov.cases import generate
+    from hwcov.run.runner import start_server
+
+    path = tmp_path / generate.filename("bert")
+    path.write_text(generate.render(archs["bert"])[0], encoding="utf-8")
+    start_server()
+    seen = {}
+    run_isolated([str(path)], _case_and_what_it_loaded, lambda t, r, s: seen.update(r), Limits(workers=1))
+    assert seen["status"] == "pass", seen
+    assert seen["hwcov_imported"] == [] and seen["templates_parsed"] == 0, seen
+
+
+def _case_and_what_it_loaded(path: str) -> dict:
+    import sys
+    from pathlib import Path
+
+    from hwcov.core import data
+    from hwcov.run import sweep
+
+    before, parsed = set(sys.modules), data.reads()
+    task = ({"model_type": "bert", "path": path, "content_hash": ""}, "", "fp32")
+    row = sweep.evaluate("cpu", 1, Path(path).parent / "reference", (), task)
+    return {"status": row["status"], "templates_parsed": data.reads() - parsed,
+            "hwcov_imported": sorted(m for m in set(sys.modules) - before if m.startswith("hwcov."))}
+
+
 def test_a_case_forked_by_its_caller_says_so_in_the_log(tmp_path):
     """The log line that shows a case came from the fork server tells the other start apart (Limits.start='fork',
     for tests whose patches the case must see)."""
