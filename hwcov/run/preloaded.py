@@ -6,7 +6,7 @@ import threading
 import tqdm
 
 from hwcov.core import library_log
-from hwcov.run.runner import preload, warm_imports
+from hwcov.run.runner import preload, read_case_data, warm_imports
 
 library_log.route_inherited()  # the libraries' import-time warnings too go where the caller's go
 preload()
@@ -14,23 +14,13 @@ warm_imports()
 
 import hwcov.run.sweep  # noqa: E402,F401  every sweep case's entry point
 from hwcov.backends.browser.jobs import chromium_version
-from hwcov.core import data
 from hwcov.export import warm
 from hwcov.export.provenance import versions
 
 library_log.route_inherited()  # again: torch's own logging gave torch.onnx a stderr handler on import
 versions()  # every case's export key and row name the packages' versions: read once here, not per fork
 chromium_version()  # ... and a browser case's row names Chromium's (`chromium --version`: ~60 ms a fork)
-# The template data every case reads (its tiny config, input recipe, skips and tolerances): ~120 ms of parsing a case
-# when each fork reads it afresh. A case re-reads what was edited since (hwcov.core.data.forget_changed); a file
-# that does not load is left for the case to report.
-CASE_DATA = ("inputs.yaml", "tiny/overrides.yaml", "tiny/defaults.yaml", "skips.yaml", "inventory.yaml",
-             "tolerances.yaml")
-for name in CASE_DATA:
-    try:
-        data.load(name)
-    except Exception:  # noqa: BLE001,S112 - a case reads it again and says what is wrong with it
-        continue
+read_case_data()  # the template data every case reads, once (a case re-reads what was edited since)
 warm.warm()  # torch.export / torch.onnx / onnxscript and transformers' patch targets: ~1.3 s of every export case
 
 # tqdm's default lock is a multiprocessing semaphore made on a case's first bar (torch.export's interpreter shows
