@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import wait
 from typing import Callable, Iterable
 
+from hwcov.core import data
 from hwcov.core.limits import (
     DEFAULT_MEMORY_MB,
     DEFAULT_TIMEOUT_S,
@@ -37,7 +38,6 @@ from hwcov.core.limits import (
     start_case,
     take_stage_in_flight,
 )
-from hwcov.core import data
 from hwcov.core.offline import no_telemetry
 from hwcov.core.system import status_kb
 from hwcov.run import inherit
